@@ -1,0 +1,696 @@
+"""Real-kernel test harness for memhpd: busybox initramfs, QEMU under TCG, QMP, guest shell.
+
+The guest is a Debian 6.1 kernel (prepared by setup.sh) booted as a PVH ELF with an uncompressed
+initramfs made of two concatenated newc archives: a cached base (busybox, modules, /init) and a
+small per-scenario archive (memhpd, its libraries, its configuration). Three serial ports:
+  ttyS0  kernel console                -> <workdir>/console.log
+  ttyS1  command channel (guest shell) <-> unix socket the harness listens on
+  ttyS2  memhpd's stdout and stderr    -> <workdir>/memhpd.log
+QMP is a unix socket in the work directory.
+"""
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MiB = 1 << 20
+GiB = 1 << 30
+
+# Paths memhpd uses in the guest (the defaults of the contract; detect_paths() refines them).
+DEFAULT_SYSCONFDIR = "/etc/memhpd"
+DEFAULT_VENDORDIR = "/usr/lib/memhpd/policies.d"
+
+
+class VMError(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# cpio (newc) writer: no root needed, device nodes come from devtmpfs in the guest.
+
+class Cpio:
+    def __init__(self):
+        self.parts = []
+        self.ino = 1
+        self.dirs = set()
+
+    def _entry(self, name, mode, data=b"", nlink=1):
+        name = name.lstrip("/")
+        nameb = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (
+            self.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, 0, 0, len(nameb), 0))
+        self.ino += 1
+        buf = hdr.encode() + nameb
+        buf += b"\0" * (-len(buf) % 4)
+        buf += data
+        buf += b"\0" * (-len(buf) % 4)
+        self.parts.append(buf)
+
+    def mkdir(self, path, mode=0o755):
+        path = "/" + path.strip("/")
+        if path == "/" or path in self.dirs:
+            return
+        self.mkdir(os.path.dirname(path))
+        self.dirs.add(path)
+        self._entry(path, 0o040000 | mode, nlink=2)
+
+    def file(self, path, data, mode=0o644):
+        if isinstance(data, str):
+            data = data.encode()
+        self.mkdir(os.path.dirname(path))
+        self._entry(path, 0o100000 | mode, data)
+
+    def copy(self, src, path, mode=None):
+        with open(src, "rb") as f:
+            data = f.read()
+        if mode is None:
+            mode = os.stat(src).st_mode & 0o7777
+        self.file(path, data, mode)
+
+    def symlink(self, path, target):
+        self.mkdir(os.path.dirname(path))
+        self._entry(path, 0o120000 | 0o777, target.encode())
+
+    def finish(self, align=512):
+        self._entry("TRAILER!!!", 0)
+        out = b"".join(self.parts)
+        return out + b"\0" * (-len(out) % align)
+
+
+# ---------------------------------------------------------------------------------------------
+# Guest /init and its command loop.
+
+INIT_SCRIPT = r"""#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp /bin /sbin /usr/bin /usr/sbin /var/lib/memhpd
+/bin/busybox --install -s
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+echo "init: up $(cut -d' ' -f1 /proc/uptime)s" > /dev/kmsg
+for m in $(cat /lib/modules/order); do
+    insmod /lib/modules/$m.ko || echo "init: insmod $m failed" > /dev/kmsg
+done
+[ -f /scenario.env ] && . /scenario.env
+if [ -n "$AUTO_ONLINE_BLOCKS" ]; then
+    echo "$AUTO_ONLINE_BLOCKS" > /sys/devices/system/memory/auto_online_blocks
+fi
+stty -F /dev/ttyS2 raw -echo 115200 2>/dev/null
+[ "$MEMHPD_AUTOSTART" = 1 ] && memhpd-start
+exec /bin/cmdloop
+"""
+
+# memhpd-start: run memhpd in the background, output to the log port, pid in /run/memhpd.pid.
+MEMHPD_START = r"""#!/bin/sh
+setsid memhpd $MEMHPD_ARGS </dev/null >/dev/ttyS2 2>&1 &
+echo $! > /run/memhpd.pid
+"""
+
+# The command loop: each request is "TOKEN BASE64(script)"; the reply is the script's output, a
+# newline, and "@@TOKEN@@ RC".
+CMDLOOP = r"""#!/bin/sh
+exec </dev/ttyS1 >/dev/ttyS1 2>&1
+stty raw -echo 115200
+echo "@@READY@@ $(cut -d' ' -f1 /proc/uptime)"
+while read -r tok b64; do
+    [ -n "$tok" ] || continue
+    echo "$b64" | base64 -d > /tmp/cmd.sh
+    sh /tmp/cmd.sh </dev/null >/tmp/cmd.out 2>&1
+    rc=$?
+    cat /tmp/cmd.out
+    printf '\n@@%s@@ %d\n' "$tok" "$rc"
+done
+echo "cmdloop: ttyS1 closed" > /dev/kmsg
+while :; do sleep 3600; done
+"""
+
+
+def cache_dir_default(source_root):
+    return os.path.join(source_root, "build", "vm-cache")
+
+
+def run_setup(cache):
+    """Run setup.sh once (under a lock, meson may start several tests at once)."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["sh", os.path.join(HERE, "setup.sh"), cache],
+                           stdout=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise VMError(f"setup.sh failed with {r.returncode}")
+    return cache
+
+
+def base_initramfs(cache):
+    """The cached base archive: busybox, modules, /init and helpers. Rebuilt when inputs change."""
+    busybox = "/bin/busybox"
+    moddir = os.path.join(cache, "modules")
+    with open(os.path.join(moddir, "order")) as f:
+        order = f.read().split()
+    h = hashlib.sha256()
+    for s in (INIT_SCRIPT, MEMHPD_START, CMDLOOP, " ".join(order)):
+        h.update(s.encode())
+    for p in [busybox] + [os.path.join(moddir, m + ".ko") for m in order]:
+        st = os.stat(p)
+        h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
+    path = os.path.join(cache, f"base-{h.hexdigest()[:16]}.cpio")
+    if os.path.exists(path):
+        return path
+    c = Cpio()
+    for d in ("proc", "sys", "dev", "run", "tmp", "bin", "sbin", "usr/bin", "usr/sbin", "etc",
+              "var/lib/memhpd", "lib/modules"):
+        c.mkdir(d)
+    c.copy(busybox, "/bin/busybox", 0o755)
+    c.symlink("/bin/sh", "busybox")
+    for m in order:
+        c.copy(os.path.join(moddir, m + ".ko"), f"/lib/modules/{m}.ko", 0o644)
+    c.file("/lib/modules/order", "\n".join(order) + "\n")
+    c.file("/init", INIT_SCRIPT, 0o755)
+    c.file("/bin/memhpd-start", MEMHPD_START, 0o755)
+    c.file("/bin/cmdloop", CMDLOOP, 0o755)
+    c.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+    c.file("/etc/group", "root:x:0:\n")
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(c.finish())
+    os.rename(tmp, path)
+    return path
+
+
+def ldd_files(binary):
+    """Every shared library (and the loader) binary needs, as (host path, guest path)."""
+    r = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if "not a dynamic executable" in r.stdout or "statically linked" in r.stdout:
+        return []
+    if r.returncode != 0:
+        raise VMError(f"ldd {binary}: {r.stdout.strip()}")
+    out = []
+    for line in r.stdout.splitlines():
+        line = line.strip()
+        m = re.match(r"\S+ => (/\S+) \(0x", line)
+        if m:
+            out.append((m.group(1), m.group(1)))
+            continue
+        m = re.match(r"(/\S+) \(0x", line)  # the dynamic loader
+        if m:
+            out.append((m.group(1), m.group(1)))
+        elif "=> not found" in line:
+            raise VMError(f"ldd {binary}: {line}")
+    return out
+
+
+def detect_paths(binary):
+    """The configuration paths compiled into memhpd (prefix from the build), else the defaults."""
+    sysconf, vendor = DEFAULT_SYSCONFDIR, DEFAULT_VENDORDIR
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError:
+        return sysconf, vendor
+    strs = set(s.decode() for s in re.findall(rb"/[A-Za-z0-9_./-]{3,200}", data))
+    for s in sorted(strs):
+        if s.endswith("/memhpd/memhpd.conf"):
+            sysconf = s[: -len("/memhpd.conf")]
+        if s.endswith("/lib/memhpd/policies.d"):
+            vendor = s
+    return sysconf, vendor
+
+
+class Scenario:
+    """What a scenario puts into the guest."""
+
+    def __init__(self, conf=None, policies=None, autostart=True, memhpd_args="",
+                 auto_online_blocks=None, numa=False, extra_qemu=None, presets=True):
+        self.conf = conf                      # text of memhpd.conf, or None
+        self.policies = policies or {}        # name -> text, in /etc/memhpd/policies.d/
+        self.autostart = autostart
+        self.memhpd_args = memhpd_args
+        self.auto_online_blocks = auto_online_blocks
+        self.numa = numa
+        self.extra_qemu = extra_qemu or []
+        self.presets = presets                # ship <repo>/policies/*.policy as vendor presets
+
+
+def scenario_cpio(scn, memhpd, source_root):
+    c = Cpio()
+    sysconf, vendor = detect_paths(memhpd)
+    c.copy(memhpd, "/usr/bin/memhpd", 0o755)
+    for host, guest in ldd_files(memhpd):
+        c.copy(os.path.realpath(host), guest, 0o755)
+    c.mkdir(sysconf + "/policies.d")
+    c.mkdir(vendor)
+    c.mkdir("/run/memhpd/policies.d")
+    if scn.conf is not None:
+        c.file(sysconf + "/memhpd.conf", scn.conf)
+    for name, text in sorted(scn.policies.items()):
+        c.file(f"{sysconf}/policies.d/{name}", text)
+    pdir = os.path.join(source_root, "policies")
+    if scn.presets and os.path.isdir(pdir):
+        for name in sorted(os.listdir(pdir)):
+            if name.endswith(".policy"):
+                c.copy(os.path.join(pdir, name), f"{vendor}/{name}", 0o644)
+    env = [
+        f"MEMHPD_AUTOSTART={1 if scn.autostart else 0}",
+        f"MEMHPD_ARGS='{scn.memhpd_args}'",
+        f"MEMHPD_SYSCONFDIR={sysconf}",
+        f"MEMHPD_VENDORDIR={vendor}",
+        f"AUTO_ONLINE_BLOCKS={scn.auto_online_blocks or ''}",
+        "export MEMHPD_ARGS",
+    ]
+    c.file("/scenario.env", "\n".join(env) + "\n")
+    return c.finish(), sysconf, vendor
+
+
+# ---------------------------------------------------------------------------------------------
+# QMP
+
+class QMP:
+    def __init__(self, path, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise VMError(f"QMP socket {path} did not come up")
+                time.sleep(0.05)
+        self.buf = b""
+        self.events = []
+        greeting = self._recv(timeout)
+        if "QMP" not in greeting:
+            raise VMError(f"bad QMP greeting {greeting}")
+        self.cmd("qmp_capabilities")
+
+    def _recv(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VMError("QMP: timeout")
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                continue
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise VMError("QMP: connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, cmd, arguments=None, timeout=60):
+        """Run a QMP command; returns its "return" value, raises VMError on "error"."""
+        msg = {"execute": cmd}
+        if arguments:
+            msg["arguments"] = arguments
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            r = self._recv(timeout)
+            if "event" in r:
+                self.events.append(r)
+                continue
+            if "error" in r:
+                raise VMError(f"QMP {cmd} {arguments}: {r['error'].get('desc')}")
+            return r.get("return")
+
+    def wait_event(self, name, timeout=60, match=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name and (match is None or match(e.get("data", {}))):
+                    return self.events.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VMError(f"QMP: no {name} event within {timeout}s")
+            try:
+                r = self._recv(left)
+            except VMError as e:
+                if "timeout" in str(e):
+                    continue
+                raise
+            if "event" in r:
+                self.events.append(r)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit records
+
+AUDIT_RE = re.compile(r"\[(event=[^\]]*)\]\s*$")
+
+
+def parse_audit(text):
+    """memhpd's audit lines as dicts (with the line under '_line')."""
+    out = []
+    for line in text.splitlines():
+        line = line.rstrip("\r")
+        m = AUDIT_RE.search(line)
+        if not m:
+            continue
+        rec = {"_line": line}
+        for kv in m.group(1).split():
+            k, _, v = kv.partition("=")
+            rec[k] = v
+        out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The VM
+
+def kvm_boots():
+    """DESIGN: /dev/kvm here cannot boot a normal kernel. Opt in with MEMHPD_VM_KVM=1."""
+    return os.environ.get("MEMHPD_VM_KVM") == "1" and os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+class VM:
+    def __init__(self, scenario, memhpd, source_root, cache, workdir=None, keep=False,
+                 mem="512M", cpus=2):
+        self.scn = scenario
+        self.memhpd = os.path.abspath(memhpd)
+        self.source_root = source_root
+        self.cache = cache
+        self.keep = keep
+        self.mem = mem
+        self.cpus = cpus
+        self.workdir = workdir or tempfile.mkdtemp(prefix="memhpd-vm-")
+        os.makedirs(self.workdir, exist_ok=True)
+        self.console_path = os.path.join(self.workdir, "console.log")
+        self.log_path = os.path.join(self.workdir, "memhpd.log")
+        self.qmp_path = os.path.join(self.workdir, "qmp.sock")
+        self.cmd_path = os.path.join(self.workdir, "cmd.sock")
+        self.proc = None
+        self.qmp = None
+        self.cmd = None
+        self.cmdbuf = b""
+        self.next_id = 1
+        self.boot_time = None
+
+    # -- start/stop --------------------------------------------------------------------------
+
+    def qemu_argv(self, initrd):
+        argv = ["qemu-system-x86_64", "-machine", "pc", "-nodefaults", "-display", "none",
+                "-no-reboot", "-m", f"{self.mem},slots=16,maxmem=64G", "-smp", str(self.cpus)]
+        if kvm_boots():
+            argv += ["-accel", "kvm", "-cpu", "host"]
+        else:
+            argv += ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        if self.scn.numa:
+            argv += ["-object", f"memory-backend-ram,id=m0,size={self.mem}",
+                     "-numa", f"node,nodeid=0,cpus=0-{self.cpus - 1},memdev=m0",
+                     "-numa", "node,nodeid=1"]
+        argv += ["-kernel", os.path.join(self.cache, "vmlinux"), "-initrd", initrd,
+                 "-append", "console=ttyS0,115200 panic=-1 loglevel=4 rdinit=/init "
+                            "memhp_default_state=offline tsc=reliable",
+                 "-chardev", f"file,id=con,path={self.console_path}", "-serial", "chardev:con",
+                 "-chardev", f"socket,id=cmd,path={self.cmd_path}", "-serial", "chardev:cmd",
+                 "-chardev", f"file,id=mlog,path={self.log_path}", "-serial", "chardev:mlog",
+                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        argv += self.scn.extra_qemu
+        return argv
+
+    def start(self, boot_timeout=90):
+        base = base_initramfs(self.cache)
+        extra, self.sysconfdir, self.vendordir = scenario_cpio(self.scn, self.memhpd,
+                                                                self.source_root)
+        initrd = os.path.join(self.workdir, "initrd.cpio")
+        with open(initrd, "wb") as out, open(base, "rb") as b:
+            shutil.copyfileobj(b, out)
+            pos = out.tell()
+            out.write(b"\0" * (-pos % 4))   # an appended archive starts on a 4-byte boundary
+            out.write(extra)
+        for p in (self.cmd_path, self.qmp_path):
+            if os.path.exists(p):
+                os.unlink(p)
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(self.cmd_path)
+        lsock.listen(1)
+        argv = self.qemu_argv(initrd)
+        with open(os.path.join(self.workdir, "qemu.cmdline"), "w") as f:
+            f.write(" ".join(argv) + "\n")
+        t0 = time.monotonic()
+        self.qemu_err = open(os.path.join(self.workdir, "qemu.stderr"), "w+")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.qemu_err,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        lsock.settimeout(1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.cmd, _ = lsock.accept()
+                break
+            except socket.timeout:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.qemu_err.seek(0)
+                    raise VMError("qemu did not start: " + self.qemu_err.read()[-2000:])
+        lsock.close()
+        self.qmp = QMP(self.qmp_path)
+        line = self._read_line(boot_timeout)
+        while not line.startswith("@@READY@@"):
+            line = self._read_line(boot_timeout)
+        self.boot_time = time.monotonic() - t0
+        log(f"guest ready in {self.boot_time:.1f}s (guest uptime {line.split()[1]}s)")
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.qmp is not None:
+            try:
+                self.qmp.cmd("quit", timeout=5)
+            except (VMError, OSError):
+                pass
+            self.qmp.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.cmd is not None:
+            self.cmd.close()
+        self.proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.dump_diagnostics()
+        if self.keep and self.proc is not None:
+            self.interactive()
+        self.stop()
+        if not self.keep and exc[0] is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return False
+
+    # -- guest shell -------------------------------------------------------------------------
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.cmdbuf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VMError(f"guest shell: no answer within {timeout}s")
+            r, _, _ = select.select([self.cmd], [], [], min(left, 1.0))
+            if not r:
+                if self.proc.poll() is not None:
+                    raise VMError(f"qemu exited with {self.proc.returncode}")
+                continue
+            chunk = self.cmd.recv(65536)
+            if not chunk:
+                raise VMError("guest shell: channel closed")
+            self.cmdbuf += chunk
+        line, self.cmdbuf = self.cmdbuf.split(b"\n", 1)
+        return line.decode(errors="replace").rstrip("\r")
+
+    def sh(self, script, timeout=60, check=False):
+        """Run a shell script in the guest; returns (rc, output)."""
+        tok = f"{self.next_id}x{secrets.token_hex(4)}"
+        self.next_id += 1
+        b64 = base64.b64encode(script.encode()).decode()
+        self.cmd.sendall(f"{tok} {b64}\n".encode())
+        lines = []
+        end = f"@@{tok}@@ "
+        while True:
+            line = self._read_line(timeout)
+            if line.startswith(end):
+                rc = int(line[len(end):])
+                break
+            lines.append(line)
+        if lines and lines[-1] == "":
+            lines.pop()   # the newline printed before the sentinel
+        out = "\n".join(lines)
+        if check and rc != 0:
+            raise VMError(f"guest command failed ({rc}): {script}\n{out}")
+        return rc, out
+
+    def out(self, script, timeout=60):
+        return self.sh(script, timeout, check=True)[1]
+
+    def interactive(self):
+        log(f"--keep: guest still running; work dir {self.workdir}")
+        log("type guest shell commands (one line each), 'qmp {json}' for QMP, EOF or 'exit' to stop")
+        while True:
+            try:
+                line = input("guest# ")
+            except EOFError:
+                break
+            if line.strip() in ("exit", "quit"):
+                break
+            if line.startswith("qmp "):
+                try:
+                    req = json.loads(line[4:])
+                    print(json.dumps(self.qmp.cmd(req["execute"], req.get("arguments")), indent=1))
+                except (VMError, ValueError, KeyError) as e:
+                    print(f"error: {e}")
+                continue
+            try:
+                rc, out = self.sh(line, timeout=600)
+                print(out)
+                if rc:
+                    print(f"[rc={rc}]")
+            except VMError as e:
+                print(f"error: {e}")
+                break
+
+    # -- memhpd ------------------------------------------------------------------------------
+
+    def memhpd_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace").replace("\r", "")
+        except OSError:
+            return ""
+
+    def audit(self):
+        return parse_audit(self.memhpd_log())
+
+    def wait_audit(self, pred, timeout=30, what="audit record"):
+        deadline = time.monotonic() + timeout
+        while True:
+            recs = [r for r in self.audit() if pred(r)]
+            if recs:
+                return recs
+            if time.monotonic() > deadline:
+                raise VMError(f"no {what} in memhpd's log within {timeout}s")
+            if self.proc.poll() is not None:
+                raise VMError(f"qemu exited with {self.proc.returncode}")
+            time.sleep(0.2)
+
+    def wait_started(self, timeout=30):
+        return self.wait_audit(lambda r: r.get("event") == "started", timeout, "started record")
+
+    def memhpd_pid(self):
+        rc, out = self.sh("cat /run/memhpd.pid 2>/dev/null && kill -0 $(cat /run/memhpd.pid)")
+        return int(out.split()[0]) if rc == 0 else None
+
+    def start_memhpd(self):
+        self.out("memhpd-start")
+
+    # -- memory blocks -----------------------------------------------------------------------
+
+    def blocks(self):
+        """{index: {'state':, 'zones':, 'node':}} for every memory block in the guest."""
+        out = self.out(r"""cd /sys/devices/system/memory
+for b in memory[0-9]*; do
+    n=
+    for l in $b/node[0-9]*; do [ -e "$l" ] && n=${l##*/node}; done
+    echo "${b#memory} $(cat $b/state 2>/dev/null || echo gone) ${n:--} $(cat $b/valid_zones 2>/dev/null)"
+done""")
+        res = {}
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) < 3:
+                continue
+            res[int(f[0])] = {"state": f[1], "node": None if f[2] == "-" else int(f[2]),
+                              "zones": f[3:]}
+        return res
+
+    def block_size(self):
+        return int(self.out("cat /sys/devices/system/memory/block_size_bytes"), 16)
+
+    def wait_blocks(self, pred, timeout=60, what="memory blocks", interval=0.5):
+        deadline = time.monotonic() + timeout
+        while True:
+            b = self.blocks()
+            if pred(b):
+                return b
+            if time.monotonic() > deadline:
+                raise VMError(f"timeout ({timeout}s) waiting for {what}; blocks now:\n"
+                              + format_blocks(b))
+            time.sleep(interval)
+
+    # -- hotplug -----------------------------------------------------------------------------
+
+    def add_dimm(self, ident, size, node=0):
+        self.qmp.cmd("object-add", {"qom-type": "memory-backend-ram", "id": f"mem-{ident}",
+                                    "size": size})
+        args = {"driver": "pc-dimm", "id": ident, "memdev": f"mem-{ident}"}
+        if node is not None:
+            args["node"] = node
+        self.qmp.cmd("device_add", args)
+        addr = self.qmp.cmd("qom-get", {"path": f"/machine/peripheral/{ident}",
+                                        "property": "addr"})
+        return addr
+
+    def del_device(self, ident, timeout=120):
+        self.qmp.cmd("device_del", {"id": ident})
+        self.qmp.wait_event("DEVICE_DELETED", timeout, lambda d: d.get("device") == ident)
+
+    def qom_get(self, ident, prop):
+        return self.qmp.cmd("qom-get", {"path": f"/machine/peripheral/{ident}", "property": prop})
+
+    def qom_set(self, ident, prop, value):
+        return self.qmp.cmd("qom-set", {"path": f"/machine/peripheral/{ident}", "property": prop,
+                                        "value": value})
+
+    # -- diagnostics -------------------------------------------------------------------------
+
+    def console(self):
+        try:
+            with open(self.console_path, "rb") as f:
+                return f.read().decode(errors="replace").replace("\r", "")
+        except OSError:
+            return ""
+
+    def dump_diagnostics(self, lines=200):
+        con = self.console().splitlines()
+        print(f"===== guest console (last {lines} of {len(con)} lines) =====", file=sys.stderr)
+        print("\n".join(con[-lines:]), file=sys.stderr)
+        print("===== memhpd log =====", file=sys.stderr)
+        print(self.memhpd_log(), file=sys.stderr)
+        if self.proc is not None and self.proc.poll() is None and self.cmd is not None:
+            try:
+                print("===== guest memory blocks =====", file=sys.stderr)
+                print(format_blocks(self.blocks()), file=sys.stderr)
+            except (VMError, OSError) as e:
+                print(f"(guest shell unavailable: {e})", file=sys.stderr)
+        print(f"===== work dir {self.workdir} =====", file=sys.stderr, flush=True)
+
+
+def format_blocks(blocks):
+    return "\n".join(f"memory{i}: {b['state']} node={b['node']} zones={' '.join(b['zones'])}"
+                     for i, b in sorted(blocks.items()))
