@@ -114,5 +114,5 @@ rm -rf "$CACHE/modules"
 mv "$work/modules" "$CACHE/modules"
 mv "$work/vmlinux" "$CACHE/vmlinux"
 echo "$kver" > "$CACHE/kver"
-rm -rf "$work"
+rm -rf "$work" "$deb"   # the .deb is not needed once unpacked
 echo "$CACHE"

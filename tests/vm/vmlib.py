@@ -598,14 +598,26 @@ class VM:
                 raise VMError(f"no {what} in memhpd's log within {timeout}s")
             if self.proc.poll() is not None:
                 raise VMError(f"qemu exited with {self.proc.returncode}")
-            time.sleep(0.2)
+            if self.memhpd_exited():
+                time.sleep(0.5)   # let the log port drain
+                if any(pred(r) for r in self.audit()):
+                    continue
+                raise VMError(f"memhpd exited while waiting for {what}")
+            time.sleep(0.3)
 
     def wait_started(self, timeout=30):
         return self.wait_audit(lambda r: r.get("event") == "started", timeout, "started record")
 
     def memhpd_pid(self):
-        rc, out = self.sh("cat /run/memhpd.pid 2>/dev/null && kill -0 $(cat /run/memhpd.pid)")
-        return int(out.split()[0]) if rc == 0 else None
+        """memhpd's pid if it runs (a zombie does not count), else None."""
+        rc, out = self.sh("p=$(cat /run/memhpd.pid) && s=$(cut -d' ' -f3 /proc/$p/stat) && "
+                          "[ \"$s\" != Z ] && echo $p")
+        return int(out.split()[0]) if rc == 0 and out.strip() else None
+
+    def memhpd_exited(self):
+        """True once memhpd was started and is gone."""
+        rc, _ = self.sh("test -f /run/memhpd.pid")
+        return rc == 0 and self.memhpd_pid() is None
 
     def start_memhpd(self):
         self.out("memhpd-start")

@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""Real-kernel scenarios for memhpd: QEMU (TCG) boots Debian's 6.1 kernel with a busybox initramfs
+holding memhpd, QMP hot-adds and removes memory, the guest shell reads sysfs and memhpd's log.
+
+    python3 tests/vm/run.py --list
+    python3 tests/vm/run.py dimm-default [more names | all] [--memhpd build/daemon/memhpd] [--keep]
+
+Exit status: 0 all passed, 1 a scenario failed, 77 the VM tooling is unavailable (skip).
+"""
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmlib  # noqa: E402
+from vmlib import GiB, MiB, VM, VMError, Scenario, format_blocks, log  # noqa: E402
+
+SCENARIOS = {}
+
+
+def scenario(name, doc):
+    def reg(fn):
+        SCENARIOS[name] = (fn, doc)
+        return fn
+    return reg
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failed(msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by scenarios
+
+def policy(match, online):
+    """A policy file's text from two dicts of keys."""
+    lines = ["[Match]"] + [f"{k}={v}" for k, v in match.items()]
+    lines += ["", "[Online]"] + [f"{k}={v}" for k, v in online.items()]
+    return "\n".join(lines) + "\n"
+
+
+def block_of(rec):
+    b = rec.get("block", "")
+    if b.startswith("memory"):
+        b = b[len("memory"):]
+    try:
+        return int(b)
+    except ValueError:
+        return None
+
+
+def is_movable(blk):
+    return blk["zones"][:1] == ["Movable"]
+
+
+def new_online(before, want):
+    """Predicate: `want` blocks that were not in `before` exist and are all online."""
+    def pred(blocks):
+        new = [i for i in blocks if i not in before]
+        return len(new) >= want and all(blocks[i]["state"] == "online" for i in new)
+    return pred
+
+
+def new_blocks(before, after):
+    return sorted(i for i in after if i not in before)
+
+
+def zone_of_record(rec):
+    """'movable' or 'kernel' as an audit record says, from zone= or else action=."""
+    z = rec.get("zone", "")
+    a = rec.get("action", "")
+    if z in ("movable", "Movable") or a == "online_movable":
+        return "movable"
+    if z in ("kernel", "normal", "Normal") or a == "online_kernel":
+        return "kernel"
+    return z or a
+
+
+def check_onlined_once(vm, blocks, idx):
+    """Each block in idx has exactly one onlined/ok audit record, whose zone is the real zone."""
+    recs = vm.audit()
+    bad = []
+    for i in idx:
+        on = [r for r in recs if r.get("event") == "onlined" and block_of(r) == i]
+        if len(on) != 1:
+            bad.append(f"memory{i}: {len(on)} 'onlined' records")
+            continue
+        r = on[0]
+        if r.get("result") != "ok":
+            bad.append(f"memory{i}: result={r.get('result')}")
+        z = zone_of_record(r)
+        real = "movable" if is_movable(blocks[i]) else "kernel"
+        if z != real:
+            bad.append(f"memory{i}: audit says zone {z!r}, sysfs says {blocks[i]['zones']}")
+    check(not bad, "audit/sysfs mismatch:\n  " + "\n  ".join(bad))
+
+
+def check_no_failures(vm):
+    failed = [r["_line"] for r in vm.audit() if r.get("result") == "failed"]
+    check(not failed, "memhpd logged failures:\n  " + "\n  ".join(failed))
+
+
+def check_alive(vm):
+    check(vm.memhpd_pid() is not None, "memhpd is not running")
+
+
+def boot(ctx, scn):
+    vm = VM(scn, ctx.memhpd, ctx.source_root, ctx.cache, keep=ctx.keep,
+            workdir=ctx.workdir)
+    ctx.vm = vm
+    vm.start()
+    return vm
+
+
+# ---------------------------------------------------------------------------------------------
+# scenarios
+
+@scenario("dimm-default", "2 GiB pc-dimm on node 0, shipped presets only: 16 blocks online once")
+def s_dimm_default(ctx):
+    vm = boot(ctx, Scenario())
+    vm.wait_started()
+    before = vm.blocks()
+    bs = vm.block_size()
+    t0 = time.monotonic()
+    vm.add_dimm("dimm1", 2 * GiB, node=0)
+    n = 2 * GiB // bs
+    after = vm.wait_blocks(new_online(before, n), 120, f"{n} new blocks online")
+    ctx.note(f"{n} blocks online {time.monotonic() - t0:.1f}s after device_add")
+    idx = new_blocks(before, after)
+    check(len(idx) == n, f"expected {n} new blocks, got {len(idx)}")
+    check_onlined_once(vm, after, idx)
+    check_no_failures(vm)
+
+
+@scenario("auto-ratio", "Zone=auto MaxMovableRatio=100% on node 0: movable <= ratio x kernel")
+def s_auto_ratio(ctx):
+    ratio = 1.0
+    vm = boot(ctx, Scenario(policies={"50-ratio.policy": policy(
+        {"Device": "any", "Node": "0"}, {"Zone": "auto", "MaxMovableRatio": "100%"})}))
+    vm.wait_started()
+    bs = vm.block_size()
+    before = vm.blocks()
+    k0 = sum(1 for b in before.values() if b["node"] in (0, None) and b["state"] == "online"
+             and not is_movable(b))
+    ctx.note(f"boot: {k0} kernel blocks on node 0")
+    new_total = 0
+    for i, size in enumerate((1 * GiB, 1 * GiB, 1 * GiB)):
+        prev = vm.blocks()
+        vm.add_dimm(f"dimm{i}", size, node=0)
+        new_total += size // bs
+        after = vm.wait_blocks(new_online(before, new_total), 120, f"{new_total} blocks online")
+        check_onlined_once(vm, after, new_blocks(prev, after))
+        node0 = [b for b in after.values() if b["node"] in (0, None) and b["state"] == "online"]
+        mov = sum(1 for b in node0 if is_movable(b))
+        ker = len(node0) - mov
+        # The best split the ratio allows: m <= r * (k0 + n - m).
+        best = int(ratio * (k0 + new_total) / (1 + ratio))
+        ctx.note(f"after {new_total} new blocks: kernel={ker} movable={mov} (best allowed {best})")
+        check(mov <= ratio * ker, f"movable {mov} > {ratio:.0%} of kernel {ker}")
+        check(mov >= best - 1, f"movable {mov}, the ratio allows {best}: auto is too timid")
+    check_no_failures(vm)
+
+
+@scenario("cpuless-node", "DIMM on CPU-less node 1 follows its Node=1 policy, node 0 another")
+def s_cpuless_node(ctx):
+    vm = boot(ctx, Scenario(numa=True, policies={
+        "10-node1.policy": policy({"Node": "1"}, {"Zone": "kernel"}),
+        "20-others.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+    vm.wait_started()
+    bs = vm.block_size()
+    n = GiB // bs
+    before = vm.blocks()
+    vm.add_dimm("dimm1", GiB, node=1)
+    after = vm.wait_blocks(new_online(before, n), 120, "node 1 blocks online")
+    idx1 = new_blocks(before, after)
+    check(all(after[i]["node"] == 1 for i in idx1), "blocks not on node 1:\n" + format_blocks(after))
+    check(all(not is_movable(after[i]) for i in idx1),
+          "node 1 blocks not in a kernel zone:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx1)
+    recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx1]
+    check(all("10-node1.policy" in r.get("policy", "") for r in recs),
+          "node 1 blocks not decided by 10-node1.policy:\n  "
+          + "\n  ".join(r["_line"] for r in recs))
+
+    before = after
+    vm.add_dimm("dimm0", GiB, node=0)
+    after = vm.wait_blocks(new_online(before, n), 120, "node 0 blocks online")
+    idx0 = new_blocks(before, after)
+    check(all(after[i]["node"] == 0 and is_movable(after[i]) for i in idx0),
+          "node 0 blocks not movable on node 0:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx0)
+    check_no_failures(vm)
+
+
+@scenario("virtio-mem", "virtio-mem grows 0 -> 2 GiB (all online movable), shrinks to 256 MiB")
+def s_virtio_mem(ctx):
+    vm = boot(ctx, Scenario(
+        policies={"50-vmem.policy": policy({"Device": "virtio-mem"}, {"Zone": "movable"})},
+        extra_qemu=["-object", "memory-backend-ram,id=vmem0,size=2G",
+                    "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=0"]))
+    vm.wait_started()
+    bs = vm.block_size()
+    before = vm.blocks()
+    t0 = time.monotonic()
+    vm.qom_set("vm0", "requested-size", 2 * GiB)
+    deadline = time.monotonic() + 180
+    while vm.qom_get("vm0", "size") != 2 * GiB:
+        if time.monotonic() > deadline:
+            raise Failed(f"virtio-mem size stuck at {vm.qom_get('vm0', 'size') // MiB} MiB:\n"
+                         + format_blocks(vm.blocks()))
+        time.sleep(0.5)
+    ctx.note(f"virtio-mem reached 2 GiB in {time.monotonic() - t0:.1f}s")
+    n = 2 * GiB // bs
+    after = vm.wait_blocks(new_online(before, n), 60, f"{n} virtio-mem blocks online")
+    idx = new_blocks(before, after)
+    check(all(is_movable(after[i]) for i in idx), "blocks not movable:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx)
+    recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx]
+    check(all(r.get("device") == "virtio-mem" for r in recs),
+          "device not classified virtio-mem:\n  " + "\n  ".join(r["_line"] for r in recs))
+
+    t0 = time.monotonic()
+    vm.qom_set("vm0", "requested-size", 256 * MiB)
+    deadline = time.monotonic() + 180
+    while vm.qom_get("vm0", "size") != 256 * MiB:
+        if time.monotonic() > deadline:
+            raise Failed(f"virtio-mem size stuck at {vm.qom_get('vm0', 'size') // MiB} MiB:\n"
+                         + format_blocks(vm.blocks()))
+        time.sleep(0.5)
+    ctx.note(f"virtio-mem shrank to 256 MiB in {time.monotonic() - t0:.1f}s")
+    time.sleep(1)
+    left = vm.blocks()
+    rest = [i for i in idx if i in left]
+    check(all(left[i]["state"] == "online" for i in rest),
+          "offline virtio-mem blocks left after shrink:\n" + format_blocks(left))
+    check_no_failures(vm)
+    check_alive(vm)
+
+
+@scenario("coldplug", "a DIMM present at boot stays offline until memhpd starts, then online")
+def s_coldplug(ctx):
+    vm = boot(ctx, Scenario(autostart=False, extra_qemu=[
+        "-object", "memory-backend-ram,id=d0,size=1G",
+        "-device", "pc-dimm,id=dimm0,memdev=d0"]))
+    bs = vm.block_size()
+    n = GiB // bs
+    blocks = vm.blocks()
+    dimm = [i for i in blocks if i * bs >= 4 * GiB]
+    check(len(dimm) == n, f"expected {n} cold-plugged blocks:\n" + format_blocks(blocks))
+    time.sleep(1)
+    blocks = vm.blocks()
+    check(all(blocks[i]["state"] == "offline" for i in dimm),
+          "cold-plugged blocks online before memhpd:\n" + format_blocks(blocks))
+    t0 = time.monotonic()
+    vm.start_memhpd()
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in dimm), 60,
+                           "cold-plugged blocks online")
+    ctx.note(f"{n} cold-plugged blocks online {time.monotonic() - t0:.1f}s after memhpd start")
+    check_onlined_once(vm, after, dimm)
+    check_no_failures(vm)
+
+
+@scenario("burst", "8 GiB hot-added at once (4 DIMMs back to back): every block online, once")
+def s_burst(ctx):
+    vm = boot(ctx, Scenario())
+    vm.wait_started()
+    bs = vm.block_size()
+    before = vm.blocks()
+    t0 = time.monotonic()
+    for i in range(4):
+        vm.add_dimm(f"dimm{i}", 2 * GiB, node=0)
+    n = 8 * GiB // bs
+    after = vm.wait_blocks(new_online(before, n), 300, f"{n} blocks online", interval=1)
+    ctx.note(f"{n} blocks online {time.monotonic() - t0:.1f}s after the first device_add")
+    idx = new_blocks(before, after)
+    check(len(idx) == n, f"expected {n} new blocks, got {len(idx)}")
+    check_onlined_once(vm, after, idx)
+    check_no_failures(vm)
+
+
+@scenario("dimm-remove", "movable DIMM hot-added then device_del: blocks gone, removal logged")
+def s_dimm_remove(ctx):
+    vm = boot(ctx, Scenario(policies={
+        "50-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+    vm.wait_started()
+    bs = vm.block_size()
+    n = GiB // bs
+    before = vm.blocks()
+    vm.add_dimm("dimm1", GiB, node=0)
+    after = vm.wait_blocks(new_online(before, n), 120, "DIMM blocks online")
+    idx = new_blocks(before, after)
+    check(all(is_movable(after[i]) for i in idx), "blocks not movable:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx)
+    t0 = time.monotonic()
+    vm.del_device("dimm1", timeout=120)
+    ctx.note(f"DEVICE_DELETED {time.monotonic() - t0:.1f}s after device_del")
+    vm.wait_blocks(lambda b: not any(i in b for i in idx), 30, "DIMM blocks to disappear")
+    vm.wait_audit(lambda r: r.get("event") == "removed" and block_of(r) in idx, 30,
+                  "'removed' record for the DIMM's blocks")
+    check_no_failures(vm)
+    check_alive(vm)
+
+
+@scenario("manual", "When=manual: hot-added blocks stay offline")
+def s_manual(ctx):
+    vm = boot(ctx, Scenario(policies={
+        "50-manual.policy": policy({"Device": "any"}, {"Zone": "movable", "When": "manual"})}))
+    vm.wait_started()
+    bs = vm.block_size()
+    n = GiB // bs
+    before = vm.blocks()
+    vm.add_dimm("dimm1", GiB, node=0)
+    vm.wait_blocks(lambda b: len(new_blocks(before, b)) >= n, 60, "DIMM blocks to appear")
+    recs = vm.wait_audit(lambda r: r.get("event") in ("left-offline", "onlined")
+                         and block_of(r) is not None and block_of(r) not in before, 30,
+                         "decision record for the new blocks")
+    time.sleep(5)
+    after = vm.blocks()
+    idx = new_blocks(before, after)
+    check(all(after[i]["state"] == "offline" for i in idx),
+          "blocks onlined despite When=manual:\n" + format_blocks(after))
+    on = [r["_line"] for r in vm.audit() if r.get("event") == "onlined"]
+    check(not on, "onlined records despite When=manual:\n  " + "\n  ".join(on))
+    ctx.note(f"{len(recs)} decision records, e.g. {recs[0]['_line']}")
+    check_no_failures(vm)
+    check_alive(vm)
+
+
+@scenario("reload-broken", "SIGHUP with a broken policy keeps the old set; hot-add follows it")
+def s_reload_broken(ctx):
+    vm = boot(ctx, Scenario(policies={
+        "50-test.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+    vm.wait_started()
+    pid = vm.memhpd_pid()
+    check(pid is not None, "memhpd is not running")
+    path = f"{vm.sysconfdir}/policies.d/50-test.policy"
+    vm.out(f"printf '[Match]\\nDevice=any\\n\\n[Online]\\nZone=sideways\\nBogus\\n' > {path}")
+    vm.out(f"kill -HUP {pid}")
+    rej = vm.wait_audit(lambda r: r.get("event") == "policy-rejected", 30,
+                        "policy-rejected record")
+    ctx.note(f"rejection: {rej[0]['_line']}")
+    check(vm.memhpd_pid() == pid, "memhpd died or restarted on SIGHUP")
+    bs = vm.block_size()
+    n = GiB // bs
+    before = vm.blocks()
+    vm.add_dimm("dimm1", GiB, node=0)
+    after = vm.wait_blocks(new_online(before, n), 120, "DIMM blocks online")
+    idx = new_blocks(before, after)
+    check(all(is_movable(after[i]) for i in idx),
+          "blocks not movable per the old policy:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx)
+    recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx]
+    check(all("50-test.policy" in r.get("policy", "") for r in recs),
+          "blocks not decided by the old 50-test.policy:\n  "
+          + "\n  ".join(r["_line"] for r in recs))
+
+
+@scenario("lost-events", "tiny receive buffer, memhpd stopped during a 4 GiB hot-add: rescan")
+def s_lost_events(ctx):
+    vm = boot(ctx, Scenario(conf="[Daemon]\nReceiveBufferSize=4096\n", policies={
+        "50-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+    vm.wait_started()
+    pid = vm.memhpd_pid()
+    check(pid is not None, "memhpd is not running")
+    bs = vm.block_size()
+    n = 4 * GiB // bs
+    before = vm.blocks()
+    vm.out(f"kill -STOP {pid}")
+    vm.add_dimm("dimm1", 2 * GiB, node=0)
+    vm.add_dimm("dimm2", 2 * GiB, node=0)
+    vm.wait_blocks(lambda b: len(new_blocks(before, b)) >= n, 60, f"{n} blocks to appear")
+    time.sleep(1)
+    b = vm.blocks()
+    check(all(b[i]["state"] == "offline" for i in new_blocks(before, b)),
+          "blocks onlined while memhpd was stopped (kernel auto-online?):\n" + format_blocks(b))
+    t0 = time.monotonic()
+    vm.out(f"kill -CONT {pid}")
+    after = vm.wait_blocks(new_online(before, n), 120, f"{n} blocks online after SIGCONT")
+    ctx.note(f"{n} blocks online {time.monotonic() - t0:.1f}s after SIGCONT")
+    lost = vm.wait_audit(lambda r: r.get("event") == "events-lost", 10, "events-lost record")
+    ctx.note(f"events-lost: {lost[0]['_line']}")
+    check_onlined_once(vm, after, new_blocks(before, after))
+    check_no_failures(vm)
+
+
+# ---------------------------------------------------------------------------------------------
+# runner
+
+class Context:
+    def __init__(self, args, name):
+        self.memhpd = args.memhpd
+        self.source_root = args.source_root
+        self.cache = args.cache
+        self.keep = args.keep
+        self.workdir = os.path.join(args.workdir, name) if args.workdir else None
+        self.vm = None
+        self.notes = []
+
+    def note(self, msg):
+        self.notes.append(msg)
+        log(msg)
+
+
+def run_one(args, name):
+    fn, _ = SCENARIOS[name]
+    ctx = Context(args, name)
+    t0 = time.monotonic()
+    log(f"=== {name}")
+    ok = False
+    try:
+        fn(ctx)
+        ok = True
+    except (Failed, VMError, OSError) as e:
+        log(f"FAIL {name}: {e}")
+        if not isinstance(e, Failed):
+            traceback.print_exc()
+    finally:
+        if ctx.vm is not None:
+            if not ok:
+                ctx.vm.dump_diagnostics()
+            if ctx.keep and ctx.vm.proc is not None:
+                ctx.vm.interactive()
+            ctx.vm.stop()
+            if ok and not ctx.keep and not args.workdir:
+                import shutil
+                shutil.rmtree(ctx.vm.workdir, ignore_errors=True)
+    dt = time.monotonic() - t0
+    boot = f", boot {ctx.vm.boot_time:.1f}s" if ctx.vm and ctx.vm.boot_time else ""
+    log(f"{'PASS' if ok else 'FAIL'} {name} ({dt:.1f}s{boot})")
+    return ok
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="scenario names, or 'all'")
+    ap.add_argument("--list", action="store_true", help="list the scenarios")
+    ap.add_argument("--memhpd", default=os.environ.get("MEMHPD"),
+                    help="memhpd binary (default $MEMHPD or <source>/build/daemon/memhpd)")
+    ap.add_argument("--source-root", default=root)
+    ap.add_argument("--cache", default=os.environ.get("MEMHPD_VM_CACHE"),
+                    help="kernel/initramfs cache (default <source>/build/vm-cache)")
+    ap.add_argument("--workdir", help="keep each scenario's console, log and sockets here")
+    ap.add_argument("--keep", action="store_true",
+                    help="after the scenario, keep the guest running with an interactive shell")
+    args = ap.parse_args()
+
+    if args.list:
+        for name, (_, doc) in SCENARIOS.items():
+            print(f"{name:14} {doc}")
+        return 0
+    names = list(SCENARIOS) if args.names in (["all"], []) else args.names
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        ap.error(f"unknown scenario(s): {' '.join(unknown)}; see --list")
+    args.memhpd = args.memhpd or os.path.join(args.source_root, "build", "daemon", "memhpd")
+    if not os.access(args.memhpd, os.X_OK):
+        print(f"memhpd binary {args.memhpd} not found: build it or pass --memhpd", file=sys.stderr)
+        return 1
+    args.cache = os.path.abspath(args.cache or vmlib.cache_dir_default(args.source_root))
+    try:
+        vmlib.run_setup(args.cache)
+    except VMError as e:
+        print(f"SKIP: VM tooling unavailable: {e}", file=sys.stderr)
+        return 77
+    if args.workdir:
+        args.workdir = os.path.abspath(args.workdir)
+
+    results = {n: run_one(args, n) for n in names}
+    passed = sum(results.values())
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
