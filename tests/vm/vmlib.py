@@ -224,12 +224,13 @@ def detect_paths(binary):
             data = f.read()
     except OSError:
         return sysconf, vendor
-    strs = set(s.decode() for s in re.findall(rb"/[A-Za-z0-9_./-]{3,200}", data))
+    # The daemon names its files relative to its root ("etc/memhpd/memhpd.conf"), or absolute.
+    strs = set(s.decode() for s in re.findall(rb"[A-Za-z0-9_./-]{6,200}", data))
     for s in sorted(strs):
-        if s.endswith("/memhpd/memhpd.conf"):
-            sysconf = s[: -len("/memhpd.conf")]
-        if s.endswith("/lib/memhpd/policies.d"):
-            vendor = s
+        if s.endswith("memhpd/memhpd.conf") and s.lstrip("/").startswith(("etc/", "usr/")):
+            sysconf = "/" + s.lstrip("/")[: -len("/memhpd.conf")]
+        if s.endswith("lib/memhpd/policies.d") and s.lstrip("/").startswith("usr/"):
+            vendor = "/" + s.lstrip("/")
     return sysconf, vendor
 
 
@@ -282,7 +283,7 @@ def scenario_cpio(scn, memhpd, source_root):
 # QMP
 
 class QMP:
-    def __init__(self, path, timeout=30):
+    def __init__(self, path, timeout=30, alive=lambda: True):
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -291,6 +292,8 @@ class QMP:
                 break
             except OSError:
                 self.sock.close()
+                if not alive():
+                    raise VMError("QMP: qemu exited")
                 if time.monotonic() > deadline:
                     raise VMError(f"QMP socket {path} did not come up")
                 time.sleep(0.05)
@@ -382,14 +385,47 @@ def parse_audit(text):
 # ---------------------------------------------------------------------------------------------
 # The VM
 
-def kvm_boots():
-    """DESIGN: /dev/kvm here cannot boot a normal kernel. Opt in with MEMHPD_VM_KVM=1."""
-    return os.environ.get("MEMHPD_VM_KVM") == "1" and os.access("/dev/kvm", os.R_OK | os.W_OK)
+def choose_accel(cache):
+    """'kvm' only where a probe saw this kernel boot under KVM, else 'tcg'.
+
+    DESIGN: the /dev/kvm here cannot boot a normal kernel (QEMU aborts setting an MSR, or the
+    guest hangs), so the probe's answer is cached in the cache directory. MEMHPD_VM_ACCEL=tcg|kvm
+    skips the probe.
+    """
+    forced = os.environ.get("MEMHPD_VM_ACCEL", "auto")
+    if forced in ("tcg", "kvm"):
+        return forced
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    path = os.path.join(cache, "kvm-probe")
+    with open(os.path.join(cache, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError:
+            pass
+        log("probing whether KVM boots the guest kernel (once per cache)")
+        vm = VM(Scenario(autostart=False, presets=False), "/bin/busybox", HERE, cache,
+                accel="kvm")
+        result = "tcg"
+        try:
+            vm.start(boot_timeout=15)
+            if vm.sh("echo ok", timeout=5)[1] == "ok":
+                result = "kvm"
+        except (VMError, OSError) as e:
+            log(f"KVM probe failed ({str(e).splitlines()[0]}): using TCG")
+        finally:
+            vm.stop()
+            shutil.rmtree(vm.workdir, ignore_errors=True)
+        with open(path, "w") as f:
+            f.write(result + "\n")
+        return result
 
 
 class VM:
     def __init__(self, scenario, memhpd, source_root, cache, workdir=None, keep=False,
-                 mem="512M", cpus=2):
+                 mem="512M", cpus=2, accel=None):
         self.scn = scenario
         self.memhpd = os.path.abspath(memhpd)
         self.source_root = source_root
@@ -397,6 +433,7 @@ class VM:
         self.keep = keep
         self.mem = mem
         self.cpus = cpus
+        self.accel = accel or choose_accel(cache)
         self.workdir = workdir or tempfile.mkdtemp(prefix="memhpd-vm-")
         os.makedirs(self.workdir, exist_ok=True)
         self.console_path = os.path.join(self.workdir, "console.log")
@@ -415,7 +452,7 @@ class VM:
     def qemu_argv(self, initrd):
         argv = ["qemu-system-x86_64", "-machine", "pc", "-nodefaults", "-display", "none",
                 "-no-reboot", "-m", f"{self.mem},slots=16,maxmem=64G", "-smp", str(self.cpus)]
-        if kvm_boots():
+        if self.accel == "kvm":
             argv += ["-accel", "kvm", "-cpu", "host"]
         else:
             argv += ["-accel", "tcg,thread=multi", "-cpu", "max"]
@@ -467,7 +504,7 @@ class VM:
                     self.qemu_err.seek(0)
                     raise VMError("qemu did not start: " + self.qemu_err.read()[-2000:])
         lsock.close()
-        self.qmp = QMP(self.qmp_path)
+        self.qmp = QMP(self.qmp_path, alive=lambda: self.proc.poll() is None)
         line = self._read_line(boot_timeout)
         while not line.startswith("@@READY@@"):
             line = self._read_line(boot_timeout)
