@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include "macro.h"
+
+/*
+ * The audit trail: one record per decision and per action. Under journald a record is a structured
+ * journal entry with a fixed MESSAGE_ID (see units/memhpd.catalog) and MEMHPD_* fields; anywhere else
+ * (a terminal, a test, an initramfs) the same record is one line on stderr:
+ *
+ *   memhpd: onlined memory40 as movable: Zone=movable [event=onlined block=40 node=0 ...]
+ */
+
+typedef enum AuditEvent {
+        AUDIT_STARTED,
+        AUDIT_STOPPED,
+        AUDIT_ONLINED,
+        AUDIT_ONLINE_FAILED,
+        AUDIT_LEFT_OFFLINE,
+        AUDIT_ONLINE_BY_OTHER,
+        AUDIT_OFFLINE_BY_OTHER,
+        AUDIT_BLOCK_ADDED,
+        AUDIT_BLOCK_REMOVED,
+        AUDIT_NODE_ADDED,
+        AUDIT_NODE_REMOVED,
+        AUDIT_POLICY_LOADED,
+        AUDIT_POLICY_REJECTED,
+        AUDIT_SETTINGS_REJECTED,
+        AUDIT_EVENTS_LOST,
+        AUDIT_BAD_UEVENT,
+        AUDIT_BAD_SYSFS,
+        _AUDIT_MAX,
+} AuditEvent;
+
+typedef struct AuditFields {
+        long long block;     /* -1: none */
+        int node;            /* -1: unknown */
+        const char *device;
+        const char *zone;
+        const char *action;
+        const char *result;  /* ok, failed, skipped, dry-run */
+        const char *policy_path;
+        unsigned policy_line;
+        int error;           /* errno, 0 for none */
+} AuditFields;
+
+#define AUDIT_FIELDS_INIT { .block = -1, .node = -1 }
+
+typedef enum AuditTarget {
+        AUDIT_TO_AUTO,    /* journal if stderr is connected to journald, else stderr */
+        AUDIT_TO_JOURNAL,
+        AUDIT_TO_STDERR,
+} AuditTarget;
+
+void audit_init(AuditTarget target);
+bool audit_to_journal(void);
+
+const char *audit_event_name(AuditEvent e);     /* "onlined" */
+const char *audit_event_id(AuditEvent e);       /* the MESSAGE_ID, 32 hex digits */
+
+/* Emit one record. The message is formatted without allocating on the heap. */
+void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) _printf_(3, 4);
+
+/* Plain diagnostics (not audit records) at a syslog priority. */
+void log_msg(int priority, const char *fmt, ...) _printf_(2, 3);
+void log_set_max_level(int priority);

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <limits.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf-file.h"
+#include "sysfs.h"
+
+void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+        char msg[512], *text;
+        ConfError *items;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (line > 0)
+                r = asprintf(&text, "%s:%u: %s", file, line, msg);
+        else
+                r = asprintf(&text, "%s: %s", file, msg);
+        if (r < 0)
+                abort(); /* -ENOMEM is fatal */
+        items = realloc(e->items, (e->n + 1) * sizeof(ConfError));
+        if (!items)
+                abort();
+        e->items = items;
+        e->items[e->n++].text = text;
+}
+
+void conf_errors_clear(ConfErrors *e) {
+        for (size_t i = 0; i < e->n; i++)
+                free(e->items[i].text);
+        free(e->items);
+        *e = (ConfErrors) {};
+}
+
+typedef struct ParseState {
+        const char *path;
+        const char *pos;         /* next unread byte of the text */
+        unsigned line;           /* number of the line last handed to inih */
+        const ConfKey *keys;
+        conf_section_t section_cb;
+        void *target;
+        ConfErrors *errors;
+        size_t n_errors_before;
+        bool section_ok;         /* keys in an unknown section were reported with the section */
+        char section[64];
+} ParseState;
+
+/*
+ * Feed inih one line at a time, as fgets() would, so that we know each line's number (Debian's
+ * libinih is built without INI_HANDLER_LINENO) and can catch what inih would misread: over-long
+ * lines, which it would split, and indented lines, which it would glue to the previous value.
+ */
+static char *conf_reader(char *str, int num, void *stream) {
+        ParseState *st = stream;
+        const char *eol;
+        size_t len, max = (size_t) num - 1;
+        char *p, *end;
+
+        if (!*st->pos)
+                return NULL;
+        st->line++;
+        eol = strchr(st->pos, '\n');
+        len = eol ? (size_t) (eol - st->pos) : strlen(st->pos);
+        if (len > max) {
+                conf_errors_addf(st->errors, st->path, st->line, "line is longer than %zu characters", max);
+                str[0] = '\0';
+                st->pos += len + (eol ? 1 : 0);
+                return str;
+        }
+        memcpy(str, st->pos, len);
+        str[len] = '\0';
+        st->pos += len + (eol ? 1 : 0);
+
+        for (p = str; *p; p++)
+                if (*p == '\0' || (iscntrl((unsigned char) *p) && *p != '\t' && *p != '\r')) {
+                        conf_errors_addf(st->errors, st->path, st->line, "control character in line");
+                        str[0] = '\0';
+                        return str;
+                }
+
+        /* Strip leading blanks (no continuation lines) and trailing comments after a blank. */
+        p = str + strspn(str, " \t");
+        memmove(str, p, strlen(p) + 1);
+        if (str[0] == '#' || str[0] == ';') {
+                str[0] = '\0';
+                return str;
+        }
+        for (p = str; *p; p++)
+                if ((*p == '#' || *p == ';') && p > str && (p[-1] == ' ' || p[-1] == '\t')) {
+                        *p = '\0';
+                        break;
+                }
+        end = str + strlen(str);
+        while (end > str && isspace((unsigned char) end[-1]))
+                *--end = '\0';
+
+        if (!str[0])
+                return str;
+        if (str[0] == '[') {
+                size_t l = strlen(str);
+
+                if (str[l - 1] != ']' || l < 3 || l - 2 >= sizeof(st->section) || strpbrk(str + 1, "[") ||
+                    memchr(str + 1, ']', l - 2)) {
+                        conf_errors_addf(st->errors, st->path, st->line, "malformed section header \"%s\"", str);
+                        str[0] = '\0';
+                        st->section_ok = false;
+                        st->section[0] = '\0';
+                        return str;
+                }
+                memcpy(st->section, str + 1, l - 2);
+                st->section[l - 2] = '\0';
+                st->section_ok = st->section_cb(st->section, st->line, st->target) >= 0;
+                if (!st->section_ok)
+                        conf_errors_addf(st->errors, st->path, st->line, "unknown section [%s]", st->section);
+                return str;
+        }
+        if (!strchr(str, '=')) {
+                conf_errors_addf(st->errors, st->path, st->line, "expected [Section] or Key=Value, got \"%s\"", str);
+                str[0] = '\0';
+        }
+        return str;
+}
+
+static int conf_handler(void *user, const char *section, const char *name, const char *value) {
+        ParseState *st = user;
+        char err[256] = "";
+
+        if (!section[0]) {
+                conf_errors_addf(st->errors, st->path, st->line, "%s= outside of a section", name);
+                return 1;
+        }
+        if (!st->section_ok)
+                return 1; /* reported with the section header */
+
+        for (const ConfKey *k = st->keys; k->key; k++) {
+                if (strcmp(k->section, section) != 0 || strcmp(k->key, name) != 0)
+                        continue;
+                if (k->parse(value, (char *) st->target + k->offset, err, sizeof(err)) < 0)
+                        conf_errors_addf(st->errors, st->path, st->line, "%s=%s: %s", name, value, err);
+                return 1;
+        }
+        conf_errors_addf(st->errors, st->path, st->line, "unknown key %s= in section [%s]", name, section);
+        return 1;
+}
+
+int conf_parse_text(const char *path, const char *text, const ConfKey *keys, conf_section_t section_cb,
+                    void *target, ConfErrors *errors) {
+        ParseState st = {
+                .path = path,
+                .pos = text,
+                .keys = keys,
+                .section_cb = section_cb,
+                .target = target,
+                .errors = errors,
+                .n_errors_before = errors->n,
+                .section_ok = true,
+        };
+        int r;
+
+        r = ini_parse_stream(conf_reader, &st, conf_handler, &st);
+        if (r > 0 && errors->n == st.n_errors_before)
+                /* Something inih rejected that our reader let through. */
+                conf_errors_addf(errors, path, (unsigned) r, "syntax error");
+        else if (r < 0)
+                return -ENOMEM;
+        return (int) (errors->n - st.n_errors_before);
+}
+
+int conf_read_file(int rootfd, const char *path, char **ret, ConfErrors *errors) {
+        struct stat st;
+        size_t len;
+        char *text;
+        int r;
+
+        r = root_read_file(rootfd, path, CONF_FILE_MAX, &text, &len, &st);
+        if (r == -ENOENT)
+                return r;
+        if (r == -EFBIG) {
+                conf_errors_addf(errors, path, 0, "larger than %d bytes, refusing to parse it", CONF_FILE_MAX);
+                return r;
+        }
+        if (r < 0) {
+                conf_errors_addf(errors, path, 0, "cannot read: %s", strerror(-r));
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                conf_errors_addf(errors, path, 0, "not a regular file");
+                free(text);
+                return -EBADF;
+        }
+        if (st.st_mode & S_IWOTH) {
+                conf_errors_addf(errors, path, 0, "world-writable, refusing to trust it (chmod o-w)");
+                free(text);
+                return -EPERM;
+        }
+        if (memchr(text, '\0', len)) {
+                conf_errors_addf(errors, path, 0, "contains a NUL byte, not a text file");
+                free(text);
+                return -EBADMSG;
+        }
+        *ret = text;
+        return 0;
+}
+
+void conf_files_free(ConfFile *files, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(files[i].name);
+                free(files[i].path);
+        }
+        free(files);
+}
+
+static int conf_file_cmp(const void *a, const void *b) {
+        return strcmp(((const ConfFile *) a)->name, ((const ConfFile *) b)->name);
+}
+
+int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, ConfFile **ret, ConfErrors *errors) {
+        ConfFile *files = NULL;
+        size_t n = 0, sl = strlen(suffix);
+        bool *masked = NULL;
+
+        for (const char *const *dir = dirs; *dir; dir++) {
+                int fd = openat(rootfd, *dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                DIR *d;
+
+                if (fd < 0) {
+                        if (errno != ENOENT)
+                                conf_errors_addf(errors, *dir, 0, "cannot open directory: %m");
+                        continue;
+                }
+                d = fdopendir(fd);
+                if (!d) {
+                        close(fd);
+                        continue;
+                }
+                for (struct dirent *de; (de = readdir(d));) {
+                        size_t l = strlen(de->d_name);
+                        char target[64];
+                        bool dup = false, is_mask;
+                        ssize_t tl;
+
+                        if (de->d_name[0] == '.' || l <= sl || strcmp(de->d_name + l - sl, suffix) != 0)
+                                continue;
+                        for (size_t i = 0; i < n; i++)
+                                if (strcmp(files[i].name, de->d_name) == 0) {
+                                        dup = true; /* a higher directory has it */
+                                        break;
+                                }
+                        if (dup)
+                                continue;
+                        if (n >= CONF_FILES_MAX) {
+                                conf_errors_addf(errors, *dir, 0, "more than %d files, ignoring the rest",
+                                                 CONF_FILES_MAX);
+                                break;
+                        }
+                        tl = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+                        is_mask = tl == 9 && memcmp(target, "/dev/null", 9) == 0;
+
+                        ConfFile *nf = realloc(files, (n + 1) * sizeof(ConfFile));
+                        bool *nm = realloc(masked, (n + 1) * sizeof(bool));
+                        if (!nf || !nm) {
+                                free(nf ?: files);
+                                free(nm ?: masked);
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        files = nf;
+                        masked = nm;
+                        masked[n] = is_mask;
+                        files[n].name = strdup(de->d_name);
+                        if (asprintf(&files[n].path, "%s/%s", *dir, de->d_name) < 0 || !files[n].name)
+                                abort();
+                        n++;
+                }
+                closedir(d);
+        }
+
+        /* Drop the masks; they did their work by being found first. */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (masked[i]) {
+                        free(files[i].name);
+                        free(files[i].path);
+                        continue;
+                }
+                files[k++] = files[i];
+        }
+        free(masked);
+        if (k > 0)
+                qsort(files, k, sizeof(ConfFile), conf_file_cmp);
+        *ret = files;
+        return (int) k;
+}
+
+int conf_parse_bool(const char *value, bool *ret) {
+        static const char *const yes[] = { "1", "yes", "true", "on" }, *const no[] = { "0", "no", "false", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(value, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(value, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+static int parse_with_units(const char *value, const char *const *units, const unsigned long long *factors,
+                            size_t n_units, unsigned long long *ret) {
+        unsigned long long v, f = 1;
+        char *end;
+
+        if (!value[0] || !isdigit((unsigned char) value[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(value, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end) {
+                size_t i;
+
+                for (i = 0; i < n_units; i++)
+                        if (strcmp(end, units[i]) == 0)
+                                break;
+                if (i == n_units)
+                        return -EINVAL;
+                f = factors[i];
+        }
+        if (v > ULLONG_MAX / f)
+                return -ERANGE;
+        *ret = v * f;
+        return 0;
+}
+
+int conf_parse_size(const char *value, unsigned long long *ret) {
+        static const char *const units[] = { "K", "M", "G", "T", "KiB", "MiB", "GiB", "TiB" };
+        static const unsigned long long f[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40,
+                                                1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40 };
+        return parse_with_units(value, units, f, ELEMENTSOF(units), ret);
+}
+
+int conf_parse_usec(const char *value, unsigned long long *ret) {
+        static const char *const units[] = { "s", "sec", "ms", "msec", "us", "usec", "min" };
+        static const unsigned long long f[] = { 1000000, 1000000, 1000, 1000, 1, 1, 60000000 };
+        unsigned long long v;
+        int r;
+
+        r = parse_with_units(value, units, f, ELEMENTSOF(units), &v);
+        if (r < 0)
+                return r;
+        /* A bare number is seconds, as in systemd. */
+        if (!value[strspn(value, "0123456789")]) {
+                if (v > ULLONG_MAX / 1000000)
+                        return -ERANGE;
+                v *= 1000000;
+        }
+        *ret = v;
+        return 0;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/*
+ * Reading systemd-style INI files: the search path with masking, the checks on each file, and a
+ * table-driven key parser over libinih that reports every problem as "FILE:LINE: message".
+ */
+
+#define CONF_FILE_MAX (1024 * 1024) /* bigger than any sane policy; more is an error */
+#define CONF_FILES_MAX 1024         /* files per search path */
+#define CONF_LINE_MAX 199           /* libinih's INI_MAX_LINE minus the NUL */
+
+typedef struct ConfError {
+        char *text; /* "FILE:LINE: message" or "FILE: message" */
+} ConfError;
+
+typedef struct ConfErrors {
+        ConfError *items;
+        size_t n;
+} ConfErrors;
+
+void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
+void conf_errors_clear(ConfErrors *e);
+
+/*
+ * A value parser: 'data' points at the field. Returns 0, or -EINVAL having written why into 'err'
+ * (without file, line or key: the caller adds them).
+ */
+typedef int (*conf_parse_t)(const char *value, void *data, char *err, size_t err_size);
+
+typedef struct ConfKey {
+        const char *section;
+        const char *key;
+        conf_parse_t parse;
+        size_t offset; /* of the field inside the target struct */
+} ConfKey;
+
+/* Called for each [Section] line, with its line number; returns 0 or -EINVAL for an unknown one. */
+typedef int (*conf_section_t)(const char *section, unsigned line, void *target);
+
+/*
+ * Parse 'text' (from 'path', for messages) against 'keys'. Every problem is added to 'errors';
+ * returns the number of errors this file added (0 = clean) or -ENOMEM.
+ */
+int conf_parse_text(const char *path, const char *text, const ConfKey *keys, conf_section_t section_cb,
+                    void *target, ConfErrors *errors);
+
+/*
+ * Read one configuration file relative to 'rootfd', refusing what a daemon running as root must
+ * not trust: non-regular files, world-writable files, files above CONF_FILE_MAX. Returns 0,
+ * -ENOENT, or another -errno after adding an error naming the file.
+ */
+int conf_read_file(int rootfd, const char *path, char **ret, ConfErrors *errors);
+
+typedef struct ConfFile {
+        char *name; /* "50-default.policy" */
+        char *path; /* relative to the root: "etc/memhpd/policies.d/50-default.policy" */
+} ConfFile;
+
+/*
+ * List the files ending in 'suffix' across 'dirs' (relative to the root, highest priority first): a
+ * name in a higher directory masks the same name lower down, and a symlink to /dev/null masks it
+ * entirely. Sorted by name. Returns the count or -errno.
+ */
+int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, ConfFile **ret, ConfErrors *errors);
+void conf_files_free(ConfFile *files, size_t n);
+
+/* Shared value parsers. */
+int conf_parse_bool(const char *value, bool *ret);
+int conf_parse_size(const char *value, unsigned long long *ret);  /* 128M, 4096, 1G: base 1024 */
+int conf_parse_usec(const char *value, unsigned long long *ret);  /* 2, 2s, 500ms, 100us */

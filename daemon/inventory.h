@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory.h"
+#include "sysfs.h"
+
+/*
+ * What memhpd knows about memory blocks and NUMA nodes. sysfs is the source of truth: this is a cache
+ * that a scan rebuilds and that uevents keep current, one block at a time. A Block is 8 bytes and
+ * the array is indexed by block number, so a 16 TiB host (131072 blocks) costs 1 MiB and every lookup
+ * is O(1).
+ */
+
+enum {
+        BLOCK_PRESENT = 1 << 0,      /* memoryN exists */
+        BLOCK_DECIDED = 1 << 1,      /* policy was applied since the block appeared */
+        BLOCK_SETTLING = 1 << 2,     /* waiting for its nodeM or firmware_node link (made after the uevent) */
+        BLOCK_BY_OTHER = 1 << 3,     /* its state was last changed by someone else */
+        BLOCK_AT_START = 1 << 4,     /* present at the first scan */
+        BLOCK_REDECIDE = 1 << 5,     /* left offline by policy or by a failure: decide again on reload */
+        BLOCK_CLASSIFIED = 1 << 6,   /* 'device' is known */
+        BLOCK_SEEN = 1 << 7,         /* scratch: found by the scan in progress */
+};
+
+typedef struct Block {
+        uint8_t state;   /* BlockState */
+        uint8_t zone;    /* Zone; for an online block, ZONE_UNKNOWN until someone needed it */
+        uint8_t device;  /* DeviceKind, valid with BLOCK_CLASSIFIED */
+        uint8_t flags;
+        int32_t node;    /* -1 while unknown */
+} Block;
+
+#define NODES_MAX 1024 /* the kernel's MAX_NUMNODES with NODES_SHIFT=10, the x86 maximum */
+
+typedef struct NodeInfo {
+        bool present;
+        bool stats_stale;       /* the page counts need a /proc/zoneinfo re-read */
+        uint64_t kernel_pages;  /* present (= online) pages in DMA, DMA32, Normal */
+        uint64_t movable_pages; /* present pages in ZONE_MOVABLE */
+        uint32_t n_blocks;      /* memory blocks linked to this node */
+        uint32_t n_offline;
+} NodeInfo;
+
+typedef struct IomemRange {
+        uint64_t start, end; /* inclusive, as /proc/iomem prints them */
+        DeviceKind device;   /* DEVICE_UNKNOWN for plain "System RAM" */
+} IomemRange;
+
+typedef enum BlockChange {
+        BLOCK_APPEARED,       /* new block: decide on it */
+        BLOCK_STATE_CHANGED,  /* its state differs from what we knew */
+        BLOCK_VANISHED,
+} BlockChange;
+
+typedef struct Inventory Inventory;
+/* What a scan or refresh found for one block. 'error' is 0, or -errno with 'detail' naming the sysfs
+ * value that could not be read or parsed; the block's state is then STATE_UNKNOWN. */
+typedef struct BlockReport {
+        uint32_t index;
+        BlockChange change;
+        BlockState old_state;
+        int error;
+        const char *detail;
+} BlockReport;
+
+typedef void (*inventory_change_t)(Inventory *inv, const BlockReport *report, void *userdata);
+
+struct Inventory {
+        Root *root;              /* not owned */
+        uint64_t block_size;
+        uint64_t page_size;
+        Block *blocks;
+        uint32_t n_blocks;       /* valid indexes are < n_blocks */
+        uint32_t n_present;
+        uint32_t n_offline;
+        uint32_t n_nodes;        /* nodes present */
+        NodeInfo *nodes;         /* NODES_MAX entries */
+        IomemRange *iomem;
+        size_t n_iomem;
+        uint32_t *pending;       /* blocks with BLOCK_SETTLING */
+        uint64_t *pending_since; /* when each went pending, in the caller's clock */
+        size_t n_pending, max_pending;
+        bool hyperv, xen;        /* the platform, for plain "System RAM" that has no other mark */
+        bool acpi_memory_devices; /* PNP0C80 devices exist: a plain range may still get its firmware_node */
+        bool scanned;
+        /* Counters for --dry-run and the benchmarks. */
+        uint64_t n_iomem_reads;
+};
+
+int inventory_new(Root *root, Inventory **ret);
+Inventory *inventory_free(Inventory *inv);
+
+/*
+ * Read block_size_bytes, every memoryN and every nodeN, /proc/iomem and /proc/zoneinfo. Calls 'change'
+ * for each block that appeared, changed state or vanished since the last scan. Returns 0 or -errno
+ * (-ENOENT: no memory hot-plug support under this root).
+ */
+int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata);
+
+/*
+ * Re-read one block after a uevent for it and fill *ret. Returns 1 if something changed (ret->change
+ * says what; a block that no longer exists is BLOCK_VANISHED), 0 if nothing did, -ENOMEM.
+ */
+int inventory_block_refresh(Inventory *inv, uint32_t index, BlockReport *ret, char *detail, size_t detail_size);
+int inventory_block_remove(Inventory *inv, uint32_t index);
+
+/* Record a state we caused ourselves (after a successful write), keeping node counters right. */
+void inventory_block_set_online(Inventory *inv, uint32_t index, Zone zone);
+
+/* Look for memoryN/nodeM. Returns the node, or -ENOENT if the link does not exist (yet). */
+int inventory_block_read_node(Inventory *inv, uint32_t index);
+void inventory_block_set_node(Inventory *inv, uint32_t index, int node);
+
+/*
+ * The kernel sends a block's "add" uevent before it links the block to its node and, for an ACPI
+ * DIMM, to its firmware_node. Returns 1 when the block's node and device are known (or 'force' is set:
+ * take what is there), 0 when it should wait; waiting blocks are on the pending list from 'now' on.
+ */
+int inventory_block_settle(Inventory *inv, uint32_t index, bool force, uint64_t now);
+
+/* Classify the block's device (firmware_node, /proc/iomem), once; 'final' = do not wait for links. */
+DeviceKind inventory_block_device(Inventory *inv, uint32_t index);
+
+/* The zone of an online block (read from valid_zones when not known yet), or ZONE_UNKNOWN. */
+Zone inventory_block_zone(Inventory *inv, uint32_t index);
+
+/* The zones an offline block may join. */
+int inventory_block_valid_zones(Inventory *inv, uint32_t index, ZoneSet *ret);
+
+int inventory_node_add(Inventory *inv, int node);
+int inventory_node_remove(Inventory *inv, int node);
+/* Fresh per-zone page counts for 'node' (re-reads /proc/zoneinfo if they went stale). */
+const NodeInfo *inventory_node_stats(Inventory *inv, int node);
+
+static inline Block *inventory_block(Inventory *inv, uint32_t index) {
+        return index < inv->n_blocks && (inv->blocks[index].flags & BLOCK_PRESENT) ? &inv->blocks[index] : NULL;
+}
+
+static inline uint64_t inventory_block_start(const Inventory *inv, uint32_t index) {
+        return (uint64_t) index * inv->block_size;
+}
+
+/* Pure parsers, exposed for the unit tests. */
+int iomem_parse(const char *text, IomemRange **ret, size_t *ret_n);
+const IomemRange *iomem_lookup(const IomemRange *ranges, size_t n, uint64_t addr);
+/* Sum "present" pages per node: kernel zones into kernel[node], Movable into movable[node]. */
+int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes);
+/* "memory123" -> 123, "node4" -> 4. -EINVAL on anything else. */
+int parse_indexed_name(const char *name, const char *prefix, uint32_t *ret);

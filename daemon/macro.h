@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+/* Hand a pointer over to someone else; the cleanup of the old owner then sees NULL. */
+#define TAKE_PTR(p)                           \
+        ({                                    \
+                typeof(p) _ptr_ = (p);        \
+                (p) = NULL;                   \
+                _ptr_;                        \
+        })
+
+#define TAKE_FD(fd)                           \
+        ({                                    \
+                int _fd_ = (fd);              \
+                (fd) = -EBADF;                \
+                _fd_;                         \
+        })
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+                (void) close(*fd);
+                errno = saved;
+        }
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Destructors take NULL and return NULL so that "p = thing_free(p);" reads naturally. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)   \
+        static inline void func##p(type *p) {     \
+                if (*p)                           \
+                        (void) func(*p);          \
+        }
+
+static inline const char *strna(const char *s) {
+        return s ?: "n/a";
+}
+
+static inline const char *yes_no(int b) {
+        return b ? "yes" : "no";
+}

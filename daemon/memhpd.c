@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <syslog.h>
+
+#include "audit.h"
+#include "build-config.h"
+#include "manager.h"
+#include "policy.h"
+#include "settings.h"
+
+static void help(void) {
+        printf("memhpd [OPTIONS...]\n\n"
+               "Memory hot-plug policy daemon: onlines hot-added memory blocks as the policy files say.\n\n"
+               "  -h --help        Show this help\n"
+               "     --version     Show the version\n"
+               "     --root=DIR    Read and write everything under DIR (sys, proc, etc/memhpd, run, %s)\n"
+               "     --dry-run     Decide and audit, but write nothing\n"
+               "     --once        Scan, act on offline blocks, exit (non-zero if an action failed)\n"
+               "     --check       Validate memhpd.conf and every policy file, print FILE:LINE: errors\n\n"
+               "Policies: /etc/memhpd/policies.d, /run/memhpd/policies.d, /%s/policies.d (*.policy)\n"
+               "Settings: /etc/memhpd/memhpd.conf and memhpd.conf.d/*.conf\n"
+               "See memhpd(8), memhpd.policy(5), memhpd.conf(5).\n",
+               MEMHPD_VENDOR_DIR, MEMHPD_VENDOR_DIR);
+}
+
+static int check(const char *root) {
+        static const char *const dirs[] = {
+                "etc/memhpd/policies.d", "run/memhpd/policies.d", MEMHPD_VENDOR_DIR "/policies.d", NULL,
+        };
+        ConfErrors errors = {};
+        Settings settings;
+        PolicySet set = {};
+        _cleanup_close_ int fd = -EBADF;
+        int ok = 0;
+
+        fd = open(root ?: "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                fprintf(stderr, "memhpd: cannot open root %s: %m\n", root ?: "/");
+                return 1;
+        }
+        if (settings_load(fd, &settings, &errors) < 0)
+                ok = -1;
+        if (policy_set_load(fd, dirs, &set, &errors) < 0)
+                ok = -1;
+        for (size_t i = 0; i < errors.n; i++)
+                fprintf(stderr, "%s\n", errors.items[i].text);
+        if (ok == 0) {
+                printf("settings: EventSource=%s ReceiveBufferSize=%llu SettleTimeoutSec=%llums LockMemory=%s\n",
+                       event_source_to_string(settings.event_source), settings.receive_buffer,
+                       settings.settle_usec / 1000, yes_no(settings.lock_memory));
+                printf("%zu policies, first match wins:\n", set.n);
+                for (size_t i = 0; i < set.n; i++)
+                        printf("  %s:%u Zone=%s When=%s\n", set.items[i].path, set.items[i].line,
+                               zone_target_to_string(set.items[i].zone), when_to_string(set.items[i].when));
+        } else
+                fprintf(stderr, "memhpd: %zu error%s\n", errors.n, errors.n == 1 ? "" : "s");
+        conf_errors_clear(&errors);
+        policy_set_done(&set);
+        return ok == 0 ? 0 : 1;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_DRY_RUN, ARG_ONCE, ARG_CHECK };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "root", required_argument, NULL, ARG_ROOT },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "once", no_argument, NULL, ARG_ONCE },
+                { "check", no_argument, NULL, ARG_CHECK },
+                {}
+        };
+        ManagerOptions opts = {};
+        bool do_check = false;
+        Manager *m = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("memhpd %s\n", MEMHPD_VERSION);
+                        return 0;
+                case ARG_ROOT:
+                        if (!optarg[0]) {
+                                fprintf(stderr, "memhpd: --root= needs a directory\n");
+                                return 2;
+                        }
+                        opts.root = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        opts.dry_run = true;
+                        break;
+                case ARG_ONCE:
+                        opts.once = true;
+                        break;
+                case ARG_CHECK:
+                        do_check = true;
+                        break;
+                default:
+                        fprintf(stderr, "Try 'memhpd --help'.\n");
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "memhpd: unexpected argument '%s'. Try 'memhpd --help'.\n", argv[optind]);
+                return 2;
+        }
+
+        if (do_check)
+                return check(opts.root);
+
+        audit_init(AUDIT_TO_AUTO);
+        r = manager_new(&opts, &m);
+        if (r < 0) {
+                fprintf(stderr, "memhpd: cannot open root %s: %s\n", opts.root ?: "/", strerror(-r));
+                return 1;
+        }
+        (void) manager_load_config(m, true);
+
+        if (!opts.once && m->settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+                /* Not fatal: without it onlining may stall when the host is out of memory. */
+                log_msg(LOG_WARNING, "Cannot lock memory (mlockall: %m); set LockMemory=no to silence this");
+
+        if (opts.once) {
+                r = manager_coldplug(m);
+                if (r == -ENOENT) {
+                        fprintf(stderr, "memhpd: %s/sys/devices/system/memory does not exist: this kernel has no "
+                                        "memory hot-plug support\n", strcmp(m->root->path, "/") ? m->root->path : "");
+                        manager_free(m);
+                        return 1;
+                }
+                if (r >= 0 && opts.dry_run)
+                        manager_print_report(m, stdout);
+                r = r < 0 ? 1 : (m->n_failed ? 1 : 0);
+                manager_free(m);
+                return r;
+        }
+
+        r = manager_run(m);
+        manager_free(m);
+        if (r < 0) {
+                fprintf(stderr, "memhpd: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}

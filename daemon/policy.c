@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "policy.h"
+
+static const char *const zone_target_table[_TARGET_MAX] = {
+        [TARGET_AUTO] = "auto",
+        [TARGET_MOVABLE] = "movable",
+        [TARGET_KERNEL] = "kernel",
+        [TARGET_OFFLINE] = "offline",
+};
+
+static const char *const when_table[_WHEN_MAX] = {
+        [WHEN_IMMEDIATE] = "immediate",
+        [WHEN_MANUAL] = "manual",
+};
+
+static const char *const fallback_table[_FALLBACK_MAX] = {
+        [FALLBACK_OFFLINE] = "offline",
+        [FALLBACK_KERNEL] = "kernel",
+        [FALLBACK_MOVABLE] = "movable",
+};
+
+static const char *const action_table[_ACTION_MAX] = {
+        [ACTION_ONLINE_MOVABLE] = "online_movable",
+        [ACTION_ONLINE_KERNEL] = "online_kernel",
+        [ACTION_LEAVE_OFFLINE] = "none",
+};
+
+const char *zone_target_to_string(ZoneTarget t) {
+        return t >= 0 && t < _TARGET_MAX ? zone_target_table[t] : "invalid";
+}
+
+const char *when_to_string(When w) {
+        return w >= 0 && w < _WHEN_MAX ? when_table[w] : "invalid";
+}
+
+const char *action_to_string(Action a) {
+        return a >= 0 && a < _ACTION_MAX ? action_table[a] : "invalid";
+}
+
+static int parse_number(const char *s, size_t len, bool with_units, uint64_t *ret) {
+        char buf[40], *end;
+        unsigned long long v, f = 1;
+        int base = 10;
+
+        if (len == 0 || len >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (!isdigit((unsigned char) buf[0]))
+                return -EINVAL;
+        if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
+                base = 16;
+                if (!isxdigit((unsigned char) buf[2]))
+                        return -EINVAL;
+        }
+        errno = 0;
+        v = strtoull(buf, &end, base);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (*end) {
+                if (!with_units || end[1])
+                        return -EINVAL;
+                switch (*end) {
+                case 'K': f = 1ULL << 10; break;
+                case 'M': f = 1ULL << 20; break;
+                case 'G': f = 1ULL << 30; break;
+                case 'T': f = 1ULL << 40; break;
+                default: return -EINVAL;
+                }
+                if (v > UINT64_MAX / f)
+                        return -ERANGE;
+        }
+        *ret = v * f;
+        return 0;
+}
+
+int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList *list, char *err, size_t err_size) {
+        const char *p = value;
+
+        if (!*value) {
+                /* An empty assignment resets the list, as in systemd. */
+                free(list->items);
+                *list = (RangeList) {};
+                return 0;
+        }
+        while (*p) {
+                size_t len = strcspn(p, " \t,"), dash;
+                uint64_t a, b;
+                Range *items;
+
+                if (len == 0) {
+                        p++;
+                        continue;
+                }
+                /* "A-B" or "A"; a dash at position 0 is a sign, and numbers are unsigned. */
+                dash = strcspn(p, "-");
+                if (dash < len) {
+                        if (parse_number(p, dash, with_units, &a) < 0 ||
+                            parse_number(p + dash + 1, len - dash - 1, with_units, &b) < 0) {
+                                snprintf(err, err_size, "\"%.*s\" is not a number or a range A-B", (int) len, p);
+                                return -EINVAL;
+                        }
+                } else {
+                        if (parse_number(p, len, with_units, &a) < 0) {
+                                snprintf(err, err_size, "\"%.*s\" is not a number or a range A-B", (int) len, p);
+                                return -EINVAL;
+                        }
+                        b = a;
+                }
+                if (a > b) {
+                        snprintf(err, err_size, "range \"%.*s\" ends before it starts", (int) len, p);
+                        return -EINVAL;
+                }
+                if (b > max) {
+                        snprintf(err, err_size, "\"%.*s\" is beyond the largest allowed value %" PRIu64, (int) len, p,
+                                 max);
+                        return -EINVAL;
+                }
+                if (list->n >= POLICY_RANGES_MAX) {
+                        snprintf(err, err_size, "more than %d ranges", POLICY_RANGES_MAX);
+                        return -EINVAL;
+                }
+                items = realloc(list->items, (list->n + 1) * sizeof(Range));
+                if (!items)
+                        abort();
+                list->items = items;
+                list->items[list->n++] = (Range) { a, b };
+                p += len;
+        }
+        return 0;
+}
+
+bool range_list_contains(const RangeList *l, uint64_t v) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i].start <= v && v <= l->items[i].end)
+                        return true;
+        return false;
+}
+
+static int lookup(const char *const *table, int n, const char *value, char *err, size_t err_size, const char *what) {
+        char choices[128] = "";
+
+        for (int i = 0; i < n; i++)
+                if (strcmp(table[i], value) == 0)
+                        return i;
+        for (int i = 0; i < n; i++) {
+                strncat(choices, table[i], sizeof(choices) - strlen(choices) - 1);
+                if (i + 1 < n)
+                        strncat(choices, i + 2 == n ? " or " : ", ", sizeof(choices) - strlen(choices) - 1);
+        }
+        snprintf(err, err_size, "unknown %s, expected %s", what, choices);
+        return -EINVAL;
+}
+
+static int parse_devices(const char *value, void *data, char *err, size_t err_size) {
+        uint32_t *mask = data;
+        const char *p = value;
+
+        if (!*value) {
+                *mask = 0;
+                return 0;
+        }
+        while (*p) {
+                size_t len = strcspn(p, " \t,");
+                char word[32];
+                int d;
+
+                if (len == 0) {
+                        p++;
+                        continue;
+                }
+                if (len >= sizeof(word)) {
+                        snprintf(err, err_size, "unknown device \"%.*s\"", (int) len, p);
+                        return -EINVAL;
+                }
+                memcpy(word, p, len);
+                word[len] = '\0';
+                if (strcmp(word, "any") == 0)
+                        *mask = (1u << _DEVICE_MAX) - 1;
+                else {
+                        d = device_kind_from_string(word);
+                        if (d < 0) {
+                                snprintf(err, err_size,
+                                         "unknown device \"%s\", expected acpi-dimm, virtio-mem, dax-kmem, "
+                                         "hv-balloon, xen, boot, unknown or any",
+                                         word);
+                                return -EINVAL;
+                        }
+                        *mask |= 1u << d;
+                }
+                p += len;
+        }
+        return 0;
+}
+
+static int parse_nodes(const char *value, void *data, char *err, size_t err_size) {
+        return range_list_parse(value, false, NODES_MAX - 1, data, err, err_size);
+}
+
+static int parse_blocks(const char *value, void *data, char *err, size_t err_size) {
+        return range_list_parse(value, false, UINT32_MAX - 1, data, err, err_size);
+}
+
+static int parse_phys(const char *value, void *data, char *err, size_t err_size) {
+        return range_list_parse(value, true, UINT64_MAX, data, err, err_size);
+}
+
+static int parse_zone(const char *value, void *data, char *err, size_t err_size) {
+        int r = lookup(zone_target_table, _TARGET_MAX, value, err, err_size, "zone");
+        if (r < 0)
+                return r;
+        *(ZoneTarget *) data = r;
+        return 0;
+}
+
+static int parse_when(const char *value, void *data, char *err, size_t err_size) {
+        int r = lookup(when_table, _WHEN_MAX, value, err, err_size, "value");
+        if (r < 0)
+                return r;
+        *(When *) data = r;
+        return 0;
+}
+
+static int parse_fallback(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, fallback));
+        int r = lookup(fallback_table, _FALLBACK_MAX, value, err, err_size, "fallback");
+        if (r < 0)
+                return r;
+        p->fallback = r;
+        p->fallback_set = true;
+        return 0;
+}
+
+static int parse_ratio(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, max_movable_ratio));
+        uint64_t v;
+        size_t len = strlen(value);
+
+        if (len > 0 && value[len - 1] == '%')
+                len--;
+        if (parse_number(value, len, false, &v) < 0 || v > 100000) {
+                snprintf(err, err_size, "expected a percentage such as 301%% (MOVABLE:KERNEL, 0-100000)");
+                return -EINVAL;
+        }
+        p->max_movable_ratio = (unsigned) v;
+        p->ratio_set = true;
+        return 0;
+}
+
+static const ConfKey policy_keys[] = {
+        { "Match", "Device", parse_devices, offsetof(Policy, devices) },
+        { "Match", "Node", parse_nodes, offsetof(Policy, nodes) },
+        { "Match", "Block", parse_blocks, offsetof(Policy, blocks) },
+        { "Match", "PhysAddress", parse_phys, offsetof(Policy, phys) },
+        { "Online", "Zone", parse_zone, offsetof(Policy, zone) },
+        { "Online", "MaxMovableRatio", parse_ratio, offsetof(Policy, max_movable_ratio) },
+        { "Online", "When", parse_when, offsetof(Policy, when) },
+        { "Online", "ZoneFallback", parse_fallback, offsetof(Policy, fallback) },
+        {}
+};
+
+static int policy_section(const char *section, unsigned line, void *target) {
+        Policy *p = target;
+
+        if (strcmp(section, "Match") == 0) {
+                if (!p->match_line)
+                        p->match_line = line;
+                return 0;
+        }
+        if (strcmp(section, "Online") == 0) {
+                if (!p->online_line)
+                        p->online_line = line;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+void policy_done(Policy *p) {
+        free(p->path);
+        free(p->nodes.items);
+        free(p->blocks.items);
+        free(p->phys.items);
+        *p = (Policy) {};
+}
+
+int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *errors) {
+        Policy p = {
+                .zone = TARGET_AUTO,
+                .max_movable_ratio = POLICY_DEFAULT_RATIO,
+                .when = WHEN_IMMEDIATE,
+                .fallback = FALLBACK_OFFLINE,
+        };
+        int r;
+
+        r = conf_parse_text(path, text, policy_keys, policy_section, &p, errors);
+        if (r < 0)
+                abort();
+
+        /* Cross-field checks: say what would silently do nothing. */
+        if (!p.match_line && !p.online_line) {
+                conf_errors_addf(errors, path, 0, "no [Match] or [Online] section; an empty policy file is a mistake "
+                                                  "(mask a vendor file with a symlink to /dev/null)");
+                r++;
+        }
+        if (p.ratio_set && p.zone != TARGET_AUTO) {
+                conf_errors_addf(errors, path, p.online_line, "MaxMovableRatio= only applies to Zone=auto, not Zone=%s",
+                                 zone_target_to_string(p.zone));
+                r++;
+        }
+        if (p.fallback_set && p.zone != TARGET_MOVABLE && p.zone != TARGET_KERNEL) {
+                conf_errors_addf(errors, path, p.online_line,
+                                 "ZoneFallback= only applies to Zone=movable or Zone=kernel, not Zone=%s",
+                                 zone_target_to_string(p.zone));
+                r++;
+        } else if (p.fallback_set && ((p.zone == TARGET_MOVABLE && p.fallback == FALLBACK_MOVABLE) ||
+                                      (p.zone == TARGET_KERNEL && p.fallback == FALLBACK_KERNEL))) {
+                conf_errors_addf(errors, path, p.online_line, "ZoneFallback=%s is the same zone as Zone=",
+                                 fallback_table[p.fallback]);
+                r++;
+        }
+        if (r > 0) {
+                policy_done(&p);
+                return -EINVAL;
+        }
+        p.line = p.match_line ?: p.online_line;
+        p.path = strdup(path);
+        if (!p.path)
+                abort();
+        *ret = p;
+        return 0;
+}
+
+void policy_set_done(PolicySet *set) {
+        for (size_t i = 0; i < set->n; i++)
+                policy_done(&set->items[i]);
+        free(set->items);
+        *set = (PolicySet) {};
+}
+
+int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErrors *errors) {
+        PolicySet set = {};
+        ConfFile *files = NULL;
+        size_t before = errors->n;
+        int n;
+
+        n = conf_files_list(rootfd, dirs, ".policy", &files, errors);
+        if (n < 0)
+                return n;
+        set.items = calloc(n ? n : 1, sizeof(Policy));
+        if (!set.items)
+                abort();
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *text = NULL, *shown = NULL;
+
+                if (asprintf(&shown, "/%s", files[i].path) < 0)
+                        abort();
+                /* Errors are recorded by conf_read_file(); -ENOENT means removed while we listed it. */
+                if (conf_read_file(rootfd, files[i].path, &text, errors) < 0)
+                        continue;
+                if (policy_parse(shown, text, &set.items[set.n], errors) == 0)
+                        set.n++;
+        }
+        conf_files_free(files, n);
+        if (errors->n > before) {
+                policy_set_done(&set);
+                return -EINVAL;
+        }
+        *ret = set;
+        return 0;
+}
+
+bool policy_matches(const Policy *p, const BlockFacts *f) {
+        if (p->devices && !(p->devices & (1u << f->device)))
+                return false;
+        if (p->nodes.n && (f->node < 0 || !range_list_contains(&p->nodes, (uint64_t) f->node)))
+                return false;
+        if (p->blocks.n && !range_list_contains(&p->blocks, f->index))
+                return false;
+        if (p->phys.n) {
+                /* The whole block must lie inside one range: "4G-8G" and "0x100000000-0x1ffffffff" then
+                 * mean the same blocks. */
+                bool inside = false;
+                for (size_t i = 0; i < p->phys.n && !inside; i++)
+                        inside = p->phys.items[i].start <= f->start && f->size > 0 &&
+                                 f->start + (f->size - 1) <= p->phys.items[i].end;
+                if (!inside)
+                        return false;
+        }
+        return true;
+}
+
+const Policy *policy_match(const PolicySet *set, const BlockFacts *f) {
+        for (size_t i = 0; i < set->n; i++)
+                if (policy_matches(&set->items[i], f))
+                        return &set->items[i];
+        return NULL;
+}
+
+static bool offered(const ZoneSet *z, Action a) {
+        return a == ACTION_ONLINE_MOVABLE ? z->movable : z->kernel;
+}
+
+static const char *offered_text(const ZoneSet *z) {
+        return z->kernel && z->movable ? "kernel and movable" : z->kernel ? "only kernel" : z->movable ? "only movable" : "no zone";
+}
+
+void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret) {
+        const Policy *p = policy_match(set, f);
+        Decision d = { .action = ACTION_LEAVE_OFFLINE, .policy = p };
+
+        if (!p) {
+                snprintf(d.why, sizeof(d.why), "no policy matches this block");
+                *ret = d;
+                return;
+        }
+        if (p->when == WHEN_MANUAL) {
+                snprintf(d.why, sizeof(d.why), "When=manual: left for the administrator");
+                *ret = d;
+                return;
+        }
+
+        switch (p->zone) {
+        case TARGET_OFFLINE:
+                snprintf(d.why, sizeof(d.why), "Zone=offline");
+                break;
+
+        case TARGET_MOVABLE:
+        case TARGET_KERNEL: {
+                Action want = p->zone == TARGET_MOVABLE ? ACTION_ONLINE_MOVABLE : ACTION_ONLINE_KERNEL;
+                Action other = want == ACTION_ONLINE_MOVABLE ? ACTION_ONLINE_KERNEL : ACTION_ONLINE_MOVABLE;
+
+                if (offered(&f->zones, want)) {
+                        d.action = want;
+                        snprintf(d.why, sizeof(d.why), "Zone=%s", zone_target_to_string(p->zone));
+                } else if (p->fallback != FALLBACK_OFFLINE && offered(&f->zones, other)) {
+                        d.action = other;
+                        snprintf(d.why, sizeof(d.why), "Zone=%s is not offered (%s), ZoneFallback=%s",
+                                 zone_target_to_string(p->zone), offered_text(&f->zones), fallback_table[p->fallback]);
+                } else
+                        snprintf(d.why, sizeof(d.why), "Zone=%s is not offered (%s), ZoneFallback=%s",
+                                 zone_target_to_string(p->zone), offered_text(&f->zones),
+                                 p->fallback_set ? fallback_table[p->fallback] : "offline (default)");
+                break;
+        }
+
+        case TARGET_AUTO: {
+                /* As the kernel's auto-movable policy: MOVABLE may grow while it stays within
+                 * ratio% of the node's KERNEL memory. */
+                unsigned __int128 movable = (unsigned __int128) f->node_movable_pages + f->block_pages;
+                unsigned __int128 limit = (unsigned __int128) p->max_movable_ratio * f->node_kernel_pages;
+                Action want = movable * 100 <= limit ? ACTION_ONLINE_MOVABLE : ACTION_ONLINE_KERNEL;
+                Action other = want == ACTION_ONLINE_MOVABLE ? ACTION_ONLINE_KERNEL : ACTION_ONLINE_MOVABLE;
+                uint64_t page = f->block_pages ? f->size / f->block_pages : 4096;
+
+                if (offered(&f->zones, want)) {
+                        d.action = want;
+                        snprintf(d.why, sizeof(d.why),
+                                 "Zone=auto: node %d has %" PRIu64 " MiB kernel, %" PRIu64 " MiB movable; "
+                                 "%s keeps MOVABLE:KERNEL %s %u%%",
+                                 f->node, (f->node_kernel_pages * page) >> 20, (f->node_movable_pages * page) >> 20,
+                                 want == ACTION_ONLINE_MOVABLE ? "movable" : "kernel",
+                                 want == ACTION_ONLINE_MOVABLE ? "within" : "from exceeding", p->max_movable_ratio);
+                } else if (offered(&f->zones, other)) {
+                        d.action = other;
+                        snprintf(d.why, sizeof(d.why), "Zone=auto: %s is not offered (%s), using %s",
+                                 want == ACTION_ONLINE_MOVABLE ? "movable" : "kernel", offered_text(&f->zones),
+                                 other == ACTION_ONLINE_MOVABLE ? "movable" : "kernel");
+                } else
+                        snprintf(d.why, sizeof(d.why), "Zone=auto: no zone is offered");
+                break;
+        }
+
+        default:
+                snprintf(d.why, sizeof(d.why), "invalid policy zone");
+        }
+        *ret = d;
+}

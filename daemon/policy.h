@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf-file.h"
+#include "memory.h"
+
+/*
+ * Policy files and the decisions they make. Parsing turns text into plain structs; matching and
+ * deciding are pure functions of those structs and the facts about one block: no files, no clock.
+ */
+
+typedef struct Range {
+        uint64_t start, end; /* inclusive */
+} Range;
+
+typedef struct RangeList {
+        Range *items;
+        size_t n;
+} RangeList;
+
+#define POLICY_RANGES_MAX 1024 /* per key and file */
+
+typedef enum ZoneTarget {
+        TARGET_AUTO,
+        TARGET_MOVABLE,
+        TARGET_KERNEL,
+        TARGET_OFFLINE,
+        _TARGET_MAX,
+} ZoneTarget;
+
+typedef enum When {
+        WHEN_IMMEDIATE,
+        WHEN_MANUAL,
+        _WHEN_MAX,
+} When;
+
+typedef enum ZoneFallback {
+        FALLBACK_OFFLINE, /* leave the block offline when the zone is not offered */
+        FALLBACK_KERNEL,
+        FALLBACK_MOVABLE,
+        _FALLBACK_MAX,
+} ZoneFallback;
+
+typedef struct Policy {
+        char *path;            /* as shown to the user, e.g. /etc/memhpd/policies.d/50-x.policy */
+        unsigned line;         /* the [Match] line (or the first section if there is no [Match]) */
+        uint32_t devices;      /* bit per DeviceKind; 0 = any */
+        RangeList nodes, blocks, phys;
+        ZoneTarget zone;
+        unsigned max_movable_ratio; /* percent */
+        bool ratio_set;
+        When when;
+        ZoneFallback fallback;
+        bool fallback_set;
+        unsigned match_line, online_line;
+} Policy;
+
+typedef struct PolicySet {
+        Policy *items;
+        size_t n;
+} PolicySet;
+
+#define POLICY_DEFAULT_RATIO 301 /* the kernel's auto_movable_ratio default */
+
+/*
+ * Parse one policy file's text. Appends every problem to 'errors' as "PATH:LINE: message"; returns 0
+ * and fills *ret only when the file is clean, -EINVAL otherwise.
+ */
+int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *errors);
+void policy_done(Policy *p);
+
+/*
+ * Load every *.policy file from the search path under 'rootfd'. 'dirs' are relative to the root
+ * (highest priority first). Returns 0 with the set in *ret when every file is clean; otherwise
+ * -EINVAL with all problems in 'errors' (nothing is half-loaded: reload keeps the old set).
+ */
+int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErrors *errors);
+void policy_set_done(PolicySet *set);
+
+/* What the policy engine needs to know about one offline block. */
+typedef struct BlockFacts {
+        uint32_t index;
+        uint64_t start, size;      /* physical range [start, start+size) */
+        DeviceKind device;
+        int node;                  /* -1 unknown */
+        ZoneSet zones;             /* from valid_zones */
+        uint64_t node_kernel_pages, node_movable_pages, block_pages;
+} BlockFacts;
+
+typedef enum Action {
+        ACTION_ONLINE_MOVABLE,
+        ACTION_ONLINE_KERNEL,
+        ACTION_LEAVE_OFFLINE,
+        _ACTION_MAX,
+} Action;
+
+typedef struct Decision {
+        Action action;
+        const Policy *policy;      /* NULL: nothing matched */
+        char why[192];             /* one sentence for the audit record */
+} Decision;
+
+/* The first policy (in set order) whose [Match] accepts the block, or NULL. */
+const Policy *policy_match(const PolicySet *set, const BlockFacts *f);
+bool policy_matches(const Policy *p, const BlockFacts *f);
+
+/* Decide what to do with an offline block. Pure. */
+void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret);
+
+const char *action_to_string(Action a);           /* online_movable, online_kernel, none */
+const char *zone_target_to_string(ZoneTarget t);
+const char *when_to_string(When w);
+
+/* Exposed for the unit tests. */
+int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList *list, char *err, size_t err_size);
+bool range_list_contains(const RangeList *l, uint64_t v);

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "build-config.h"
+#include "settings.h"
+
+static const char *const event_source_table[_SOURCE_MAX] = {
+        [SOURCE_KERNEL] = "kernel",
+        [SOURCE_UDEV] = "udev",
+};
+
+const char *event_source_to_string(EventSource s) {
+        return s >= 0 && s < _SOURCE_MAX ? event_source_table[s] : "invalid";
+}
+
+void settings_defaults(Settings *s) {
+        *s = (Settings) {
+                .event_source = SOURCE_KERNEL,
+                .receive_buffer = SETTINGS_DEFAULT_RECEIVE_BUFFER,
+                .settle_usec = SETTINGS_DEFAULT_SETTLE_USEC,
+                .lock_memory = true,
+        };
+}
+
+static int parse_source(const char *value, void *data, char *err, size_t err_size) {
+        for (int i = 0; i < _SOURCE_MAX; i++)
+                if (strcmp(value, event_source_table[i]) == 0) {
+                        *(EventSource *) data = i;
+                        return 0;
+                }
+        snprintf(err, err_size, "expected kernel or udev");
+        return -EINVAL;
+}
+
+static int parse_buffer(const char *value, void *data, char *err, size_t err_size) {
+        unsigned long long v;
+
+        /* The kernel clamps SO_RCVBUF to INT_MAX/2; below 4 KiB a single uevent may not fit. */
+        if (conf_parse_size(value, &v) < 0 || v < 4096 || v > (1ULL << 30)) {
+                snprintf(err, err_size, "expected a size between 4K and 1G, such as 128M");
+                return -EINVAL;
+        }
+        *(unsigned long long *) data = v;
+        return 0;
+}
+
+static int parse_settle(const char *value, void *data, char *err, size_t err_size) {
+        unsigned long long v;
+
+        if (conf_parse_usec(value, &v) < 0 || v > 60ULL * 1000 * 1000) {
+                snprintf(err, err_size, "expected a time span up to 60s, such as 2s or 500ms");
+                return -EINVAL;
+        }
+        *(unsigned long long *) data = v;
+        return 0;
+}
+
+static int parse_lock(const char *value, void *data, char *err, size_t err_size) {
+        if (conf_parse_bool(value, data) < 0) {
+                snprintf(err, err_size, "expected yes or no");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static const ConfKey settings_keys[] = {
+        { "Daemon", "LockMemory", parse_lock, offsetof(Settings, lock_memory) },
+        { "Daemon", "EventSource", parse_source, offsetof(Settings, event_source) },
+        { "Daemon", "ReceiveBufferSize", parse_buffer, offsetof(Settings, receive_buffer) },
+        { "Daemon", "SettleTimeoutSec", parse_settle, offsetof(Settings, settle_usec) },
+        {}
+};
+
+static int settings_section(const char *section, unsigned line _unused_, void *target _unused_) {
+        return strcmp(section, "Daemon") == 0 ? 0 : -EINVAL;
+}
+
+static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErrors *errors) {
+        _cleanup_free_ char *text = NULL, *shown = NULL;
+        int r;
+
+        r = conf_read_file(rootfd, path, &text, errors);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (asprintf(&shown, "/%s", path) < 0)
+                abort();
+        r = conf_parse_text(shown, text, settings_keys, settings_section, s, errors);
+        return r > 0 ? -EINVAL : r;
+}
+
+int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
+        static const char *const dropin_dirs[] = {
+                "etc/memhpd/memhpd.conf.d",
+                "run/memhpd/memhpd.conf.d",
+                MEMHPD_VENDOR_DIR "/memhpd.conf.d",
+                NULL,
+        };
+        size_t before = errors->n;
+        ConfFile *files = NULL;
+        Settings s;
+        int n;
+
+        settings_defaults(&s);
+        (void) settings_load_one(rootfd, "etc/memhpd/memhpd.conf", &s, errors);
+        n = conf_files_list(rootfd, dropin_dirs, ".conf", &files, errors);
+        for (int i = 0; i < n; i++)
+                (void) settings_load_one(rootfd, files[i].path, &s, errors);
+        if (n > 0)
+                conf_files_free(files, n);
+        if (errors->n > before)
+                return -EINVAL;
+        *ret = s;
+        return 0;
+}

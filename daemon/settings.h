@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf-file.h"
+
+/* The daemon's own settings: memhpd.conf and memhpd.conf.d/NAME.conf, section [Daemon]. */
+
+typedef enum EventSource {
+        SOURCE_KERNEL, /* netlink group 1: works without udevd (initramfs, minimal images) */
+        SOURCE_UDEV,   /* netlink group 2: after udevd processed the event */
+        _SOURCE_MAX,
+} EventSource;
+
+typedef struct Settings {
+        EventSource event_source;
+        unsigned long long receive_buffer;  /* bytes */
+        unsigned long long settle_usec;     /* longest wait for a new block's node/firmware links */
+        bool lock_memory;                   /* mlockall(): keep working when memory runs out */
+} Settings;
+
+#define SETTINGS_DEFAULT_RECEIVE_BUFFER (128ULL * 1024 * 1024)
+#define SETTINGS_DEFAULT_SETTLE_USEC (2ULL * 1000 * 1000)
+
+void settings_defaults(Settings *s);
+
+/*
+ * Load the main file and the drop-ins under 'rootfd'. Returns 0 with *ret filled only if every file is
+ * clean; otherwise -EINVAL with every problem in 'errors' and *ret untouched.
+ */
+int settings_load(int rootfd, Settings *ret, ConfErrors *errors);
+
+const char *event_source_to_string(EventSource s);

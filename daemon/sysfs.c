@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "macro.h"
+#include "sysfs.h"
+
+int root_open(const char *path, Root **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        Root *r;
+
+        fd = open(path ?: "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->path = strdup(path ?: "/");
+        if (!r->path) {
+                free(r);
+                return -ENOMEM;
+        }
+        /* Missing memory or node directories are legal: a kernel without CONFIG_MEMORY_HOTPLUG or
+         * CONFIG_NUMA. The caller decides what that means. */
+        r->memory_fd = openat(fd, "sys/devices/system/memory", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->memory_fd < 0)
+                r->memory_fd = -EBADF;
+        r->node_fd = openat(fd, "sys/devices/system/node", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->node_fd < 0)
+                r->node_fd = -EBADF;
+        r->fd = TAKE_FD(fd);
+        *ret = r;
+        return 0;
+}
+
+Root *root_free(Root *r) {
+        if (!r)
+                return NULL;
+        closep(&r->fd);
+        closep(&r->memory_fd);
+        closep(&r->node_fd);
+        free(r->path);
+        free(r);
+        return NULL;
+}
+
+ssize_t root_read(int dirfd, const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        if (dirfd < 0)
+                return -ENOENT;
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, size);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n >= size)
+                return -EFBIG;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                n--;
+        buf[n] = '\0';
+        return n;
+}
+
+int root_write(int dirfd, const char *path, const char *value) {
+        _cleanup_close_ int fd = -EBADF;
+        size_t len = strlen(value);
+        ssize_t n;
+
+        if (dirfd < 0)
+                return -ENOENT;
+        /* No O_TRUNC/O_CREAT: a sysfs attribute exists or it does not; in a fixture tree O_TRUNC keeps
+         * the file's content equal to what was written last, as in sysfs. */
+        fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_TRUNC);
+        if (fd < 0)
+                return -errno;
+        n = write(fd, value, len);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n != len)
+                return -EIO;
+        return 0;
+}
+
+int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0, alloc;
+
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        /* procfs files report size 0; start small and grow up to 'max'. */
+        alloc = st.st_size > 0 && (size_t) st.st_size < max ? (size_t) st.st_size + 1 : 4096;
+        if (alloc > max + 1)
+                alloc = max + 1;
+        buf = malloc(alloc);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (len + 1 >= alloc) {
+                        char *b;
+
+                        if (alloc > max)
+                                return -EFBIG;
+                        alloc = alloc * 2 > max + 1 ? max + 1 : alloc * 2;
+                        b = realloc(buf, alloc);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                n = read(fd, buf + len, alloc - 1 - len);
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += n;
+                if (len > max)
+                        return -EFBIG;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        if (ret_st)
+                *ret_st = st;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

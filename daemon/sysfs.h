@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/*
+ * Every file memhpd reads or writes is reached through a Root: a directory file descriptor for "/" or
+ * for the tree given with --root. Paths are relative to it ("sys/devices/system/memory/..."), so the
+ * same code runs against the live system and against a test fixture.
+ */
+typedef struct Root {
+        int fd;               /* the root directory */
+        int memory_fd;        /* sys/devices/system/memory, or -EBADF if it does not exist */
+        int node_fd;          /* sys/devices/system/node, or -EBADF if it does not exist */
+        char *path;           /* as given, for messages */
+} Root;
+
+/* Longest sysfs value memhpd reads with root_read(); attributes are one short line. */
+#define ROOT_VALUE_MAX 256
+
+int root_open(const char *path, Root **ret);
+Root *root_free(Root *r);
+
+/*
+ * Read a small attribute at 'path' relative to 'dirfd' into 'buf', NUL-terminated, with the trailing
+ * newline removed. Returns the length or -errno; -EFBIG if the value does not fit in 'size'.
+ */
+ssize_t root_read(int dirfd, const char *path, char *buf, size_t size);
+
+/* Write 'value' to the attribute in one write(2). Returns 0 or the -errno the kernel answered. */
+int root_write(int dirfd, const char *path, const char *value);
+
+/*
+ * Read a whole file (procfs, a config file) into a new NUL-terminated buffer, at most 'max' bytes;
+ * -EFBIG if it is larger. If 'ret_st' is given it receives the file's fstat().
+ */
+int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st);
