@@ -14,15 +14,24 @@
 #error "FIXTURE_DIR must point at tests/unit/fixtures"
 #endif
 
+/* ck_assert() records every passing check (a write(2) per call in fork mode): too slow for loops over
+ * a whole snapshot. These only talk to check on failure. */
+#define require(expr) require_msg(expr, "%s", #expr)
+#define require_msg(expr, ...)                      \
+        do {                                        \
+                if (!(expr))                        \
+                        ck_abort_msg(__VA_ARGS__);  \
+        } while (0)
+
 /* Made before srunner_run_all(): forked tests inherit it, and main() removes it afterwards. */
-static char base_dir[] = "/tmp/memhpd-unit-XXXXXX";
+static char base_dir[4096];
 
 char *test_tmpdir(void) {
         char *p;
 
-        ck_assert_msg(base_dir[sizeof(base_dir) - 2] != 'X', "unit_main() did not create the base directory");
-        ck_assert(asprintf(&p, "%s/t-XXXXXX", base_dir) > 0);
-        ck_assert_msg(mkdtemp(p), "mkdtemp(%s): %s", p, strerror(errno));
+        require_msg(base_dir[0], "unit_main() did not create the base directory");
+        require(asprintf(&p, "%s/t-XXXXXX", base_dir) > 0);
+        require_msg(mkdtemp(p), "mkdtemp(%s): %s", p, strerror(errno));
         return p;
 }
 
@@ -31,7 +40,7 @@ static char *join(const char *dir, const char *rel) {
 
         while (*rel == '/')
                 rel++;
-        ck_assert(asprintf(&p, "%s/%s", dir, rel) > 0);
+        require(asprintf(&p, "%s/%s", dir, rel) > 0);
         return p;
 }
 
@@ -44,17 +53,17 @@ void make_dirs(const char *dir, const char *rel) {
                 if (c != '/')
                         continue;
                 *s = '\0';
-                ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir(%s): %s", p, strerror(errno));
+                require_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir(%s): %s", p, strerror(errno));
                 *s = c;
         }
-        ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir(%s): %s", p, strerror(errno));
+        require_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir(%s): %s", p, strerror(errno));
         free(p);
 }
 
 static void make_parent(const char *dir, const char *rel) {
         char *r = strdup(rel), *slash;
 
-        ck_assert(r);
+        require(r);
         slash = strrchr(r, '/');
         if (slash && slash != r) {
                 *slash = '\0';
@@ -69,9 +78,9 @@ void write_bytes(const char *dir, const char *rel, const void *data, size_t size
 
         make_parent(dir, rel);
         fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        ck_assert_msg(fd >= 0, "open(%s): %s", p, strerror(errno));
-        ck_assert_msg(write(fd, data, size) == (ssize_t) size, "write(%s): %s", p, strerror(errno));
-        ck_assert(close(fd) == 0);
+        require_msg(fd >= 0, "open(%s): %s", p, strerror(errno));
+        require_msg(write(fd, data, size) == (ssize_t) size, "write(%s): %s", p, strerror(errno));
+        require(close(fd) == 0);
         free(p);
 }
 
@@ -80,7 +89,7 @@ void write_file_mode(const char *dir, const char *rel, const char *content, mode
 
         write_bytes(dir, rel, content, strlen(content));
         /* chmod after creation: the umask would strip o+w. */
-        ck_assert_msg(chmod(p, mode) == 0, "chmod(%s): %s", p, strerror(errno));
+        require_msg(chmod(p, mode) == 0, "chmod(%s): %s", p, strerror(errno));
         free(p);
 }
 
@@ -92,7 +101,7 @@ void make_symlink(const char *dir, const char *rel, const char *target) {
         char *p = join(dir, rel);
 
         make_parent(dir, rel);
-        ck_assert_msg(symlink(target, p) == 0, "symlink(%s -> %s): %s", p, target, strerror(errno));
+        require_msg(symlink(target, p) == 0, "symlink(%s -> %s): %s", p, target, strerror(errno));
         free(p);
 }
 
@@ -101,17 +110,17 @@ static char *read_path(const char *p) {
         char *buf = NULL;
         size_t size = 0;
 
-        ck_assert_msg(f, "fopen(%s): %s", p, strerror(errno));
+        require_msg(f, "fopen(%s): %s", p, strerror(errno));
         /* open_memstream keeps the text NUL-terminated whatever its length. */
         {
                 FILE *m = open_memstream(&buf, &size);
                 char chunk[4096];
                 size_t n;
 
-                ck_assert(m);
+                require(m);
                 while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                        ck_assert(fwrite(chunk, 1, n, m) == n);
-                ck_assert(fclose(m) == 0);
+                        require(fwrite(chunk, 1, n, m) == n);
+                require(fclose(m) == 0);
         }
         fclose(f);
         return buf;
@@ -151,7 +160,7 @@ void remove_tree(const char *dir, const char *rel) {
         char *p = join(dir, rel);
         int r = remove_path(p);
 
-        ck_assert_msg(r == 0, "removing %s: %s", p, strerror(-r));
+        require_msg(r == 0, "removing %s: %s", p, strerror(-r));
         free(p);
 }
 
@@ -168,7 +177,7 @@ char *fixture_root(const char *snapshot) {
                         break; /* after the final newline */
                 if (strncmp(line, "@@@ ", 4) == 0 || strncmp(line, "@@L ", 4) == 0) {
                         if (out) {
-                                ck_assert(fclose(out) == 0);
+                                require(fclose(out) == 0);
                                 out = NULL;
                         }
                         free(path);
@@ -178,33 +187,37 @@ char *fixture_root(const char *snapshot) {
                         path = join(root, line + 4);
                         make_parent(root, line + 4);
                         out = fopen(path, "we");
-                        ck_assert_msg(out, "fopen(%s): %s", path, strerror(errno));
+                        require_msg(out, "fopen(%s): %s", path, strerror(errno));
                         n_files++;
                 } else if (strncmp(line, "@@L ", 4) == 0) {
                         char *arrow = strstr(line + 4, " -> ");
 
-                        ck_assert_msg(arrow, "bad symlink line in %s: %s", snapshot, line);
+                        require_msg(arrow, "bad symlink line in %s: %s", snapshot, line);
                         *arrow = '\0';
                         make_symlink(root, line + 4, arrow + 4);
                 } else if (out)
-                        ck_assert(fprintf(out, "%s\n", line) >= 0);
+                        require(fprintf(out, "%s\n", line) >= 0);
         }
         if (out)
-                ck_assert(fclose(out) == 0);
+                require(fclose(out) == 0);
         free(path);
         free(text);
-        ck_assert_msg(n_files > 0, "%s holds no files", snapshot);
+        require_msg(n_files > 0, "%s holds no files", snapshot);
         return root;
 }
 
 int unit_main(Suite *s) {
-        SRunner *sr = srunner_create(s);
+        SRunner *sr;
         int failed, r;
 
+        const char *tmp = getenv("TMPDIR");
+
+        snprintf(base_dir, sizeof(base_dir), "%s/memhpd-unit-XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
         if (!mkdtemp(base_dir)) {
                 perror("mkdtemp");
                 return EXIT_FAILURE;
         }
+        sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);

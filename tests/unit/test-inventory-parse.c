@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "unit-helpers.h"
+
+/* The /proc/iomem section of the snapshot, cut out of the file that fixture_root() reads. */
+static char *snapshot_section(const char *path) {
+        char *text = fixture_text(SNAPSHOT_2NODE), *start, *end, *r;
+        char header[128];
+
+        snprintf(header, sizeof(header), "@@@ %s\n", path);
+        start = strstr(text, header);
+        ck_assert_msg(start, "%s not in the snapshot", path);
+        start += strlen(header);
+        end = strstr(start, "\n@@");
+        r = strndup(start, end ? (size_t) (end - start) + 1 : strlen(start));
+        ck_assert(r);
+        free(text);
+        return r;
+}
+
+static void parse_iomem(const char *text, IomemRange **ranges, size_t *n) {
+        ck_assert_int_eq(iomem_parse(text, ranges, n), 0);
+}
+
+START_TEST(iomem_snapshot) {
+        char *text = snapshot_section("/proc/iomem");
+        IomemRange *r;
+        size_t n;
+        const IomemRange *x;
+
+        parse_iomem(text, &r, &n);
+        /* Only "System RAM" lines: two boot ranges, the virtio-mem range and the DIMM's range. */
+        ck_assert_uint_eq(n, 4);
+
+        x = iomem_lookup(r, n, 0x100000000ULL); /* memory32 */
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_VIRTIO_MEM);
+        ck_assert_uint_eq(x->start, 0x100000000ULL);
+        ck_assert_uint_eq(x->end, 0x10fffffffULL);
+        x = iomem_lookup(r, n, 0x108000000ULL); /* memory33 */
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_VIRTIO_MEM);
+        x = iomem_lookup(r, n, 0x10fffffffULL); /* last byte */
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_VIRTIO_MEM);
+
+        /* Inside "virtio0" but not plugged: not RAM. */
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x110000000ULL));
+
+        /* Boot RAM and the ACPI DIMM are plain "System RAM". */
+        x = iomem_lookup(r, n, 0x8000000ULL); /* memory1 */
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_UNKNOWN);
+        ck_assert_uint_eq(x->start, 0x100000);
+        ck_assert_uint_eq(x->end, 0x3fffffff);
+        x = iomem_lookup(r, n, 0x218000000ULL); /* memory67 */
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_UNKNOWN);
+        ck_assert_uint_eq(x->start, 0x200000000ULL);
+
+        /* Outside any System RAM: reserved, PCI, holes, and beyond the end. */
+        ck_assert_ptr_null(iomem_lookup(r, n, 0));
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x40000000ULL));
+        ck_assert_ptr_null(iomem_lookup(r, n, 0xfee00000ULL));
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x220000000ULL));
+        ck_assert_ptr_null(iomem_lookup(r, n, UINT64_MAX));
+        free(r);
+        free(text);
+}
+END_TEST
+
+START_TEST(iomem_virtio_mem_sample) {
+        char *text = fixture_text("iomem-virtio-mem.txt");
+        IomemRange *r;
+        size_t n;
+        const IomemRange *x;
+
+        parse_iomem(text, &r, &n);
+        ck_assert_uint_eq(n, 6);
+        x = iomem_lookup(r, n, 0x140000000ULL);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_VIRTIO_MEM);
+        ck_assert_uint_eq(x->end, 0x1bfffffffULL);
+        x = iomem_lookup(r, n, 0x348000000ULL);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_VIRTIO_MEM);
+        ck_assert_uint_eq(x->start, 0x348000000ULL);
+        /* Boot RAM above 4 GiB, right below the first device. */
+        x = iomem_lookup(r, n, 0x13fffffffULL);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_UNKNOWN);
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x1c0000000ULL)); /* virtio0, not plugged */
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x350000000ULL)); /* virtio1, not plugged */
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x7000000000ULL));
+        free(r);
+        free(text);
+}
+END_TEST
+
+START_TEST(iomem_cxl_kmem_sample) {
+        char *text = fixture_text("iomem-cxl-kmem.txt");
+        IomemRange *r;
+        size_t n;
+        const IomemRange *x;
+
+        parse_iomem(text, &r, &n);
+        ck_assert_uint_eq(n, 5);
+        /* "CXL Window 0" > "region0" > "dax0.0" > "System RAM (kmem)" */
+        x = iomem_lookup(r, n, 0x480000000ULL);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_DAX_KMEM);
+        ck_assert_uint_eq(x->start, 0x480000000ULL);
+        ck_assert_uint_eq(x->end, 0x67fffffffULL);
+        /* PMEM: "Persistent Memory" > "namespace0.0" > "dax1.0" > "System RAM (kmem)" */
+        x = iomem_lookup(r, n, 0x888000000ULL);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_DAX_KMEM);
+        /* The namespace's metadata in front of dax1.0 is not RAM. */
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x880000000ULL));
+        /* The rest of the window and a region without kmem. */
+        ck_assert_ptr_null(iomem_lookup(r, n, 0x680000000ULL));
+        ck_assert_ptr_null(iomem_lookup(r, n, 0xa00000000ULL));
+        x = iomem_lookup(r, n, 0x400000000ULL);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->device, DEVICE_UNKNOWN);
+        free(r);
+        free(text);
+}
+END_TEST
+
+START_TEST(iomem_odd_lines) {
+        IomemRange *r;
+        size_t n;
+
+        /* Empty lines, garbage, an inverted range, no final newline: only the good lines count. */
+        parse_iomem("\n"
+                    "garbage\n"
+                    "2000-1000 : System RAM\n"
+                    "  : System RAM\n"
+                    "1000-1fff : System RAMBO\n"
+                    "3000-3fff : System RAM (virtio_mem)", &r, &n);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_uint_eq(r[0].start, 0x1000);
+        ck_assert_int_eq(r[1].device, DEVICE_VIRTIO_MEM);
+        ck_assert_uint_eq(r[1].end, 0x3fff);
+        free(r);
+
+        parse_iomem("", &r, &n);
+        ck_assert_uint_eq(n, 0);
+        ck_assert_ptr_null(iomem_lookup(r, n, 0));
+        free(r);
+}
+END_TEST
+
+START_TEST(zoneinfo_snapshot) {
+        char *text = snapshot_section("/proc/zoneinfo");
+        uint64_t kernel[4], movable[4];
+
+        memset(kernel, 0xff, sizeof(kernel));
+        memset(movable, 0xff, sizeof(movable));
+        ck_assert_int_eq(zoneinfo_parse(text, kernel, movable, 4), 0);
+        ck_assert_uint_eq(kernel[0], 3998 + 258048 + 32768);
+        ck_assert_uint_eq(movable[0], 65536);
+        ck_assert_uint_eq(kernel[1], 0);
+        ck_assert_uint_eq(movable[1], 65536);
+        /* Nodes without a zone in the file are zeroed. */
+        ck_assert_uint_eq(kernel[2], 0);
+        ck_assert_uint_eq(movable[3], 0);
+        free(text);
+}
+END_TEST
+
+START_TEST(zoneinfo_sample) {
+        char *text = fixture_text("zoneinfo-cxl.txt");
+        uint64_t kernel[2], movable[2];
+
+        ck_assert_int_eq(zoneinfo_parse(text, kernel, movable, 2), 0);
+        ck_assert_uint_eq(kernel[0], 3998 + 392160 + 3670016);
+        ck_assert_uint_eq(movable[0], 0);
+        ck_assert_uint_eq(kernel[1], 0);
+        ck_assert_uint_eq(movable[1], 2097152);
+
+        /* A node beyond the arrays is an error, not a silent overflow. */
+        ck_assert_int_eq(zoneinfo_parse(text, kernel, movable, 1), -ERANGE);
+        free(text);
+}
+END_TEST
+
+START_TEST(zoneinfo_rejects) {
+        uint64_t kernel[1], movable[1];
+
+        ck_assert_int_eq(zoneinfo_parse("", kernel, movable, 1), -EINVAL);
+        ck_assert_int_eq(zoneinfo_parse("nothing here\n present 5\n", kernel, movable, 1), -EINVAL);
+        /* "present" before any zone header counts nowhere. */
+        ck_assert_int_eq(zoneinfo_parse("        present  7\nNode 0, zone   Normal\n        present  5\n",
+                                        kernel, movable, 1), 0);
+        ck_assert_uint_eq(kernel[0], 5);
+        ck_assert_uint_eq(movable[0], 0);
+}
+END_TEST
+
+START_TEST(indexed_names) {
+        uint32_t v = 7;
+
+        ck_assert_int_eq(parse_indexed_name("memory12", "memory", &v), 0);
+        ck_assert_uint_eq(v, 12);
+        ck_assert_int_eq(parse_indexed_name("memory0", "memory", &v), 0);
+        ck_assert_uint_eq(v, 0);
+        ck_assert_int_eq(parse_indexed_name("node3", "node", &v), 0);
+        ck_assert_uint_eq(v, 3);
+        ck_assert_int_eq(parse_indexed_name("memory4294967294", "memory", &v), 0);
+        ck_assert_uint_eq(v, 4294967294u);
+
+        v = 7;
+        ck_assert_int_lt(parse_indexed_name("memory012", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory00", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memoryX", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory1x", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory-1", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory+1", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory 1", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("node3", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory12", "node", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory_tier1", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory4294967295", "memory", &v), 0);
+        ck_assert_int_lt(parse_indexed_name("memory99999999999999999999999", "memory", &v), 0);
+        ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
+static Suite *inventory_parse_suite(void) {
+        Suite *s = suite_create("inventory-parse");
+        TCase *tc = tcase_create("iomem");
+
+        tcase_add_test(tc, iomem_snapshot);
+        tcase_add_test(tc, iomem_virtio_mem_sample);
+        tcase_add_test(tc, iomem_cxl_kmem_sample);
+        tcase_add_test(tc, iomem_odd_lines);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("zoneinfo");
+        tcase_add_test(tc, zoneinfo_snapshot);
+        tcase_add_test(tc, zoneinfo_sample);
+        tcase_add_test(tc, zoneinfo_rejects);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("names");
+        tcase_add_test(tc, indexed_names);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return unit_main(inventory_parse_suite());
+}
