@@ -143,7 +143,7 @@ def s_dimm_default(ctx):
 @scenario("auto-ratio", "Zone=auto MaxMovableRatio=100% on node 0: movable <= ratio x kernel")
 def s_auto_ratio(ctx):
     ratio = 1.0
-    vm = boot(ctx, Scenario(policies={"50-ratio.policy": policy(
+    vm = boot(ctx, Scenario(policies={"10-ratio.policy": policy(
         {"Device": "any", "Node": "0"}, {"Zone": "auto", "MaxMovableRatio": "100%"})}))
     vm.wait_started()
     bs = vm.block_size()
@@ -203,7 +203,7 @@ def s_cpuless_node(ctx):
 @scenario("virtio-mem", "virtio-mem grows 0 -> 2 GiB (all online movable), shrinks to 256 MiB")
 def s_virtio_mem(ctx):
     vm = boot(ctx, Scenario(
-        policies={"50-vmem.policy": policy({"Device": "virtio-mem"}, {"Zone": "movable"})},
+        policies={"10-vmem.policy": policy({"Device": "virtio-mem"}, {"Zone": "movable"})},
         extra_qemu=["-object", "memory-backend-ram,id=vmem0,size=2G",
                     "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=0"]))
     vm.wait_started()
@@ -289,7 +289,7 @@ def s_burst(ctx):
 @scenario("dimm-remove", "movable DIMM hot-added then device_del: blocks gone, removal logged")
 def s_dimm_remove(ctx):
     vm = boot(ctx, Scenario(policies={
-        "50-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+        "10-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
     vm.wait_started()
     bs = vm.block_size()
     n = GiB // bs
@@ -312,7 +312,7 @@ def s_dimm_remove(ctx):
 @scenario("manual", "When=manual: hot-added blocks stay offline")
 def s_manual(ctx):
     vm = boot(ctx, Scenario(policies={
-        "50-manual.policy": policy({"Device": "any"}, {"Zone": "movable", "When": "manual"})}))
+        "10-manual.policy": policy({"Device": "any"}, {"Zone": "movable", "When": "manual"})}))
     vm.wait_started()
     bs = vm.block_size()
     n = GiB // bs
@@ -337,11 +337,11 @@ def s_manual(ctx):
 @scenario("reload-broken", "SIGHUP with a broken policy keeps the old set; hot-add follows it")
 def s_reload_broken(ctx):
     vm = boot(ctx, Scenario(policies={
-        "50-test.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+        "10-test.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
     vm.wait_started()
     pid = vm.memhpd_pid()
     check(pid is not None, "memhpd is not running")
-    path = f"{vm.sysconfdir}/policies.d/50-test.policy"
+    path = f"{vm.sysconfdir}/policies.d/10-test.policy"
     vm.out(f"printf '[Match]\\nDevice=any\\n\\n[Online]\\nZone=sideways\\nBogus\\n' > {path}")
     vm.out(f"kill -HUP {pid}")
     rej = vm.wait_audit(lambda r: r.get("event") == "policy-rejected", 30,
@@ -358,15 +358,15 @@ def s_reload_broken(ctx):
           "blocks not movable per the old policy:\n" + format_blocks(after))
     check_onlined_once(vm, after, idx)
     recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx]
-    check(all("50-test.policy" in r.get("policy", "") for r in recs),
-          "blocks not decided by the old 50-test.policy:\n  "
+    check(all("10-test.policy" in r.get("policy", "") for r in recs),
+          "blocks not decided by the old 10-test.policy:\n  "
           + "\n  ".join(r["_line"] for r in recs))
 
 
 @scenario("lost-events", "tiny receive buffer, memhpd stopped during a 4 GiB hot-add: rescan")
 def s_lost_events(ctx):
     vm = boot(ctx, Scenario(conf="[Daemon]\nReceiveBufferSize=4096\n", policies={
-        "50-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
+        "10-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})}))
     vm.wait_started()
     pid = vm.memhpd_pid()
     check(pid is not None, "memhpd is not running")
