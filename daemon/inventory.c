@@ -159,6 +159,7 @@ static int inventory_reserve(Inventory *inv, uint32_t index) {
         n = inv->n_blocks ? inv->n_blocks : 1024;
         while (n <= index)
                 n = n > UINT32_MAX / 2 ? UINT32_MAX : n * 2;
+
         b = realloc(inv->blocks, (size_t) n * sizeof(Block));
         if (!b)
                 return -ENOMEM;
@@ -166,20 +167,6 @@ static int inventory_reserve(Inventory *inv, uint32_t index) {
                 b[i] = (Block) { .node = -1 };
         inv->blocks = b;
         inv->n_blocks = n;
-        /* A node-pending list as long as the block array can never overflow. */
-        if (inv->max_pending < n) {
-                uint32_t *p = realloc(inv->pending, (size_t) n * sizeof(uint32_t));
-                uint64_t *t;
-
-                if (!p)
-                        return -ENOMEM;
-                inv->pending = p;
-                t = realloc(inv->pending_since, (size_t) n * sizeof(uint64_t));
-                if (!t)
-                        return -ENOMEM;
-                inv->pending_since = t;
-                inv->max_pending = n;
-        }
         return 0;
 }
 
@@ -276,14 +263,29 @@ static void node_count(Inventory *inv, const Block *b, int sign) {
                 n->n_offline += sign;
 }
 
-static void pending_add(Inventory *inv, uint32_t index, uint64_t now) {
+static int pending_add(Inventory *inv, uint32_t index, uint64_t now) {
         Block *b = &inv->blocks[index];
 
         if (b->flags & BLOCK_SETTLING)
-                return;
+                return 0;
+        if (inv->n_pending == inv->max_pending) {
+                size_t n = inv->max_pending ? inv->max_pending * 2 : 256;
+                uint32_t *p = realloc(inv->pending, n * sizeof(uint32_t));
+                uint64_t *t;
+
+                if (!p)
+                        return -ENOMEM;
+                inv->pending = p;
+                t = realloc(inv->pending_since, n * sizeof(uint64_t));
+                if (!t)
+                        return -ENOMEM;
+                inv->pending_since = t;
+                inv->max_pending = n;
+        }
         b->flags |= BLOCK_SETTLING;
         inv->pending_since[inv->n_pending] = now;
         inv->pending[inv->n_pending++] = index;
+        return 0;
 }
 
 static void pending_drop(Inventory *inv, uint32_t index) {
@@ -429,12 +431,12 @@ static void block_vanish(Inventory *inv, uint32_t index) {
         *b = (Block) { .node = -1 };
 }
 
-static int scan_nodes(Inventory *inv, int32_t **ret_map, uint32_t map_size) {
-        _cleanup_free_ int32_t *map = NULL;
+static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
+        _cleanup_free_ int16_t *map = NULL;
         _cleanup_close_ int fd = -EBADF;
         DIR *d;
 
-        map = malloc((size_t) map_size * sizeof(int32_t));
+        map = malloc((size_t) map_size * sizeof(int16_t));
         if (!map)
                 return -ENOMEM;
         for (uint32_t i = 0; i < map_size; i++)
@@ -474,7 +476,7 @@ static int scan_nodes(Inventory *inv, int32_t **ret_map, uint32_t map_size) {
                         uint32_t b;
 
                         if (parse_indexed_name(me->d_name, "memory", &b) == 0 && b < map_size)
-                                map[b] = (int32_t) node;
+                                map[b] = (int16_t) node;
                 }
                 closedir(nd);
         }
@@ -484,6 +486,7 @@ static int scan_nodes(Inventory *inv, int32_t **ret_map, uint32_t map_size) {
 }
 
 static void recount(Inventory *inv) {
+        /* Page counts came fresh from /proc/zoneinfo; block counts are rebuilt here. */
         inv->n_present = inv->n_offline = 0;
         for (int i = 0; i < NODES_MAX; i++)
                 inv->nodes[i].n_blocks = inv->nodes[i].n_offline = 0;
@@ -499,12 +502,21 @@ static void recount(Inventory *inv) {
         }
 }
 
+#define SCRATCH_APPEARED 0xff
+#define SCAN_DETAILS_MAX 64 /* problems reported with their text per scan; more get a generic one */
+
+typedef struct ScanProblem {
+        uint32_t index;
+        int error;
+        char detail[160];
+} ScanProblem;
+
 int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
-        _cleanup_free_ uint32_t *found = NULL;
-        _cleanup_free_ int32_t *node_map = NULL;
-        _cleanup_free_ BlockReport *reports = NULL;
+        _cleanup_free_ int16_t *node_map = NULL;
+        _cleanup_free_ ScanProblem *problems = NULL;
+        _cleanup_free_ BlockReport *vanished = NULL;
         _cleanup_close_ int fd = -EBADF;
-        size_t n_found = 0, alloc = 0, n_reports = 0, n_alloc;
+        size_t n_problems = 0, n_vanished = 0, max_vanished = 0;
         uint32_t max_index = 0;
         bool at_start = !inv->scanned;
         DIR *d;
@@ -516,6 +528,7 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
         if (r < 0)
                 return r;
 
+        /* Pass 1: which blocks exist. No list: the block array itself carries the mark. */
         fd = openat(inv->root->memory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
@@ -528,26 +541,26 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
 
                 if (parse_indexed_name(de->d_name, "memory", &index) < 0)
                         continue;
-                if (n_found == alloc) {
-                        size_t a = alloc ? alloc * 2 : 1024;
-                        uint32_t *f = realloc(found, a * sizeof(uint32_t));
-                        if (!f) {
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                        found = f;
-                        alloc = a;
+                r = inventory_reserve(inv, index);
+                if (r < 0) {
+                        closedir(d);
+                        return r;
                 }
-                found[n_found++] = index;
+                inv->blocks[index].flags |= BLOCK_SEEN;
                 if (index > max_index)
                         max_index = index;
         }
         closedir(d);
+        if (!inv->scanned && inv->n_blocks > (max_index | 4095) + 1) {
+                /* The first scan knows the highest block: keep no slack until memory is hot-added. */
+                uint32_t n = (max_index | 4095) + 1;
+                Block *b = realloc(inv->blocks, (size_t) n * sizeof(Block));
+                if (b) {
+                        inv->blocks = b;
+                        inv->n_blocks = n;
+                }
+        }
 
-        /* Room for twice the highest block seen: hot-added ranges land above boot memory. */
-        r = inventory_reserve(inv, max_index < UINT32_MAX / 2 ? max_index * 2 + 1 : max_index);
-        if (r < 0)
-                return r;
         r = scan_nodes(inv, &node_map, inv->n_blocks);
         if (r < 0)
                 return r;
@@ -557,83 +570,104 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
         if (zoneinfo_refresh(inv) < 0)
                 for (int i = 0; i < NODES_MAX; i++)
                         inv->nodes[i].stats_stale = true;
-
-        n_alloc = n_found + 16;
-        reports = malloc(n_alloc * sizeof(BlockReport));
-        if (!reports)
+        problems = calloc(SCAN_DETAILS_MAX, sizeof(ScanProblem));
+        if (!problems)
                 return -ENOMEM;
 
-        /* First bring every block up to date, then recount, then report: whoever handles a report
-         * sees consistent counters. */
-        for (size_t i = 0; i < n_found; i++) {
-                uint32_t index = found[i];
+        /* Pass 2: bring every found block up to date. Reports wait until the counters are right. */
+        for (uint32_t index = 0; index < inv->n_blocks; index++) {
                 Block *b = &inv->blocks[index];
-                BlockReport rep = { .index = index };
                 char detail[160];
                 int state;
 
+                if (!(b->flags & BLOCK_SEEN))
+                        continue;
                 state = read_state(inv, index, detail, sizeof(detail));
-                if (state == -ENOENT)
-                        continue; /* removed while we looked; its uevent follows */
-                if (state < 0) {
-                        rep.error = state;
-                        rep.detail = strdup(detail);
-                        if (!rep.detail)
-                                return -ENOMEM;
-                        state = STATE_UNKNOWN;
+                if (state == -ENOENT) {
+                        /* Removed while we looked; its uevent follows. */
+                        b->flags &= ~BLOCK_SEEN;
+                        continue;
                 }
-
+                if (state < 0) {
+                        if (n_problems < SCAN_DETAILS_MAX) {
+                                problems[n_problems].index = index;
+                                problems[n_problems].error = state;
+                                memcpy(problems[n_problems].detail, detail, sizeof(detail));
+                                n_problems++;
+                        }
+                        state = STATE_UNKNOWN;
+                        b->flags |= BLOCK_REPORT;
+                }
                 if (!(b->flags & BLOCK_PRESENT)) {
+                        uint16_t keep = b->flags & (BLOCK_SEEN | BLOCK_REPORT);
                         *b = (Block) {
                                 .state = state,
                                 .node = node_map[index],
-                                .flags = BLOCK_PRESENT | (at_start ? BLOCK_AT_START : 0),
+                                .scratch = SCRATCH_APPEARED,
+                                .flags = keep | BLOCK_PRESENT | BLOCK_REPORT | (at_start ? BLOCK_AT_START : 0),
                         };
-                        rep.change = BLOCK_APPEARED;
-                        reports[n_reports++] = rep;
                 } else {
-                        rep.old_state = b->state;
+                        b->scratch = b->state;
                         if (node_map[index] >= 0)
                                 b->node = node_map[index];
                         if (b->state != state) {
                                 b->state = state;
                                 b->zone = ZONE_UNKNOWN;
-                                rep.change = BLOCK_STATE_CHANGED;
-                                reports[n_reports++] = rep;
-                        } else if (rep.error)
-                                reports[n_reports++] = rep;
+                                b->flags |= BLOCK_REPORT;
+                        }
                 }
-                b->flags |= BLOCK_SEEN;
         }
 
         /* Whatever was present and not found is gone. */
         for (uint32_t i = 0; i < inv->n_blocks; i++) {
                 Block *b = &inv->blocks[i];
 
-                if (!(b->flags & BLOCK_PRESENT))
+                if (!(b->flags & BLOCK_PRESENT) || (b->flags & BLOCK_SEEN))
                         continue;
-                if (b->flags & BLOCK_SEEN) {
-                        b->flags &= ~BLOCK_SEEN;
-                        continue;
-                }
-                if (n_reports == n_alloc) {
-                        BlockReport *nr = realloc(reports, (n_alloc *= 2) * sizeof(BlockReport));
-                        if (!nr)
+                if (n_vanished == max_vanished) {
+                        size_t n = max_vanished ? max_vanished * 2 : 64;
+                        BlockReport *v = realloc(vanished, n * sizeof(BlockReport));
+                        if (!v)
                                 return -ENOMEM;
-                        reports = nr;
+                        vanished = v;
+                        max_vanished = n;
                 }
-                reports[n_reports++] = (BlockReport) { .index = i, .change = BLOCK_VANISHED, .old_state = b->state };
+                vanished[n_vanished++] = (BlockReport) { .index = i, .change = BLOCK_VANISHED, .old_state = b->state };
                 pending_drop(inv, i);
                 *b = (Block) { .node = -1 };
         }
         recount(inv);
         inv->scanned = true;
 
-        for (size_t i = 0; i < n_reports; i++) {
+        /* Pass 3: report. */
+        for (uint32_t i = 0; i < inv->n_blocks; i++) {
+                Block *b = &inv->blocks[i];
+                BlockReport rep = { .index = i };
+
+                if (!(b->flags & (BLOCK_SEEN | BLOCK_REPORT)))
+                        continue;
+                b->flags &= ~BLOCK_SEEN;
+                if (!(b->flags & BLOCK_REPORT))
+                        continue;
+                b->flags &= ~BLOCK_REPORT;
+                rep.change = b->scratch == SCRATCH_APPEARED ? BLOCK_APPEARED : BLOCK_STATE_CHANGED;
+                rep.old_state = b->scratch == SCRATCH_APPEARED ? STATE_UNKNOWN : b->scratch;
+                if (b->state == STATE_UNKNOWN) {
+                        rep.error = -EBADMSG;
+                        rep.detail = "state cannot be read or parsed";
+                        for (size_t k = 0; k < n_problems; k++)
+                                if (problems[k].index == i) {
+                                        rep.error = problems[k].error;
+                                        rep.detail = problems[k].detail;
+                                        break;
+                                }
+                }
                 if (change)
-                        change(inv, &reports[i], userdata);
-                free((char *) reports[i].detail);
+                        change(inv, &rep, userdata);
         }
+        for (size_t i = 0; i < n_vanished; i++)
+                if (change)
+                        change(inv, &vanished[i], userdata);
         return 0;
 }
 
@@ -725,7 +759,8 @@ int inventory_block_settle(Inventory *inv, uint32_t index, bool force, uint64_t 
                         (void) inventory_block_device(inv, index);
                 return 1;
         }
-        pending_add(inv, index, now);
+        if (pending_add(inv, index, now) < 0)
+                return 1; /* no memory to wait: decide with what we have */
         return 0;
 }
 

@@ -12,7 +12,7 @@
  * What memhpd knows about memory blocks and NUMA nodes. sysfs is the source of truth: this is a cache
  * that a scan rebuilds and that uevents keep current, one block at a time. A Block is 8 bytes and
  * the array is indexed by block number, so a 16 TiB host (131072 blocks) costs 1 MiB and every lookup
- * is O(1).
+ * is O(1). A scan allocates only what is proportional to nodes and to problems, not to blocks.
  */
 
 enum {
@@ -24,14 +24,16 @@ enum {
         BLOCK_REDECIDE = 1 << 5,     /* left offline by policy or by a failure: decide again on reload */
         BLOCK_CLASSIFIED = 1 << 6,   /* 'device' is known */
         BLOCK_SEEN = 1 << 7,         /* scratch: found by the scan in progress */
+        BLOCK_REPORT = 1 << 8,       /* scratch: the scan in progress has something to report */
 };
 
 typedef struct Block {
         uint8_t state;   /* BlockState */
         uint8_t zone;    /* Zone; for an online block, ZONE_UNKNOWN until someone needed it */
         uint8_t device;  /* DeviceKind, valid with BLOCK_CLASSIFIED */
-        uint8_t flags;
-        int32_t node;    /* -1 while unknown */
+        uint8_t scratch; /* the scan in progress: the state before it, or SCRATCH_APPEARED */
+        uint16_t flags;
+        int16_t node;    /* -1 while unknown */
 } Block;
 
 #define NODES_MAX 1024 /* the kernel's MAX_NUMNODES with NODES_SHIFT=10, the x86 maximum */
@@ -83,7 +85,7 @@ struct Inventory {
         size_t n_iomem;
         uint32_t *pending;       /* blocks with BLOCK_SETTLING */
         uint64_t *pending_since; /* when each went pending, in the caller's clock */
-        size_t n_pending, max_pending;
+        size_t n_pending, max_pending; /* grows on demand: few blocks settle at once */
         bool hyperv, xen;        /* the platform, for plain "System RAM" that has no other mark */
         bool acpi_memory_devices; /* PNP0C80 devices exist: a plain range may still get its firmware_node */
         bool scanned;
