@@ -109,7 +109,8 @@ def check_no_failures(vm):
 
 
 def check_alive(vm):
-    check(vm.memhpd_pid() is not None, "memhpd is not running")
+    if vm.memhpd_pid() is None:
+        raise Failed(f"memhpd is not running (exit status {vm.memhpd_exit_status()})")
 
 
 def boot(ctx, scn):
@@ -417,6 +418,9 @@ def run_one(args, name):
     ok = False
     try:
         fn(ctx)
+        if ctx.vm is not None and ctx.vm.memhpd_pid() is not None and not ctx.keep:
+            st = ctx.vm.stop_memhpd()
+            check(st == 0, f"memhpd exited with status {st} on SIGTERM")
         ok = True
     except (Failed, VMError, OSError) as e:
         log(f"FAIL {name}: {e}")

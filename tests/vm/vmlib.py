@@ -117,10 +117,13 @@ stty -F /dev/ttyS2 raw -echo 115200 2>/dev/null
 exec /bin/cmdloop
 """
 
-# memhpd-start: run memhpd in the background, output to the log port, pid in /run/memhpd.pid.
+# memhpd-start: run memhpd in the background, output to the log port, pid in /run/memhpd.pid,
+# exit status in /run/memhpd.exit once it ends.
 MEMHPD_START = r"""#!/bin/sh
-setsid memhpd $MEMHPD_ARGS </dev/null >/dev/ttyS2 2>&1 &
-echo $! > /run/memhpd.pid
+rm -f /run/memhpd.pid /run/memhpd.exit
+setsid sh -c 'memhpd $MEMHPD_ARGS & echo $! > /run/memhpd.pid; wait $!; echo $? > /run/memhpd.exit' \
+    </dev/null >/dev/ttyS2 2>&1 &
+while [ ! -s /run/memhpd.pid ]; do sleep 0.05; done
 """
 
 # The command loop: each request is "TOKEN BASE64(script)"; the reply is the script's output, a
@@ -461,7 +464,7 @@ class VM:
                      "-numa", f"node,nodeid=0,cpus=0-{self.cpus - 1},memdev=m0",
                      "-numa", "node,nodeid=1"]
         argv += ["-kernel", os.path.join(self.cache, "vmlinux"), "-initrd", initrd,
-                 "-append", "console=ttyS0,115200 panic=-1 loglevel=4 rdinit=/init "
+                 "-append", "console=ttyS0,115200 panic=-1 loglevel=7 rdinit=/init "
                             "memhp_default_state=offline tsc=reliable",
                  "-chardev", f"file,id=con,path={self.console_path}", "-serial", "chardev:con",
                  "-chardev", f"socket,id=cmd,path={self.cmd_path}", "-serial", "chardev:cmd",
@@ -639,7 +642,8 @@ class VM:
                 time.sleep(0.5)   # let the log port drain
                 if any(pred(r) for r in self.audit()):
                     continue
-                raise VMError(f"memhpd exited while waiting for {what}")
+                raise VMError(f"memhpd exited ({self.memhpd_exit_status()}) while waiting "
+                              f"for {what}")
             time.sleep(0.3)
 
     def wait_started(self, timeout=30):
@@ -653,11 +657,31 @@ class VM:
 
     def memhpd_exited(self):
         """True once memhpd was started and is gone."""
-        rc, _ = self.sh("test -f /run/memhpd.pid")
-        return rc == 0 and self.memhpd_pid() is None
+        rc, _ = self.sh("test -f /run/memhpd.exit")
+        return rc == 0
 
     def start_memhpd(self):
         self.out("memhpd-start")
+
+    def memhpd_exit_status(self):
+        """memhpd's exit status once it ended (128+N for signal N), else None."""
+        rc, out = self.sh("cat /run/memhpd.exit")
+        return int(out) if rc == 0 and out.strip() else None
+
+    def stop_memhpd(self, timeout=15):
+        """SIGTERM memhpd and return its exit status."""
+        pid = self.memhpd_pid()
+        if pid is None:
+            raise VMError("memhpd is not running")
+        self.out(f"kill -TERM {pid}")
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.memhpd_exit_status()
+            if st is not None:
+                return st
+            if time.monotonic() > deadline:
+                raise VMError(f"memhpd still running {timeout}s after SIGTERM")
+            time.sleep(0.2)
 
     # -- memory blocks -----------------------------------------------------------------------
 
@@ -731,10 +755,19 @@ done""")
         print("\n".join(con[-lines:]), file=sys.stderr)
         print("===== memhpd log =====", file=sys.stderr)
         print(self.memhpd_log(), file=sys.stderr)
+        try:
+            with open(os.path.join(self.workdir, "qemu.stderr")) as f:
+                err = f.read().strip()
+            if err:
+                print("===== qemu stderr =====\n" + err, file=sys.stderr)
+        except OSError:
+            pass
         if self.proc is not None and self.proc.poll() is None and self.cmd is not None:
             try:
                 print("===== guest memory blocks =====", file=sys.stderr)
                 print(format_blocks(self.blocks()), file=sys.stderr)
+                rc, out = self.sh("ps; cat /proc/meminfo | head -n 8", timeout=20)
+                print(f"===== guest processes, meminfo =====\n{out}", file=sys.stderr)
             except (VMError, OSError) as e:
                 print(f"(guest shell unavailable: {e})", file=sys.stderr)
         print(f"===== work dir {self.workdir} =====", file=sys.stderr, flush=True)
