@@ -251,6 +251,8 @@ def s_coldplug(ctx):
     vm = boot(ctx, Scenario(autostart=False, extra_qemu=[
         "-object", "memory-backend-ram,id=d0,size=1G",
         "-device", "pc-dimm,id=dimm0,memdev=d0"]))
+    aob = vm.out("cat /sys/devices/system/memory/auto_online_blocks")
+    check(aob == "offline", f"auto_online_blocks is {aob!r}, not 'offline'")
     bs = vm.block_size()
     n = GiB // bs
     blocks = vm.blocks()

@@ -53,9 +53,12 @@ mkdir -p "$work/deb"
 deb=$(ls "$CACHE"/"$kpkg"_*.deb 2>/dev/null | head -n1 || true)
 if [ -z "$deb" ]; then
     echo "setup.sh: downloading $kpkg" >&2
-    (cd "$CACHE" && apt-get download "$kpkg" >&2) ||
-        { apt-get update >&2 && (cd "$CACHE" && apt-get download "$kpkg" >&2); }
-    deb=$(ls "$CACHE"/"$kpkg"_*.deb | head -n1)
+    # As root, apt drops to _apt for downloads: give it a directory it may write to.
+    mkdir -p "$work/dl"
+    [ "$(id -u)" -ne 0 ] || chown _apt "$work/dl" 2>/dev/null || true
+    (cd "$work/dl" && apt-get download "$kpkg" >&2) ||
+        { apt-get update >&2 && (cd "$work/dl" && apt-get download "$kpkg" >&2); }
+    deb=$(ls "$work/dl/$kpkg"_*.deb | head -n1)
 fi
 dpkg-deb -x "$deb" "$work/deb"
 
