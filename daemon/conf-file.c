@@ -175,7 +175,7 @@ int conf_parse_text(const char *path, const char *text, const ConfKey *keys, con
         return (int) (errors->n - st.n_errors_before);
 }
 
-int conf_read_file(int rootfd, const char *path, char **ret, ConfErrors *errors) {
+int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, ConfErrors *errors) {
         struct stat st;
         size_t len;
         char *text;
@@ -185,25 +185,29 @@ int conf_read_file(int rootfd, const char *path, char **ret, ConfErrors *errors)
         if (r == -ENOENT)
                 return r;
         if (r == -EFBIG) {
-                conf_errors_addf(errors, path, 0, "larger than %d bytes, refusing to parse it", CONF_FILE_MAX);
+                conf_errors_addf(errors, shown, 0, "larger than %d bytes, refusing to parse it", CONF_FILE_MAX);
+                return r;
+        }
+        if (r == -EBADF || r == -EISDIR) {
+                conf_errors_addf(errors, shown, 0, "not a regular file");
                 return r;
         }
         if (r < 0) {
-                conf_errors_addf(errors, path, 0, "cannot read: %s", strerror(-r));
+                conf_errors_addf(errors, shown, 0, "cannot read: %s", strerror(-r));
                 return r;
         }
         if (!S_ISREG(st.st_mode)) {
-                conf_errors_addf(errors, path, 0, "not a regular file");
+                conf_errors_addf(errors, shown, 0, "not a regular file");
                 free(text);
                 return -EBADF;
         }
         if (st.st_mode & S_IWOTH) {
-                conf_errors_addf(errors, path, 0, "world-writable, refusing to trust it (chmod o-w)");
+                conf_errors_addf(errors, shown, 0, "world-writable, refusing to trust it (chmod o-w)");
                 free(text);
                 return -EPERM;
         }
         if (memchr(text, '\0', len)) {
-                conf_errors_addf(errors, path, 0, "contains a NUL byte, not a text file");
+                conf_errors_addf(errors, shown, 0, "contains a NUL byte, not a text file");
                 free(text);
                 return -EBADMSG;
         }

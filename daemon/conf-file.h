@@ -12,7 +12,7 @@
  */
 
 #define CONF_FILE_MAX (1024 * 1024) /* bigger than any sane policy; more is an error */
-#define CONF_FILES_MAX 1024         /* files per search path */
+#define CONF_FILES_MAX 1024         /* files across one search path's directories */
 #define CONF_LINE_MAX 199           /* libinih's INI_MAX_LINE minus the NUL */
 
 typedef struct ConfError {
@@ -52,10 +52,11 @@ int conf_parse_text(const char *path, const char *text, const ConfKey *keys, con
 
 /*
  * Read one configuration file relative to 'rootfd', refusing what a daemon running as root must
- * not trust: non-regular files, world-writable files, files above CONF_FILE_MAX. Returns 0,
- * -ENOENT, or another -errno after adding an error naming the file.
+ * not trust: non-regular files (a FIFO does not block), world-writable files, files above
+ * CONF_FILE_MAX. Errors name the file as 'shown' (the absolute path the user knows). Returns 0,
+ * -ENOENT, or another -errno after adding an error.
  */
-int conf_read_file(int rootfd, const char *path, char **ret, ConfErrors *errors);
+int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, ConfErrors *errors);
 
 typedef struct ConfFile {
         char *name; /* "50-default.policy" */

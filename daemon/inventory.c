@@ -91,7 +91,7 @@ const IomemRange *iomem_lookup(const IomemRange *ranges, size_t n, uint64_t addr
 
 int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes) {
         long node = -1;
-        bool is_movable = false, seen_zone = false;
+        bool is_movable = false, seen_zone = false, skip = false;
 
         for (size_t i = 0; i < n_nodes; i++)
                 kernel[i] = movable[i] = 0;
@@ -107,8 +107,10 @@ int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t
                                 return -ERANGE;
                         node = nd;
                         is_movable = strcmp(zone, "Movable") == 0;
+                        /* ZONE_DEVICE pages are not memory blocks' business (always 0 present). */
+                        skip = strcmp(zone, "Device") == 0;
                         seen_zone = true;
-                } else if (node >= 0 && sscanf(line, " present %llu", &present) == 1) {
+                } else if (node >= 0 && !skip && sscanf(line, " present %llu", &present) == 1) {
                         if (is_movable)
                                 movable[node] += present;
                         else
@@ -197,6 +199,10 @@ static int iomem_refresh(Inventory *inv) {
         r = iomem_parse(text, &ranges, &n);
         if (r < 0)
                 return r;
+        /* Without CAP_SYS_ADMIN the kernel prints every range as 00000000-00000000. */
+        inv->iomem_hidden = n > 0;
+        for (size_t i = 0; i < n && inv->iomem_hidden; i++)
+                inv->iomem_hidden = ranges[i].start == 0 && ranges[i].end == 0;
         free(inv->iomem);
         inv->iomem = ranges;
         inv->n_iomem = n;

@@ -88,6 +88,7 @@ struct Inventory {
         size_t n_pending, max_pending; /* grows on demand: few blocks settle at once */
         bool hyperv, xen;        /* the platform, for plain "System RAM" that has no other mark */
         bool acpi_memory_devices; /* PNP0C80 devices exist: a plain range may still get its firmware_node */
+        bool iomem_hidden;       /* /proc/iomem printed zeros: we lack CAP_SYS_ADMIN */
         bool scanned;
         /* Counters for --dry-run and the benchmarks. */
         uint64_t n_iomem_reads;

@@ -132,7 +132,8 @@ static void decide_and_act(Manager *m, uint32_t index) {
         f.zone = d.action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
         if (m->opts.dry_run) {
                 f.result = "dry-run";
-                audit_record(AUDIT_ONLINED, &f, "would online memory%" PRIu32 " as %s: %s", index, f.zone, d.why);
+                audit_record(AUDIT_WOULD_ONLINE, &f, "would online memory%" PRIu32 " as %s (dry run): %s", index,
+                             f.zone, d.why);
                 return;
         }
 
@@ -500,11 +501,13 @@ int manager_load_config(Manager *m, bool initial) {
                                      : "policy set rejected (%zu errors): keeping the previous %zu policies",
                              errors.n, m->policies.n);
                 conf_errors_clear(&errors);
+                m->config_ok = false;
                 return -EINVAL;
         }
         conf_errors_clear(&errors);
         policy_set_done(&m->policies);
         m->policies = set;
+        m->config_ok = r >= 0;
 
         AuditFields f = AUDIT_FIELDS_INIT;
         f.result = "ok";
@@ -585,7 +588,13 @@ Manager *manager_free(Manager *m) {
 }
 
 int manager_coldplug(Manager *m) {
-        return manager_rescan(m);
+        int r;
+
+        r = manager_rescan(m);
+        if (r >= 0 && m->inv->iomem_hidden)
+                log_msg(LOG_WARNING, "/proc/iomem shows no addresses (memhpd needs CAP_SYS_ADMIN to read them): "
+                        "virtio-mem and dax-kmem blocks cannot be told from other memory");
+        return r;
 }
 
 int manager_run(Manager *m) {

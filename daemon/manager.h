@@ -35,6 +35,7 @@ typedef struct Manager {
         sd_event_source *status_source;
 
         unsigned n_failed;       /* actions that failed since start */
+        bool config_ok;          /* the last load of settings and policies was clean */
         unsigned long long n_onlined, n_uevents, n_rescans;
         /* --dry-run --once: what each block would get, for the report. */
         uint8_t *planned;        /* Action per block index, or 0xff */

@@ -137,7 +137,8 @@ int main(int argc, char *argv[]) {
                 }
                 if (r >= 0 && opts.dry_run)
                         manager_print_report(m, stdout);
-                r = r < 0 ? 1 : (m->n_failed ? 1 : 0);
+                /* A rejected configuration is a failure too: nothing was decided by the intended policy. */
+                r = r < 0 || m->n_failed || !m->config_ok ? 1 : 0;
                 manager_free(m);
                 return r;
         }

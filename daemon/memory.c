@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,8 @@ int parse_u64(const char *s, int base, uint64_t *ret) {
         unsigned long long v;
         char *end;
 
-        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        /* strtoull() would skip any whitespace and take a sign: sysfs numbers have neither. */
+        if (!s || !(base == 16 ? isxdigit((unsigned char) *s) : isdigit((unsigned char) *s)))
                 return -EINVAL;
         errno = 0;
         v = strtoull(s, &end, base);

@@ -362,7 +362,7 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
                 if (asprintf(&shown, "/%s", files[i].path) < 0)
                         abort();
                 /* Errors are recorded by conf_read_file(); -ENOENT means removed while we listed it. */
-                if (conf_read_file(rootfd, files[i].path, &text, errors) < 0)
+                if (conf_read_file(rootfd, files[i].path, shown, &text, errors) < 0)
                         continue;
                 if (policy_parse(shown, text, &set.items[set.n], errors) == 0)
                         set.n++;
@@ -384,13 +384,18 @@ bool policy_matches(const Policy *p, const BlockFacts *f) {
         if (p->blocks.n && !range_list_contains(&p->blocks, f->index))
                 return false;
         if (p->phys.n) {
-                /* The whole block must lie inside one range: "4G-8G" and "0x100000000-0x1ffffffff" then
-                 * mean the same blocks. */
-                bool inside = false;
-                for (size_t i = 0; i < p->phys.n && !inside; i++)
-                        inside = p->phys.items[i].start <= f->start && f->size > 0 &&
-                                 f->start + (f->size - 1) <= p->phys.items[i].end;
-                if (!inside)
+                /* A range matches the blocks that lie wholly inside it, so "4G-8G" and
+                 * "0x100000000-0x1ffffffff" mean the same blocks; a single address matches the block
+                 * that holds it. */
+                bool hit = false;
+                for (size_t i = 0; i < p->phys.n && !hit; i++) {
+                        const Range *r = &p->phys.items[i];
+                        if (r->start == r->end)
+                                hit = f->start <= r->start && r->start - f->start < f->size;
+                        else
+                                hit = r->start <= f->start && f->size > 0 && f->start + (f->size - 1) <= r->end;
+                }
+                if (!hit)
                         return false;
         }
         return true;

@@ -81,13 +81,13 @@ static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErro
         _cleanup_free_ char *text = NULL, *shown = NULL;
         int r;
 
-        r = conf_read_file(rootfd, path, &text, errors);
+        if (asprintf(&shown, "/%s", path) < 0)
+                abort();
+        r = conf_read_file(rootfd, path, shown, &text, errors);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        if (asprintf(&shown, "/%s", path) < 0)
-                abort();
         r = conf_parse_text(shown, text, settings_keys, settings_section, s, errors);
         return r > 0 ? -EINVAL : r;
 }

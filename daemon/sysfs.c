@@ -92,17 +92,21 @@ int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *
         struct stat st;
         size_t len = 0, alloc;
 
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO dropped where a config file belongs must not hang the daemon. */
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISDIR(st.st_mode))
                 return -EISDIR;
-        /* procfs files report size 0; start small and grow up to 'max'. */
-        alloc = st.st_size > 0 && (size_t) st.st_size < max ? (size_t) st.st_size + 1 : 4096;
-        if (alloc > max + 1)
-                alloc = max + 1;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        /* procfs files report size 0; start small and grow. One byte more than 'max' tells a file of
+         * exactly 'max' bytes from a longer one. */
+        alloc = st.st_size > 0 && (size_t) st.st_size <= max ? (size_t) st.st_size + 2 : 4096;
+        if (alloc > max + 2)
+                alloc = max + 2;
         buf = malloc(alloc);
         if (!buf)
                 return -ENOMEM;
@@ -112,9 +116,9 @@ int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *
                 if (len + 1 >= alloc) {
                         char *b;
 
-                        if (alloc > max)
+                        if (alloc >= max + 2)
                                 return -EFBIG;
-                        alloc = alloc * 2 > max + 1 ? max + 1 : alloc * 2;
+                        alloc = alloc * 2 > max + 2 ? max + 2 : alloc * 2;
                         b = realloc(buf, alloc);
                         if (!b)
                                 return -ENOMEM;

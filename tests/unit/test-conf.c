@@ -372,7 +372,7 @@ static void read_fails(const char *root, const char *path, int expected_r, const
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 
         ck_assert_int_ge(fd, 0);
-        r = conf_read_file(fd, path, &text, &e);
+        r = conf_read_file(fd, path, path, &text, &e);
         ck_assert_msg(r == expected_r, "conf_read_file(%s) = %d (%s), expected %d", path, r, strerror(-r), expected_r);
         ck_assert_str_eq(text, "untouched");
         ck_assert_uint_eq(e.n, 1);
@@ -401,17 +401,17 @@ START_TEST(read_file_checks) {
         free(big);
 
         fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        ck_assert_int_eq(conf_read_file(fd, "etc/ok.policy", &text, &e), 0);
+        ck_assert_int_eq(conf_read_file(fd, "etc/ok.policy", "/etc/ok.policy", &text, &e), 0);
         ck_assert_str_eq(text, "[Match]\n");
         ck_assert_uint_eq(e.n, 0);
         free(text);
         /* Missing: not an error to report, the caller decides. */
-        ck_assert_int_eq(conf_read_file(fd, "etc/none.policy", &text, &e), -ENOENT);
+        ck_assert_int_eq(conf_read_file(fd, "etc/none.policy", "/etc/none.policy", &text, &e), -ENOENT);
         ck_assert_uint_eq(e.n, 0);
         close(fd);
 
         read_fails(root, "etc/ww.policy", -EPERM, "world-writable");
-        read_fails(root, "etc/dir.policy", -EISDIR, "cannot read");
+        read_fails(root, "etc/dir.policy", -EISDIR, "not a regular file");
         read_fails(root, "etc/nul.policy", -EBADMSG, "contains a NUL byte");
         read_fails(root, "etc/big.policy", -EFBIG, "larger than 1048576 bytes");
         free(root);
@@ -419,12 +419,12 @@ START_TEST(read_file_checks) {
 END_TEST
 
 /*
- * BUG (daemon/sysfs.c, root_read_file): a file of exactly 'max' bytes is refused with -EFBIG although
+ * Regression (fixed in daemon/sysfs.c, root_read_file): a file of exactly 'max' bytes is refused with -EFBIG although
  * the contract is "at most 'max' bytes": after reading 'max' bytes the buffer is full (len + 1 ==
  * alloc == max + 1) and the loop returns -EFBIG before trying the read that would see EOF.
  * So conf_read_file() refuses a policy file of exactly CONF_FILE_MAX bytes.
  */
-START_TEST(bug_read_file_exactly_max) {
+START_TEST(read_file_exactly_max) {
         char *root = test_tmpdir(), *big, *text = NULL;
         ConfErrors e = {};
         int fd, r;
@@ -438,7 +438,7 @@ START_TEST(bug_read_file_exactly_max) {
         write_bytes(root, "etc/max.policy", big, CONF_FILE_MAX);
 
         fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = conf_read_file(fd, "etc/max.policy", &text, &e);
+        r = conf_read_file(fd, "etc/max.policy", "/etc/max.policy", &text, &e);
         ck_assert_msg(r == 0, "a file of exactly CONF_FILE_MAX bytes: %d (%s), %s", r, strerror(-r),
                       e.n ? e.items[0].text : "no error text");
         ck_assert_uint_eq(e.n, 0);
@@ -452,12 +452,12 @@ START_TEST(bug_read_file_exactly_max) {
 END_TEST
 
 /*
- * BUG (daemon/sysfs.c, root_read_file, used by conf_read_file): a FIFO named *.policy blocks the
+ * Regression (fixed in daemon/sysfs.c, root_read_file, used by conf_read_file): a FIFO named *.policy blocks the
  * daemon for ever in open(2) (no O_NONBLOCK, and the S_ISREG check comes after the read). Suggested fix:
  * open with O_NONBLOCK (or O_PATH), fstat, refuse anything but a regular file, then read.
  * The call runs in a child so that the test fails instead of hanging, also under CK_FORK=no.
  */
-START_TEST(bug_read_file_fifo_blocks) {
+START_TEST(read_file_fifo_refused) {
         char *root = test_tmpdir(), *fifo;
         pid_t pid;
         int status = 0;
@@ -473,7 +473,7 @@ START_TEST(bug_read_file_fifo_blocks) {
                 ConfErrors e = {};
                 char *text = NULL;
                 int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                int r = conf_read_file(fd, "etc/fifo.policy", &text, &e);
+                int r = conf_read_file(fd, "etc/fifo.policy", "/etc/fifo.policy", &text, &e);
 
                 _exit(r < 0 && e.n == 1 ? 0 : 1);
         }
@@ -622,13 +622,13 @@ START_TEST(policy_set_load_broken) {
 END_TEST
 
 /*
- * BUG (daemon/policy.c policy_set_load, daemon/settings.c settings_load_one): errors from
+ * Regression (fixed: conf_read_file() takes the path to show): errors from
  * conf_read_file() name the file relative to the root ("etc/memhpd/policies.d/30-c.policy: ...")
  * while parse errors name it as the administrator knows it ("/etc/memhpd/policies.d/30-c.policy:2:
  * ..."). Suggested fix: let conf_read_file() take the path to show, or prefix the '/' in
  * conf_errors_addf() callers, so that every message names the same absolute path.
  */
-START_TEST(bug_read_error_names_absolute_path) {
+START_TEST(read_error_names_absolute_path) {
         char *root = policy_root();
         ConfErrors e = {};
         PolicySet set = {};
@@ -824,12 +824,12 @@ static Suite *conf_suite(void) {
 
         tc = tcase_create("files");
         tcase_add_test(tc, read_file_checks);
-        tcase_add_test(tc, bug_read_file_exactly_max);
-        tcase_add_test(tc, bug_read_file_fifo_blocks);
+        tcase_add_test(tc, read_file_exactly_max);
+        tcase_add_test(tc, read_file_fifo_refused);
         tcase_add_test(tc, files_list_order_and_masks);
         tcase_add_test(tc, policy_set_load_order);
         tcase_add_test(tc, policy_set_load_broken);
-        tcase_add_test(tc, bug_read_error_names_absolute_path);
+        tcase_add_test(tc, read_error_names_absolute_path);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("settings");

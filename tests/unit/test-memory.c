@@ -161,10 +161,10 @@ START_TEST(parse_u64_rejects) {
 END_TEST
 
 /*
- * BUG (daemon/memory.c, parse_u64): only a leading ' ' is rejected, but strtoull() skips any
+ * Regression (fixed) (daemon/memory.c, parse_u64): only a leading ' ' is rejected, but strtoull() skips any
  * isspace() character and then accepts a sign, so "\t-1" parses as UINT64_MAX and "\n5" as 5.
  */
-START_TEST(bug_parse_u64_leading_whitespace) {
+START_TEST(parse_u64_leading_whitespace) {
         uint64_t v = 42;
 
         ck_assert_int_eq(parse_u64("\t1", 10, &v), -EINVAL);
@@ -189,7 +189,7 @@ static Suite *memory_suite(void) {
         tc = tcase_create("parse_u64");
         tcase_add_test(tc, parse_u64_valid);
         tcase_add_test(tc, parse_u64_rejects);
-        tcase_add_test(tc, bug_parse_u64_leading_whitespace);
+        tcase_add_test(tc, parse_u64_leading_whitespace);
         suite_add_tcase(s, tc);
         return s;
 }
