@@ -181,6 +181,8 @@ def base_initramfs(cache):
               "var/lib/memhpd", "lib/modules"):
         c.mkdir(d)
     c.copy(busybox, "/bin/busybox", 0o755)
+    for host, guest in ldd_files(busybox):   # none for busybox-static
+        c.copy(os.path.realpath(host), guest, 0o755)
     c.symlink("/bin/sh", "busybox")
     for m in order:
         c.copy(os.path.join(moddir, m + ".ko"), f"/lib/modules/{m}.ko", 0o644)
@@ -190,7 +192,7 @@ def base_initramfs(cache):
     c.file("/bin/cmdloop", CMDLOOP, 0o755)
     c.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
     c.file("/etc/group", "root:x:0:\n")
-    tmp = path + ".tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         f.write(c.finish())
     os.rename(tmp, path)
@@ -260,7 +262,6 @@ def scenario_cpio(scn, memhpd, source_root):
         c.copy(os.path.realpath(host), guest, 0o755)
     c.mkdir(sysconf + "/policies.d")
     c.mkdir(vendor)
-    c.mkdir("/run/memhpd/policies.d")
     if scn.conf is not None:
         c.file(sysconf + "/memhpd.conf", scn.conf)
     for name, text in sorted(scn.policies.items()):
@@ -441,8 +442,11 @@ class VM:
         os.makedirs(self.workdir, exist_ok=True)
         self.console_path = os.path.join(self.workdir, "console.log")
         self.log_path = os.path.join(self.workdir, "memhpd.log")
-        self.qmp_path = os.path.join(self.workdir, "qmp.sock")
-        self.cmd_path = os.path.join(self.workdir, "cmd.sock")
+        # Sockets live in a short private directory: sun_path holds only 108 bytes.
+        self.sockdir = tempfile.mkdtemp(prefix="mhvm-")
+        self.qmp_path = os.path.join(self.sockdir, "qmp.sock")
+        self.cmd_path = os.path.join(self.sockdir, "cmd.sock")
+        self.qemu_err = None
         self.proc = None
         self.qmp = None
         self.cmd = None
@@ -516,22 +520,28 @@ class VM:
         return self
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.qmp is not None:
+        if self.proc is not None:
+            asked = self.qmp is not None   # quit sent: give qemu time to exit cleanly
+            if self.qmp is not None:
+                try:
+                    self.qmp.cmd("quit", timeout=5)
+                except (VMError, OSError):
+                    pass
+                self.qmp.close()
+                self.qmp = None
             try:
-                self.qmp.cmd("quit", timeout=5)
-            except (VMError, OSError):
-                pass
-            self.qmp.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+                self.proc.wait(timeout=10 if asked else 0.1)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
         if self.cmd is not None:
             self.cmd.close()
-        self.proc = None
+            self.cmd = None
+        if self.qemu_err is not None:
+            self.qemu_err.close()
+            self.qemu_err = None
+        shutil.rmtree(self.sockdir, ignore_errors=True)
 
     def __enter__(self):
         return self
