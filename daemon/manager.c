@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +15,10 @@
 #include "manager.h"
 
 #define PLANNED_NONE 0xff
+/* Survives a restart of memhpd, not a reboot (/run is a tmpfs): exactly the lifetime of the kernel's
+ * memory blocks, which is what "never fight the administrator" needs across restarts. */
+#define KEPT_OFFLINE_FILE "run/memhpd/offline-by-others"
+#define KEPT_OFFLINE_MAX (1u << 22)
 #define SETTLE_POLL_USEC (5 * 1000) /* how often a settling block looks for its links */
 
 static const char *const policy_dirs[] = {
@@ -225,6 +231,98 @@ static int on_settle_timer(sd_event_source *s _unused_, uint64_t usec _unused_, 
         return 0;
 }
 
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Read what an earlier instance saved. A damaged file costs only its bad lines. */
+static void kept_offline_load(Manager *m) {
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0, alloc = 0;
+        unsigned bad = 0;
+
+        if (root_read_file(m->root->fd, KEPT_OFFLINE_FILE, 64u * 1024 * 1024, &text, NULL, NULL) < 0)
+                return;
+        for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
+                uint64_t v;
+
+                eol = strchr(line, '\n');
+                if (eol)
+                        *eol = '\0';
+                if (!*line || *line == '#')
+                        continue;
+                if (parse_u64(line, 10, &v) < 0 || v >= UINT32_MAX || n >= KEPT_OFFLINE_MAX) {
+                        bad++;
+                        continue;
+                }
+                if (n == alloc) {
+                        size_t a = alloc ? alloc * 2 : 64;
+                        uint32_t *k = realloc(m->kept_offline, a * sizeof(uint32_t));
+                        if (!k)
+                                break;
+                        m->kept_offline = k;
+                        alloc = a;
+                }
+                m->kept_offline[n++] = (uint32_t) v;
+        }
+        m->n_kept_offline = n;
+        if (n > 1)
+                qsort(m->kept_offline, n, sizeof(uint32_t), cmp_u32);
+        if (bad)
+                log_msg(LOG_WARNING, "/%s: ignored %u lines that are not block numbers", KEPT_OFFLINE_FILE, bad);
+}
+
+static bool kept_offline(Manager *m, uint32_t index) {
+        return m->n_kept_offline &&
+               bsearch(&index, m->kept_offline, m->n_kept_offline, sizeof(uint32_t), cmp_u32);
+}
+
+static int kept_offline_save(Manager *m) {
+        _cleanup_close_ int fd = -EBADF;
+        FILE *f;
+        int r = 0;
+
+        (void) mkdirat(m->root->fd, "run/memhpd", 0755);
+        fd = openat(m->root->fd, KEPT_OFFLINE_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f)
+                return -errno;
+        fd = -EBADF;
+        fputs("# Memory blocks someone other than memhpd took offline; memhpd leaves them offline\n"
+              "# across its restarts. Written by memhpd; cleared at reboot.\n", f);
+        for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
+                const Block *b = &m->inv->blocks[i];
+                if ((b->flags & BLOCK_PRESENT) && (b->flags & BLOCK_BY_OTHER) && b->state != STATE_ONLINE)
+                        fprintf(f, "%" PRIu32 "\n", i);
+        }
+        if (fflush(f) != 0 || ferror(f))
+                r = -EIO;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(m->root->fd, KEPT_OFFLINE_FILE ".new", m->root->fd, KEPT_OFFLINE_FILE) < 0)
+                r = -errno;
+        return r;
+}
+
+static int on_save(sd_event_source *s _unused_, void *userdata) {
+        Manager *m = userdata;
+        int r = kept_offline_save(m);
+
+        if (r < 0)
+                log_msg(LOG_WARNING, "Cannot save /%s: %s; a restart may online blocks someone took offline",
+                        KEPT_OFFLINE_FILE, strerror(-r));
+        return 0;
+}
+
+/* Coalesced: one write per loop iteration, after a DIMM's worth of offline uevents. */
+static void kept_offline_changed(Manager *m) {
+        if (m->save_source && !m->opts.dry_run)
+                (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_ONESHOT);
+}
+
 static void on_block_report(Inventory *inv, const BlockReport *rep, void *userdata) {
         Manager *m = userdata;
         uint32_t index = rep->index;
@@ -240,7 +338,12 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
 
         switch (rep->change) {
         case BLOCK_APPEARED:
-                if (b->state == STATE_OFFLINE)
+                if (b->state == STATE_OFFLINE && (b->flags & BLOCK_AT_START) && kept_offline(m, index)) {
+                        b->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
+                        f.result = "skipped";
+                        audit_record(AUDIT_LEFT_OFFLINE, &f, "left memory%" PRIu32 " offline: someone else took it "
+                                     "offline before memhpd restarted (/%s)", index, KEPT_OFFLINE_FILE);
+                } else if (b->state == STATE_OFFLINE)
                         consider(m, index);
                 else if (b->state == STATE_ONLINE && !(b->flags & BLOCK_AT_START)) {
                         /* Someone (the kernel's auto-online, a udev rule) was faster than us. */
@@ -255,6 +358,8 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
 
         case BLOCK_STATE_CHANGED:
                 if (b->state == STATE_ONLINE) {
+                        if (b->flags & BLOCK_BY_OTHER)
+                                kept_offline_changed(m);
                         b->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
                         b->flags &= ~BLOCK_REDECIDE;
                         f.zone = zone_to_string(inventory_block_zone(inv, index));
@@ -269,11 +374,13 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                         audit_record(AUDIT_OFFLINE_BY_OTHER, &f,
                                      "memory%" PRIu32 " was taken offline by someone else; not onlining it again",
                                      index);
+                        kept_offline_changed(m);
                 } else if (b->state == STATE_OFFLINE)
                         consider(m, index);
                 break;
 
         case BLOCK_VANISHED:
+                kept_offline_changed(m);
                 f.result = "ok";
                 audit_record(AUDIT_BLOCK_REMOVED, &f, "memory%" PRIu32 " was removed (it was %s)", index,
                              block_state_to_string(rep->old_state));
@@ -313,6 +420,8 @@ static void handle_memory_uevent(Manager *m, const char *action, uint32_t index)
                 if (!inventory_block(m->inv, index))
                         return;
                 f = block_fields(m, index);
+                if (m->inv->blocks[index].flags & BLOCK_BY_OTHER)
+                        kept_offline_changed(m);
                 inventory_block_remove(m->inv, index);
                 f.result = "ok";
                 audit_record(AUDIT_BLOCK_REMOVED, &f, "memory%" PRIu32 " was removed (it was %s)", index,
@@ -577,6 +686,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
         sd_event_source_disable_unref(m->status_source);
+        sd_event_source_disable_unref(m->save_source);
+        free(m->kept_offline);
         udev_unref(m->udev);
         sd_event_unref(m->event);
         policy_set_done(&m->policies);
@@ -590,7 +701,11 @@ Manager *manager_free(Manager *m) {
 int manager_coldplug(Manager *m) {
         int r;
 
+        kept_offline_load(m);
         r = manager_rescan(m);
+        /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
+        m->kept_offline = mfree(m->kept_offline);
+        m->n_kept_offline = 0;
         if (r >= 0 && m->inv->iomem_hidden)
                 log_msg(LOG_WARNING, "/proc/iomem shows no addresses (memhpd needs CAP_SYS_ADMIN to read them): "
                         "virtio-mem and dax-kmem blocks cannot be told from other memory");
@@ -634,6 +749,11 @@ int manager_run(Manager *m) {
         (void) sd_event_source_set_enabled(m->rescan_source, SD_EVENT_OFF);
         /* After the uevents of one wake-up: rescan and status come last. */
         (void) sd_event_source_set_priority(m->rescan_source, SD_EVENT_PRIORITY_IDLE);
+        r = sd_event_add_defer(m->event, &m->save_source, on_save, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(m->save_source, SD_EVENT_PRIORITY_IDLE);
         r = sd_event_add_defer(m->event, &m->status_source, on_status, m);
         if (r < 0)
                 return r;

@@ -33,6 +33,11 @@ typedef struct Manager {
         sd_event_source *settle_timer;
         sd_event_source *rescan_source;
         sd_event_source *status_source;
+        sd_event_source *save_source;
+
+        /* Blocks someone else took offline, as saved in /run by an earlier instance (sorted). */
+        uint32_t *kept_offline;
+        size_t n_kept_offline;
 
         unsigned n_failed;       /* actions that failed since start */
         bool config_ok;          /* the last load of settings and policies was clean */

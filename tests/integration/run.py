@@ -234,6 +234,16 @@ def scenario_online_by_other(s):
     check(s.kernel.read(301, "state") == "offline", "memory301 stays offline: never fight the administrator")
     check(len(s.onlined(301)) == 1, "memory301 onlined exactly once")
 
+    # ...and across a restart of memhpd: the list survives in /run.
+    check(d.stop() == 0, "memhpd stops cleanly")
+    with open(os.path.join(s.root, "run/memhpd/offline-by-others")) as f:
+        kept = [l for l in f.read().splitlines() if l and not l.startswith("#")]
+    check(kept == ["301"], f"run/memhpd/offline-by-others lists memory301: {kept}")
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "left-offline" and r.get("block") == "301", "left-offline 301 after restart")
+    check(s.kernel.read(301, "state") == "offline", "memory301 still offline after a restart")
+    check(not s.onlined(301), "the new instance did not online memory301")
+
 
 def scenario_reload_broken(s):
     """A broken policy delivered with SIGHUP is rejected and the old policy keeps working."""
