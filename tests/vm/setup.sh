@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Prepare what the real-kernel VM tests need, cached under a directory:
 #   $CACHE/vmlinux         uncompressed PVH ELF kernel (boots ~2.5 s faster than bzImage under TCG)
 #   $CACHE/modules/*.ko    uncompressed modules, in load order in $CACHE/modules/order

@@ -154,7 +154,7 @@ def run_setup(cache):
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, ".lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
-        r = subprocess.run(["sh", os.path.join(HERE, "setup.sh"), cache],
+        r = subprocess.run(["bash", os.path.join(HERE, "setup.sh"), cache],
                            stdout=subprocess.PIPE, text=True)
         if r.returncode != 0:
             raise VMError(f"setup.sh failed with {r.returncode}")
