@@ -703,9 +703,10 @@ static int classify(Inventory *inv, uint32_t index, bool final) {
                 return DEVICE_ACPI_DIMM;
 
         r = iomem_lookup(inv->iomem, inv->n_iomem, start);
-        if (!r || (r->device == DEVICE_UNKNOWN && !(b->flags & BLOCK_AT_START))) {
-                /* A range added after our last read: read again (once per new range, not per block,
-                 * since hot-added ranges of one device merge). */
+        if (!r) {
+                /* A range added after our last read: read again (once per new range, not per block:
+                 * hot-added ranges of one device merge, and the kernel registers a range before it
+                 * creates its blocks). */
                 (void) iomem_refresh(inv);
                 r = iomem_lookup(inv->iomem, inv->n_iomem, start);
         }
