@@ -233,17 +233,11 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
         bool *masked = NULL;
 
         for (const char *const *dir = dirs; *dir; dir++) {
-                int fd = openat(rootfd, *dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                DIR *d;
+                DIR *d = root_opendir(rootfd, *dir);
 
-                if (fd < 0) {
+                if (!d) {
                         if (errno != ENOENT)
                                 conf_errors_addf(errors, *dir, 0, "cannot open directory: %m");
-                        continue;
-                }
-                d = fdopendir(fd);
-                if (!d) {
-                        close(fd);
                         continue;
                 }
                 for (struct dirent *de; (de = readdir(d));) {

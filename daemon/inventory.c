@@ -324,19 +324,14 @@ void inventory_block_set_node(Inventory *inv, uint32_t index, int node) {
 }
 
 int inventory_block_read_node(Inventory *inv, uint32_t index) {
-        _cleanup_close_ int fd = -EBADF;
         char name[32];
         DIR *d;
         int node = -ENOENT;
 
         snprintf(name, sizeof(name), "memory%" PRIu32, index);
-        fd = openat(inv->root->memory_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+        d = root_opendir(inv->root->memory_fd, name);
         if (!d)
                 return -errno;
-        fd = -EBADF;
         for (struct dirent *de; (de = readdir(d));) {
                 uint32_t v;
 
@@ -403,20 +398,15 @@ static void block_appear(Inventory *inv, uint32_t index, int node, bool at_start
 }
 
 static void probe_platform(Inventory *inv) {
-        _cleanup_close_ int fd = -EBADF;
         char buf[ROOT_VALUE_MAX];
         DIR *d;
 
         inv->xen = root_read(inv->root->fd, "sys/hypervisor/type", buf, sizeof(buf)) > 0 && strcmp(buf, "xen") == 0;
         inv->hyperv = faccessat(inv->root->fd, "sys/bus/vmbus", F_OK, 0) == 0;
         inv->acpi_memory_devices = false;
-        fd = openat(inv->root->fd, "sys/bus/acpi/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        d = fdopendir(fd);
+        d = root_opendir(inv->root->fd, "sys/bus/acpi/devices");
         if (!d)
                 return;
-        fd = -EBADF;
         for (struct dirent *de; (de = readdir(d));)
                 if (strncmp(de->d_name, "PNP0C80:", 8) == 0) {
                         inv->acpi_memory_devices = true;
@@ -439,7 +429,6 @@ static void block_vanish(Inventory *inv, uint32_t index) {
 
 static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
         _cleanup_free_ int16_t *map = NULL;
-        _cleanup_close_ int fd = -EBADF;
         DIR *d;
 
         map = malloc((size_t) map_size * sizeof(int16_t));
@@ -455,15 +444,10 @@ static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
                 *ret_map = TAKE_PTR(map);
                 return 0;
         }
-        fd = openat(inv->root->node_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+        d = root_opendir(inv->root->node_fd, ".");
         if (!d)
                 return -errno;
-        fd = -EBADF;
         for (struct dirent *de; (de = readdir(d));) {
-                _cleanup_close_ int nfd = -EBADF;
                 uint32_t node;
                 DIR *nd;
 
@@ -471,13 +455,9 @@ static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
                         continue;
                 inv->nodes[node].present = true;
                 inv->n_nodes++;
-                nfd = openat(inv->root->node_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (nfd < 0)
-                        continue;
-                nd = fdopendir(nfd);
+                nd = root_opendir(inv->root->node_fd, de->d_name);
                 if (!nd)
                         continue;
-                nfd = -EBADF;
                 for (struct dirent *me; (me = readdir(nd));) {
                         uint32_t b;
 
@@ -521,7 +501,6 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
         _cleanup_free_ int16_t *node_map = NULL;
         _cleanup_free_ ScanProblem *problems = NULL;
         _cleanup_free_ BlockReport *vanished = NULL;
-        _cleanup_close_ int fd = -EBADF;
         size_t n_problems = 0, n_vanished = 0, max_vanished = 0;
         uint32_t max_index = 0;
         bool at_start = !inv->scanned;
@@ -535,13 +514,9 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                 return r;
 
         /* Pass 1: which blocks exist. No list: the block array itself carries the mark. */
-        fd = openat(inv->root->memory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
+        d = root_opendir(inv->root->memory_fd, ".");
         if (!d)
                 return -errno;
-        fd = -EBADF;
         for (struct dirent *de; (de = readdir(d));) {
                 uint32_t index;
 

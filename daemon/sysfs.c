@@ -66,6 +66,19 @@ ssize_t root_read(int dirfd, const char *path, char *buf, size_t size) {
         return n;
 }
 
+DIR *root_opendir(int dirfd, const char *path) {
+        int fd;
+        DIR *d;
+
+        fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d)
+                closep(&fd);
+        return d;
+}
+
 int root_write(int dirfd, const char *path, const char *value) {
         _cleanup_close_ int fd = -EBADF;
         size_t len = strlen(value);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -28,6 +29,9 @@ Root *root_free(Root *r);
  * newline removed. Returns the length or -errno; -EFBIG if the value does not fit in 'size'.
  */
 ssize_t root_read(int dirfd, const char *path, char *buf, size_t size);
+
+/* Open the directory at 'path' relative to 'dirfd' for readdir(). NULL with errno set on failure. */
+DIR *root_opendir(int dirfd, const char *path);
 
 /* Write 'value' to the attribute in one write(2). Returns 0 or the -errno the kernel answered. */
 int root_write(int dirfd, const char *path, const char *value);
