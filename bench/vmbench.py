@@ -1,0 +1,304 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Real-kernel benchmarks: the tests/vm harness (vmlib) with three onlining agents side by side.
+
+Agents:
+  kernel  the kernel's own auto-online: auto_online_blocks=online_movable, no userspace agent
+  memhpd  memhpd with defaults and one policy, Device=any Zone=movable
+  udev    systemd-udevd (Debian 12's, from the udev package, downloaded not installed) started as
+          `systemd-udevd --daemon` with only the distribution-style rule
+          SUBSYSTEM=="memory", ACTION=="add", ATTR{state}=="offline", ATTR{state}="online_movable"
+
+Times are guest CLOCK_MONOTONIC: `guest-tool now` run by the guest shell just before QMP
+device_add (or qom-set of a virtio-mem requested-size) is the start; `guest-tool uevlog` stamps
+every memory-block kernel uevent on receipt, and the last block's "online" uevent is the end.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "vm"))
+import vmlib  # noqa: E402
+from vmlib import GiB, MiB, VM, VMError, Scenario  # noqa: E402
+
+AGENTS = ("kernel", "memhpd", "udev")
+MOVABLE_POLICY = "[Match]\nDevice=any\n\n[Online]\nZone=movable\n"
+UDEV_RULE = 'SUBSYSTEM=="memory", ACTION=="add", ATTR{state}=="offline", ATTR{state}="online_movable"\n'
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# tools cached beside the VM cache: the static guest helper and Debian's systemd-udevd
+
+def guest_tool(cache):
+    """Compile bench/guest-tool.c statically (once per source change) into the cache."""
+    src = os.path.join(HERE, "guest-tool.c")
+    out = os.path.join(cache, "bench", "guest-tool")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    cc = shutil.which("cc") or shutil.which("gcc")
+    r = subprocess.run([cc, "-O2", "-static", "-Wall", "-o", out + ".tmp", src], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"cannot build the static guest helper: {r.stdout.strip()}")
+    os.rename(out + ".tmp", out)
+    return out
+
+
+def udevd_dir(cache):
+    """Debian's udev package unpacked (never installed) into the cache; returns its root or
+    raises BenchError saying why not."""
+    root = os.path.join(cache, "bench", "udev")
+    if os.path.exists(os.path.join(root, "bin", "udevadm")):
+        return root
+    dl = os.path.join(cache, "bench", "udev-dl")
+    shutil.rmtree(dl, ignore_errors=True)
+    os.makedirs(dl)
+    if os.getuid() == 0:
+        subprocess.run(["chown", "_apt", dl], stderr=subprocess.DEVNULL)
+    r = subprocess.run(["apt-get", "download", "udev"], cwd=dl, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if r.returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run(["apt-get", "download", "udev"], cwd=dl, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    debs = [f for f in os.listdir(dl) if f.endswith(".deb")]
+    if r.returncode != 0 or not debs:
+        raise BenchError(f"apt-get download udev failed: {r.stdout.strip()[-500:]}")
+    tmp = root + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(["dpkg-deb", "-x", os.path.join(dl, debs[0]), tmp], check=True)
+    os.rename(tmp, root)
+    with open(os.path.join(root, "deb-name"), "w") as f:
+        f.write(debs[0] + "\n")
+    shutil.rmtree(dl, ignore_errors=True)
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# the VM: vmlib.VM plus a third archive with the benchmark's tools
+
+class BenchVM(VM):
+    """vmlib.VM whose initramfs gets one more archive (the guest helper, and udevd for the udev
+    agent) appended after vmlib wrote base + scenario; and whose kernel command line can be
+    extended. Nothing in tests/vm changes."""
+
+    def __init__(self, agent, scn, memhpd, cache, tool, udev_root=None, mem="512M", append=""):
+        super().__init__(scn, memhpd, SOURCE_ROOT, cache, mem=mem)
+        self.agent = agent
+        self.tool = tool
+        self.udev_root = udev_root
+        self.append = append
+
+    def bench_cpio(self):
+        c = vmlib.Cpio()
+        c.copy(self.tool, "/bin/guest-tool", 0o755)
+        if self.agent == "udev":
+            adm = os.path.join(self.udev_root, "bin", "udevadm")
+            c.copy(adm, "/bin/udevadm", 0o755)
+            for host, guest in vmlib.ldd_files(adm):
+                c.copy(os.path.realpath(host), guest, 0o755)
+            c.symlink("/lib/systemd/systemd-udevd", "/bin/udevadm")
+            c.file("/etc/udev/udev.conf", "")
+            c.file("/etc/udev/rules.d/80-memory-online.rules", UDEV_RULE)
+            c.mkdir("/lib/udev/rules.d")
+        return c.finish()
+
+    def qemu_argv(self, initrd):
+        # vmlib.VM.start() has written base + scenario archives to initrd: append ours.
+        with open(initrd, "ab") as out:
+            pos = out.tell()
+            out.write(b"\0" * (-pos % 4))
+            out.write(self.bench_cpio())
+        argv = super().qemu_argv(initrd)
+        if self.append:
+            i = argv.index("-append")
+            argv[i + 1] += " " + self.append
+        return argv
+
+
+def boot(agent, memhpd, cache, tool, udev_root, mem="512M", extra_qemu=None):
+    if agent == "kernel":
+        scn = Scenario(autostart=False, presets=False, auto_online_blocks="online_movable",
+                       extra_qemu=extra_qemu)
+    elif agent == "memhpd":
+        scn = Scenario(policies={"10-bench.policy": MOVABLE_POLICY}, autostart=True, extra_qemu=extra_qemu)
+    else:
+        scn = Scenario(autostart=False, presets=False, extra_qemu=extra_qemu)
+    vm = BenchVM(agent, scn, memhpd, cache, tool, udev_root, mem=mem)
+    vm.start()
+    if agent == "memhpd":
+        vm.wait_started()
+    elif agent == "udev":
+        vm.out("mkdir -p /run/udev && /lib/systemd/systemd-udevd --daemon >/run/udevd.out 2>&1", timeout=60)
+        rc, out = vm.sh("udevadm control --ping --timeout=30 && pidof systemd-udevd", timeout=60)
+        if rc != 0 or not out.strip():
+            raise BenchError("systemd-udevd did not start in the guest: " + vm.sh("cat /run/udevd.out")[1])
+    elif agent == "kernel":
+        aob = vm.out("cat /sys/devices/system/memory/auto_online_blocks").strip()
+        if aob != "online_movable":
+            raise BenchError(f"auto_online_blocks is {aob!r}")
+    return vm
+
+
+def agent_alive(vm):
+    if vm.agent == "memhpd":
+        return vm.memhpd_pid() is not None
+    if vm.agent == "udev":
+        rc, out = vm.sh("pidof systemd-udevd")
+        return rc == 0 and bool(out.strip())
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# one measurement
+
+def start_logger(vm, n_online):
+    vm.out("rm -f /run/uev.log /run/uevlog.pid; "
+           f"setsid guest-tool uevlog /run/uev.log {n_online} </dev/null >/run/uevlog.out 2>&1 & "
+           "echo $! > /run/uevlog.pid; while ! [ -s /run/uev.log ]; do sleep 0.02; done")
+
+
+def wait_logger(vm, timeout):
+    """Wait (in the guest, polling 5 times a second) for the logger to see its last "online"."""
+    rc, _ = vm.sh(f"p=$(cat /run/uevlog.pid); i=0; while kill -0 $p 2>/dev/null; do sleep 0.2; "
+                  f"i=$((i+1)); [ $i -gt {int(timeout * 5)} ] && exit 1; done; exit 0", timeout=timeout + 30)
+    return rc == 0
+
+
+def read_log(vm):
+    adds, onlines, lost = {}, {}, 0
+    for line in vm.out("cat /run/uev.log; kill $(cat /run/uevlog.pid) 2>/dev/null; true").splitlines():
+        f = line.split()
+        if len(f) != 3:
+            continue
+        t, action, name = float(f[0]), f[1], f[2]
+        if action == "lost":
+            lost += 1
+        elif action == "add":
+            adds.setdefault(name, t)
+        elif action == "online":
+            onlines[name] = t
+    return adds, onlines, lost
+
+
+def measure(vm, trigger, n_blocks, timeout):
+    """Start the logger, take the guest clock, run trigger() (QMP), wait for n_blocks onlined."""
+    before = set(vm.blocks())
+    start_logger(vm, n_blocks)
+    t0 = float(vm.out("guest-tool now"))
+    trigger()
+    done = wait_logger(vm, timeout)
+    adds, onlines, lost = read_log(vm)
+    blocks = vm.blocks()
+    new = [i for i in blocks if i not in before]
+    online_new = [i for i in new if blocks[i]["state"] == "online"]
+    movable = [i for i in online_new if blocks[i]["zones"][:1] == ["Movable"]]
+    res = {"new_blocks": len(new), "online": len(online_new), "movable": len(movable),
+           "complete": done and len(online_new) >= n_blocks, "lost": lost}
+    if adds:
+        res["first_add_s"] = min(adds.values()) - t0
+        res["last_add_s"] = max(adds.values()) - t0
+    if onlines and res["complete"]:
+        res["latency_s"] = max(onlines.values()) - t0
+        res["from_first_add_s"] = max(onlines.values()) - min(adds.values()) if adds else None
+    return res
+
+
+def dimm_trigger(vm, ident, size, node=0):
+    vm.qmp.cmd("object-add", {"qom-type": "memory-backend-ram", "id": f"mem-{ident}", "size": size})
+
+    def trigger():
+        vm.qmp.cmd("device_add", {"driver": "pc-dimm", "id": ident, "memdev": f"mem-{ident}", "node": node})
+    return trigger
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks; each returns a list of result dicts (one per run) and never raises for one agent's
+# failure in a run: the dict then carries "error"
+
+def run_guarded(fn, *args):
+    vm = None
+    try:
+        return fn(*args)
+    except (VMError, BenchError, OSError) as e:
+        return {"error": str(e).splitlines()[0][:300]}
+
+
+def bench_dimm(agent, size_gib, env):
+    vm = boot(agent, env["memhpd"], env["cache"], env["tool"], env["udev_root"], mem=env["dimm_mem"])
+    try:
+        bs = vm.block_size()
+        n = size_gib * GiB // bs
+        res = measure(vm, dimm_trigger(vm, "d1", size_gib * GiB), n, env["timeout"])
+        res["alive"] = agent_alive(vm)
+        res["boot_s"] = vm.boot_time
+        return res
+    finally:
+        vm.stop()
+        shutil.rmtree(vm.workdir, ignore_errors=True)
+
+
+def bench_virtio_mem(agent, size_gib, env):
+    extra = ["-object", f"memory-backend-ram,id=vmem0,size={size_gib}G",
+             "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=0"]
+    vm = boot(agent, env["memhpd"], env["cache"], env["tool"], env["udev_root"], extra_qemu=extra)
+    try:
+        bs = vm.block_size()
+        n = size_gib * GiB // bs
+
+        def trigger():
+            vm.qom_set("vm0", "requested-size", size_gib * GiB)
+        res = measure(vm, trigger, n, env["timeout"])
+        res["plugged_mib"] = vm.qom_get("vm0", "size") // MiB
+        res["alive"] = agent_alive(vm)
+        return res
+    finally:
+        vm.stop()
+        shutil.rmtree(vm.workdir, ignore_errors=True)
+
+
+def bench_pressure(agent, size_gib, left_mib, env):
+    vm = boot(agent, env["memhpd"], env["cache"], env["tool"], env["udev_root"], mem="512M")
+    try:
+        bs = vm.block_size()
+        n = size_gib * GiB // bs
+        vm.out("setsid guest-tool hog %d </dev/null >/run/hog.out 2>&1 & echo $! > /run/hog.pid; "
+               "while ! [ -s /run/hog.out ]; do sleep 0.1; done" % left_mib, timeout=300)
+        hog = vm.out("cat /run/hog.out").strip()
+        res = {"hog": hog}
+        try:
+            res.update(measure(vm, dimm_trigger(vm, "d1", size_gib * GiB), n, env["pressure_timeout"]))
+        except VMError as e:
+            res["error"] = str(e).splitlines()[0][:300]
+            res["complete"] = False
+        try:
+            res["alive"] = agent_alive(vm)
+            rc, out = vm.sh("dmesg | grep -E 'Killed process|invoked oom-killer' | tail -n 5", timeout=30)
+            res["oom"] = out.strip()
+            res["hog_alive"] = vm.sh("kill -0 $(cat /run/hog.pid)")[0] == 0
+            if "online" not in res:
+                blocks = vm.blocks()
+                res["online"] = sum(1 for b in blocks.values() if b["state"] == "online") - 4
+        except VMError as e:
+            res.setdefault("error", "guest unresponsive after the hot-add: " + str(e).splitlines()[0][:200])
+            res["alive"] = None
+        return res
+    finally:
+        vm.stop()
+        shutil.rmtree(vm.workdir, ignore_errors=True)
+
+
+def kernel_version(cache):
+    try:
+        with open(os.path.join(cache, "kver")) as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
