@@ -50,11 +50,12 @@ class Cpio:
         self.ino = 1
         self.dirs = set()
 
-    def _entry(self, name, mode, data=b"", nlink=1):
+    def _entry(self, name, mode, data=b"", nlink=1, uid=0, gid=0, mtime=0, rdev=(0, 0)):
         name = name.lstrip("/")
         nameb = name.encode() + b"\0"
         hdr = "070701" + "".join(f"{v:08x}" for v in (
-            self.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, 0, 0, len(nameb), 0))
+            self.ino, mode, uid, gid, nlink, int(mtime), len(data), 0, 0, rdev[0], rdev[1],
+            len(nameb), 0))
         self.ino += 1
         buf = hdr.encode() + nameb
         buf += b"\0" * (-len(buf) % 4)
@@ -86,6 +87,29 @@ class Cpio:
     def symlink(self, path, target):
         self.mkdir(os.path.dirname(path))
         self._entry(path, 0o120000 | 0o777, target.encode())
+
+    def node(self, path, mode, major, minor):
+        """A character (mode includes S_IFCHR) or block device node."""
+        self.mkdir(os.path.dirname(path))
+        self._entry(path, mode, rdev=(major, minor))
+
+    def add_tree(self, root, prefix="/"):
+        """Everything under the host directory root, as prefix/..., with modes, no owners."""
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, root)
+            guest = os.path.normpath(os.path.join(prefix, rel))
+            if guest != "/" and guest not in self.dirs:
+                self.mkdir(os.path.dirname(guest))
+                self.dirs.add(guest)
+                self._entry(guest, 0o040000 | (os.lstat(dirpath).st_mode & 0o7777), nlink=2)
+            for name in sorted(filenames + [d for d in dirnames
+                                            if os.path.islink(os.path.join(dirpath, d))]):
+                src = os.path.join(dirpath, name)
+                if os.path.islink(src):
+                    self.symlink(os.path.join(guest, name), os.readlink(src))
+                else:
+                    self.copy(src, os.path.join(guest, name))
 
     def finish(self, align=512):
         self._entry("TRAILER!!!", 0)
@@ -197,6 +221,18 @@ def base_initramfs(cache):
         f.write(c.finish())
     os.rename(tmp, path)
     return path
+
+
+def write_initrd(path, archives, extra=b""):
+    """Concatenate cpio archives (paths, then bytes) into path, each on a 4-byte boundary."""
+    with open(path, "wb") as out:
+        for a in archives:
+            out.write(b"\0" * (-out.tell() % 4))   # an appended archive starts 4-byte aligned
+            with open(a, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+        if extra:
+            out.write(b"\0" * (-out.tell() % 4))
+            out.write(extra)
 
 
 def ldd_files(binary):
@@ -468,8 +504,7 @@ class VM:
                      "-numa", f"node,nodeid=0,cpus=0-{self.cpus - 1},memdev=m0",
                      "-numa", "node,nodeid=1"]
         argv += ["-kernel", os.path.join(self.cache, "vmlinux"), "-initrd", initrd,
-                 "-append", "console=ttyS0,115200 panic=-1 loglevel=7 rdinit=/init "
-                            "memhp_default_state=offline tsc=reliable",
+                 "-append", self.kernel_cmdline(),
                  "-chardev", f"file,id=con,path={self.console_path}", "-serial", "chardev:con",
                  "-chardev", f"socket,id=cmd,path={self.cmd_path}", "-serial", "chardev:cmd",
                  "-chardev", f"file,id=mlog,path={self.log_path}", "-serial", "chardev:mlog",
@@ -477,16 +512,20 @@ class VM:
         argv += self.scn.extra_qemu
         return argv
 
-    def start(self, boot_timeout=90):
+    def kernel_cmdline(self):
+        return ("console=ttyS0,115200 panic=-1 loglevel=7 rdinit=/init "
+                "memhp_default_state=offline tsc=reliable")
+
+    def make_initrd(self, initrd):
+        """Write the initramfs the guest boots: the cached base archive plus the scenario's."""
         base = base_initramfs(self.cache)
         extra, self.sysconfdir, self.vendordir = scenario_cpio(self.scn, self.memhpd,
                                                                 self.source_root)
+        write_initrd(initrd, [base], extra)
+
+    def start(self, boot_timeout=90):
         initrd = os.path.join(self.workdir, "initrd.cpio")
-        with open(initrd, "wb") as out, open(base, "rb") as b:
-            shutil.copyfileobj(b, out)
-            pos = out.tell()
-            out.write(b"\0" * (-pos % 4))   # an appended archive starts on a 4-byte boundary
-            out.write(extra)
+        self.make_initrd(initrd)
         for p in (self.cmd_path, self.qmp_path):
             if os.path.exists(p):
                 os.unlink(p)
