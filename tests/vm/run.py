@@ -403,6 +403,120 @@ def s_lost_events(ctx):
 
 
 # ---------------------------------------------------------------------------------------------
+# The demo: the README's first command
+
+class LogTail:
+    """Prints memhpd's log lines (its audit trail) as they arrive."""
+
+    def __init__(self, vm, t0):
+        self.vm, self.t0, self.off, self.partial = vm, t0, 0, b""
+
+    def pump(self):
+        try:
+            with open(self.vm.log_path, "rb") as f:
+                f.seek(self.off)
+                data = f.read()
+        except OSError:
+            return
+        self.off += len(data)
+        lines = (self.partial + data).replace(b"\r", b"").split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                print(f"  {time.monotonic() - self.t0:5.1f}s  {line.decode(errors='replace')}",
+                      flush=True)
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            v = pred()
+            if v:
+                self.pump()
+                return v
+            if time.monotonic() > deadline:
+                raise Failed(f"timeout ({timeout}s) waiting for {what}")
+            time.sleep(0.3)
+
+
+def block_table(vm, recs):
+    """Rows of (blocks, address range, state, zone, node, device, decided by), runs merged."""
+    bs = vm.block_size()
+    by_block = {}
+    for r in recs:
+        if r.get("event") == "onlined" and block_of(r) is not None:
+            by_block[block_of(r)] = (r.get("device", "?"), os.path.basename(r.get("policy", "")))
+    rows = []
+    for i, b in sorted(vm.blocks().items()):
+        dev, pol = by_block.get(i, ("boot", "-"))
+        key = (b["state"], " ".join(b["zones"]), "-" if b["node"] is None else str(b["node"]),
+               dev, pol)
+        if rows and rows[-1][1] == key and rows[-1][0][1] == i - 1:
+            rows[-1][0][1] = i
+        else:
+            rows.append(([i, i], key))
+    out = [f"{'blocks':18} {'physical range':29} {'state':8} {'zone':8} {'node':4} "
+           f"{'device':10} decided by"]
+    for (a, z), (state, zone, node, dev, pol) in rows:
+        name = f"memory{a}" if a == z else f"memory{a}-{z}"
+        rng = f"{a * bs:#012x}-{(z + 1) * bs - 1:#012x}"
+        size = f"{(z - a + 1) * bs >> 20} MiB"
+        out.append(f"{name:18} {rng:20} {size:>8} {state:8} {zone:8} {node:4} {dev:10} {pol}")
+    return "\n".join(out)
+
+
+@scenario("demo", "the README's demo: 1 GiB DIMM + virtio-mem 512 MiB, audit lines live",
+          in_all=False)
+def s_demo(ctx):
+    say = lambda msg: print(f"\n== {msg}", flush=True)  # noqa: E731
+    t0 = time.monotonic()
+    say("booting Debian 12's 6.1 kernel under QEMU (busybox initramfs, memhpd with the shipped "
+        "policy: Zone=auto, MaxMovableRatio=301%)")
+    vm = boot(ctx, Scenario(extra_qemu=[
+        "-object", "memory-backend-ram,id=vmem0,size=1G",
+        "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=0"]))
+    tail = LogTail(vm, t0)
+    tail.wait(lambda: any(r.get("event") == "started" for r in vm.audit()), 30,
+              "memhpd to start")
+    bs = vm.block_size()
+    print(f"   guest up in {vm.boot_time:.1f}s; {len(vm.blocks())} memory blocks of "
+          f"{bs >> 20} MiB, all boot memory", flush=True)
+
+    before = vm.blocks()
+    say("hot-adding a 1 GiB DIMM over QMP (object-add memory-backend-ram + device_add pc-dimm)")
+    t1 = time.monotonic()
+    vm.add_dimm("dimm1", GiB, node=0)
+    n = GiB // bs
+    tail.wait(lambda: new_online(before, n)(vm.blocks()), 120, f"{n} DIMM blocks online")
+    print(f"   {n} blocks online {time.monotonic() - t1:.1f}s after device_add", flush=True)
+
+    before = vm.blocks()
+    say("growing the virtio-mem device to 512 MiB (qom-set requested-size)")
+    t1 = time.monotonic()
+    vm.qom_set("vm0", "requested-size", 512 * MiB)
+    n = 512 * MiB // bs
+    tail.wait(lambda: new_online(before, n)(vm.blocks())
+              and vm.qom_get("vm0", "size") == 512 * MiB, 120, "virtio-mem to reach 512 MiB")
+    print(f"   virtio-mem at 512 MiB, {n} blocks online {time.monotonic() - t1:.1f}s after "
+          "qom-set", flush=True)
+
+    say("stopping memhpd (SIGTERM)")
+    st = vm.stop_memhpd()
+    tail.wait(lambda: any(r.get("event") == "stopped" for r in vm.audit()), 10, "stopped record")
+    check(st == 0, f"memhpd exited with status {st}")
+
+    recs = vm.audit()
+    say("memory blocks now (sysfs), and who onlined them (memhpd's audit records)")
+    print(block_table(vm, recs), flush=True)
+    on = [r for r in recs if r.get("event") == "onlined"]
+    check_no_failures(vm)
+    check(len(on) == (GiB + 512 * MiB) // bs, f"{len(on)} onlined records")
+    print(f"\n{len(on)} blocks onlined by memhpd, 0 failures; {time.monotonic() - t0:.0f}s in all "
+          f"({vm.accel.upper()}). Audit records: tests/vm/README.md; run the tests: "
+          "meson test -C build", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # Layer 4: a real system (Debian 12, systemd as PID 1), memhpd installed by `meson install`
 
 def zoneinfo_pages(vm, node=0):
