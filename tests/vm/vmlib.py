@@ -94,7 +94,8 @@ class Cpio:
         self._entry(path, mode, rdev=(major, minor))
 
     def add_tree(self, root, prefix="/"):
-        """Everything under the host directory root, as prefix/..., with modes, no owners."""
+        """Everything under the host directory root, as prefix/..., with modes and mtimes (owners
+        are root)."""
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             rel = os.path.relpath(dirpath, root)
@@ -102,14 +103,18 @@ class Cpio:
             if guest != "/" and guest not in self.dirs:
                 self.mkdir(os.path.dirname(guest))
                 self.dirs.add(guest)
-                self._entry(guest, 0o040000 | (os.lstat(dirpath).st_mode & 0o7777), nlink=2)
+                st = os.lstat(dirpath)
+                self._entry(guest, 0o040000 | (st.st_mode & 0o7777), nlink=2, mtime=st.st_mtime)
             for name in sorted(filenames + [d for d in dirnames
                                             if os.path.islink(os.path.join(dirpath, d))]):
                 src = os.path.join(dirpath, name)
+                st = os.lstat(src)
                 if os.path.islink(src):
-                    self.symlink(os.path.join(guest, name), os.readlink(src))
+                    data, mode = os.readlink(src).encode(), 0o120777
                 else:
-                    self.copy(src, os.path.join(guest, name))
+                    with open(src, "rb") as f:
+                        data, mode = f.read(), 0o100000 | (st.st_mode & 0o7777)
+                self._entry(os.path.join(guest, name), mode, data, mtime=st.st_mtime)
 
     def finish(self, align=512):
         self._entry("TRAILER!!!", 0)
