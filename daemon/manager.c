@@ -28,6 +28,10 @@ static const char *const policy_dirs[] = {
         NULL,
 };
 
+static const char *plural(unsigned long long n, const char *one, const char *many) {
+        return n == 1 ? one : many;
+}
+
 static uint64_t now_usec(void) {
         struct timespec ts;
 
@@ -50,9 +54,10 @@ static void manager_update_status(Manager *m) {
         if (m->opts.once)
                 return;
         (void) sd_notifyf(false,
-                          "STATUS=Managing %" PRIu32 " memory blocks on %" PRIu32 " nodes (%" PRIu32
-                          " offline); %zu policies; %llu onlined, %u failed",
-                          m->inv->n_present, m->inv->n_nodes, m->inv->n_offline, m->policies.n, m->n_onlined,
+                          "STATUS=Managing %" PRIu32 " memory blocks on %" PRIu32 " %s (%" PRIu32
+                          " offline); %zu %s; %llu onlined, %u failed",
+                          m->inv->n_present, m->inv->n_nodes, plural(m->inv->n_nodes, "node", "nodes"),
+                          m->inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"), m->n_onlined,
                           m->n_failed);
 }
 
@@ -607,8 +612,8 @@ int manager_load_config(Manager *m, bool initial) {
                 audit_record(AUDIT_POLICY_REJECTED, &f,
                              initial ? "policy set rejected (%zu errors): running with no policy, every new block "
                                        "stays offline until a reload succeeds"
-                                     : "policy set rejected (%zu errors): keeping the previous %zu policies",
-                             errors.n, m->policies.n);
+                                     : "policy set rejected (%zu errors): keeping the previous %zu %s",
+                             errors.n, m->policies.n, plural(m->policies.n, "policy", "policies"));
                 conf_errors_clear(&errors);
                 m->config_ok = false;
                 return -EINVAL;
@@ -620,7 +625,8 @@ int manager_load_config(Manager *m, bool initial) {
 
         AuditFields f = AUDIT_FIELDS_INIT;
         f.result = "ok";
-        audit_record(AUDIT_POLICY_LOADED, &f, "loaded %zu policies%s%s", set.n, set.n ? ", first " : "",
+        audit_record(AUDIT_POLICY_LOADED, &f, "loaded %zu %s%s%s", set.n, plural(set.n, "policy", "policies"),
+                     set.n ? ", first " : "",
                      set.n ? set.items[0].path : "");
         return r;
 }
@@ -773,9 +779,10 @@ int manager_run(Manager *m) {
 
         f.result = "ok";
         audit_record(AUDIT_STARTED, &f, "started: %" PRIu32 " memory blocks of %" PRIu64 " MiB on %" PRIu32
-                     " nodes, %" PRIu32 " offline; %zu policies; %s uevents%s",
-                     m->inv->n_present, m->inv->block_size >> 20, m->inv->n_nodes, m->inv->n_offline,
-                     m->policies.n, event_source_to_string(m->settings.event_source),
+                     " %s, %" PRIu32 " offline; %zu %s; %s uevents%s",
+                     m->inv->n_present, m->inv->block_size >> 20, m->inv->n_nodes,
+                     plural(m->inv->n_nodes, "node", "nodes"), m->inv->n_offline, m->policies.n,
+                     plural(m->policies.n, "policy", "policies"), event_source_to_string(m->settings.event_source),
                      m->opts.dry_run ? "; dry run, writing nothing" : "");
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
@@ -811,9 +818,9 @@ void manager_print_report(Manager *m, FILE *out) {
         Inventory *inv = m->inv;
         uint32_t first = UINT32_MAX;
 
-        fprintf(out, "memhpd %s: %" PRIu32 " memory blocks of %" PRIu64 " MiB under %s, %" PRIu32 " offline, %zu policies\n\n",
+        fprintf(out, "memhpd %s: %" PRIu32 " memory blocks of %" PRIu64 " MiB under %s, %" PRIu32 " offline, %zu %s\n\n",
                 m->opts.dry_run ? "dry run" : "report", inv->n_present, inv->block_size >> 20, m->root->path,
-                inv->n_offline, m->policies.n);
+                inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"));
         fprintf(out, "%-22s %-25s %10s  %-8s %-8s %4s  %-10s %s\n", "BLOCKS", "PHYSICAL RANGE", "SIZE", "STATE",
                 "ZONE", "NODE", "DEVICE", "POLICY DECISION");
 

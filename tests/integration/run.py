@@ -253,7 +253,7 @@ def scenario_reload_broken(s):
     rej = d.wait_record(lambda r: r["event"] == "policy-rejected" and "50-test.policy:5" in r["_line"],
                         "the rejection naming file and line")
     check("Zone=sideways" in rej["_line"], f"rejection says what: {rej['_line']}")
-    d.wait_record(lambda r: r["event"] == "policy-rejected" and "keeping the previous 1 policies" in r["_line"],
+    d.wait_record(lambda r: r["event"] == "policy-rejected" and "keeping the previous 1 policy" in r["_line"],
                   "keeping the previous policy")
     s.kernel.add_block(400, node=0)
     s.wait_all_online([400])
@@ -262,8 +262,8 @@ def scenario_reload_broken(s):
     # A good reload takes effect for the next block.
     write(s.root, "etc/memhpd/policies.d/50-test.policy", KERNEL)
     d.signal(signal.SIGHUP)
-    d.wait_record(lambda r: r["event"] == "policy-loaded" and r["_line"].count("loaded 1 policies") and
-                  d.text().count("loaded 1 policies") >= 2, "the second policy-loaded record")
+    d.wait_record(lambda r: r["event"] == "policy-loaded" and r["_line"].count("loaded 1 policy,") and
+                  d.text().count("loaded 1 policy,") >= 2, "the second policy-loaded record")
     s.kernel.add_block(401, node=0)
     s.wait_all_online([401])
     check(s.kernel.read(401, "valid_zones") == "Normal", "new policy (kernel) applied after reload")
