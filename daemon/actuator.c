@@ -56,10 +56,9 @@ OnlineResult block_online(Inventory *inv, uint32_t index, Action action, int *re
         snprintf(path, sizeof(path), "memory%" PRIu32 "/state", index);
         r = root_write(inv->root->memory_fd, path, value);
         if (r == 0) {
-                /* The kernel put it where we asked; valid_zones names the exact kernel zone. */
-                zone = read_zone(inv, index);
-                if (zone == ZONE_UNKNOWN || !zone_fits(action, zone))
-                        zone = requested;
+                /* The kernel put it where we asked (for online_kernel, the node's kernel zone: which one
+                 * does not matter to the accounting, so no read on the hot path). */
+                zone = requested;
                 after = STATE_ONLINE;
         } else {
                 if (root_read(inv->root->memory_fd, path, buf, sizeof(buf)) >= 0 &&

@@ -19,7 +19,7 @@
  * memory blocks, which is what "never fight the administrator" needs across restarts. */
 #define KEPT_OFFLINE_FILE "run/memhpd/offline-by-others"
 #define KEPT_OFFLINE_MAX (1u << 22)
-#define SETTLE_POLL_USEC (5 * 1000) /* how often a settling block looks for its links */
+#define SETTLE_POLL_USEC 1000 /* how often the newest settling block looks for its links */
 
 static const char *const policy_dirs[] = {
         "etc/memhpd/policies.d",
@@ -203,28 +203,46 @@ static void consider(Manager *m, uint32_t index) {
         decide_and_act(m, index);
 }
 
+/* A block left the pending list: decide on it unless someone else already did. */
+static void settled(Manager *m, uint32_t index, bool forced) {
+        Block *b = &m->inv->blocks[index];
+
+        if (forced && b->node < 0) {
+                AuditFields f = block_fields(m, index);
+                f.result = "skipped";
+                audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 " has no node link after %llu ms; deciding without its node",
+                             index, m->settings.settle_usec / 1000);
+        }
+        if (b->state == STATE_OFFLINE && !(b->flags & BLOCK_DECIDED))
+                decide_and_act(m, index);
+}
+
 static void settle_pending(Manager *m, bool force_all) {
         uint64_t now = now_usec();
 
-        /* Oldest first; settle() removes entries, so walk a snapshot from the front. */
+        if (m->inv->n_pending == 0)
+                return;
+        if (!force_all && now - m->inv->pending_since[0] < m->settings.settle_usec) {
+                /* The kernel links a range's blocks to their node and firmware_node in ascending order,
+                 * after it created them all: until the newest waiting block is ready none is, so one
+                 * probe per tick does, however large the hot-add. */
+                uint32_t newest = m->inv->pending[m->inv->n_pending - 1];
+
+                if (inventory_block_settle(m->inv, newest, false, now) == 0)
+                        return;
+                settled(m, newest, false);
+        }
+
+        /* Oldest first; settle() removes entries, so walk from the front. */
         for (size_t i = 0; i < m->inv->n_pending;) {
                 uint32_t index = m->inv->pending[i];
                 bool force = force_all || now - m->inv->pending_since[i] >= m->settings.settle_usec;
-                Block *b = &m->inv->blocks[index];
 
                 if (inventory_block_settle(m->inv, index, force, now) == 0) {
                         i++;
                         continue;
                 }
-                if (force && b->node < 0) {
-                        AuditFields f = block_fields(m, index);
-                        f.result = "skipped";
-                        audit_record(AUDIT_BAD_SYSFS, &f,
-                                     "memory%" PRIu32 " has no node link after %llu ms; deciding without its node",
-                                     index, m->settings.settle_usec / 1000);
-                }
-                if (b->state == STATE_OFFLINE && !(b->flags & BLOCK_DECIDED))
-                        decide_and_act(m, index);
+                settled(m, index, force);
         }
 }
 
@@ -434,6 +452,11 @@ static void handle_memory_uevent(Manager *m, const char *action, uint32_t index)
                 status_changed(m);
                 return;
         }
+        if (inventory_block(m->inv, index) &&
+            ((strcmp(action, "online") == 0 && m->inv->blocks[index].state == STATE_ONLINE) ||
+             (strcmp(action, "offline") == 0 && m->inv->blocks[index].state == STATE_OFFLINE)))
+                /* What we know already, typically the kernel confirming our own write: nothing to read. */
+                return;
         if (index >= m->inv->n_blocks || !(m->inv->blocks[index].flags & BLOCK_PRESENT)) {
                 if (strcmp(action, "add") != 0) {
                         /* An online/offline for a block we never saw: we missed its add. */
