@@ -730,8 +730,10 @@ int inventory_block_settle(Inventory *inv, uint32_t index, bool force, uint64_t 
         bool settled = true;
 
         /* In a hot-add the block below is still waiting for its links: so is this one (the kernel links
-         * them in ascending order). Join the queue without probing; the newest is probed for all. */
-        if (!force && index > 0 && index - 1 < inv->n_blocks && (inv->blocks[index - 1].flags & BLOCK_SETTLING)) {
+         * them in ascending order). Join the queue without probing; once queued, the newest is probed
+         * for all. */
+        if (!force && !(b->flags & BLOCK_SETTLING) && index > 0 && index - 1 < inv->n_blocks &&
+            (inv->blocks[index - 1].flags & BLOCK_SETTLING)) {
                 if (pending_add(inv, index, now) < 0)
                         return 1;
                 return 0;

@@ -345,6 +345,28 @@ def scenario_node_late(s):
     check(any(r["event"] == "bad-sysfs" and r.get("block") == "701" for r in d.records()), "the wait is audited")
 
 
+def scenario_late_links(s):
+    """A hot-added range whose node links appear only after all its add uevents, as the kernel does
+    it: the whole range is onlined as soon as the links exist, not when SettleTimeoutSec runs out."""
+    write(s.root, "etc/memhpd/memhpd.conf", SETTINGS.replace("SettleTimeoutSec=300ms", "SettleTimeoutSec=30s"))
+    d = s.start()
+    blocks = range(900, 964)
+    for i in blocks:
+        s.kernel.add_block(i, node=0, link_node=False)
+    time.sleep(0.3)
+    check(all(s.kernel.read(i, "state") == "offline" for i in blocks), "the blocks wait for their node links")
+    t0 = time.monotonic()
+    for i in blocks:
+        s.kernel.link_node(i, 0)
+    s.wait_all_online(blocks, timeout=10)
+    elapsed = time.monotonic() - t0
+    check(elapsed < 10, f"onlined {elapsed:.1f} s after the links appeared: waited for the 30 s timeout")
+    check(not any(r["event"] == "bad-sysfs" for r in d.records()), "no block timed out")
+    counts = count_by_block(s.onlined())
+    check(all(counts.get(str(i)) == 1 and s.kernel.read(i, "valid_zones") == "Movable" for i in blocks),
+          "every block onlined once, movable")
+
+
 def scenario_remove(s):
     d = s.start()
     s.kernel.add_block(800, node=0)
