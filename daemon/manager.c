@@ -21,13 +21,6 @@
 #define KEPT_OFFLINE_MAX (1u << 22)
 #define SETTLE_POLL_USEC 1000 /* how often the newest settling block looks for its links */
 
-static const char *const policy_dirs[] = {
-        "etc/memhpd/policies.d",
-        "run/memhpd/policies.d",
-        MEMHPD_VENDOR_DIR "/policies.d",
-        NULL,
-};
-
 static const char *plural(unsigned long long n, const char *one, const char *many) {
         return n == 1 ? one : many;
 }
@@ -627,7 +620,7 @@ int manager_load_config(Manager *m, bool initial) {
         } else
                 m->settings = settings;
 
-        if (policy_set_load(m->root->fd, policy_dirs, &set, &errors) < 0) {
+        if (policy_set_load(m->root->fd, policy_search_path, &set, &errors) < 0) {
                 AuditFields f = AUDIT_FIELDS_INIT;
 
                 audit_errors(AUDIT_POLICY_REJECTED, &errors);

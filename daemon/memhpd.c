@@ -28,9 +28,6 @@ static void help(void) {
 }
 
 static int check(const char *root) {
-        static const char *const dirs[] = {
-                "etc/memhpd/policies.d", "run/memhpd/policies.d", MEMHPD_VENDOR_DIR "/policies.d", NULL,
-        };
         ConfErrors errors = {};
         Settings settings;
         PolicySet set = {};
@@ -44,7 +41,7 @@ static int check(const char *root) {
         }
         if (settings_load(fd, &settings, &errors) < 0)
                 ok = -1;
-        if (policy_set_load(fd, dirs, &set, &errors) < 0)
+        if (policy_set_load(fd, policy_search_path, &set, &errors) < 0)
                 ok = -1;
         for (size_t i = 0; i < errors.n; i++)
                 fprintf(stderr, "%s\n", errors.items[i].text);

@@ -5,8 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build-config.h"
 #include "inventory.h"
 #include "policy.h"
+
+const char *const policy_search_path[] = {
+        "etc/memhpd/policies.d",
+        "run/memhpd/policies.d",
+        MEMHPD_VENDOR_DIR "/policies.d",
+        NULL,
+};
 
 static const char *const zone_target_table[_TARGET_MAX] = {
         [TARGET_AUTO] = "auto",

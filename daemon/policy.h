@@ -72,6 +72,9 @@ typedef struct PolicySet {
 int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *errors);
 void policy_done(Policy *p);
 
+/* The search path, relative to the root, highest priority first: /etc, /run, the vendor dir. */
+extern const char *const policy_search_path[];
+
 /*
  * Load every *.policy file from the search path under 'rootfd'. 'dirs' are relative to the root
  * (highest priority first). Returns 0 with the set in *ret when every file is clean; otherwise
