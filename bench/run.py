@@ -389,9 +389,16 @@ LIMITS_NOTE = [
     "only after the uevent reaches it, so memhpd/kernel > 1 measures the uevent round trip and the sysfs write "
     "path per block.",
     "- The per-block lines under section 1 show where the DIMM goals are lost: after the adds, memhpd needs "
-    "more guest time per block than the kernel, and at 16 GiB more than udevd, whose workers spread the sysfs "
-    "reads over both vCPUs while memhpd handles one block at a time in one thread (likely cause, not yet "
-    "profiled in the guest). Single runs of the 16 GiB case vary by tens of percent under TCG.",
+    "more guest time per block than the kernel. It handles one block at a time in one thread: per block it "
+    "receives the add uevent, reads state, the node link, firmware_node and valid_zones, writes state and an "
+    "audit record, and receives the kernel's online uevent: some 15 system calls, each emulated "
+    "under TCG (not profiled in the guest), while the kernel's auto-online makes none. udevd spreads its work over both vCPUs; "
+    "whether it beats memhpd at 16 GiB changes from run to run (single runs vary by tens of percent under "
+    "TCG).",
+    "- Burst CPU per event, 131072 vs 8192 blocks in the tree: memhpd's per-event work is O(1) (the block "
+    "array is indexed by block number, nothing on the event path walks the blocks), so this ratio measures "
+    "the file system; medians of 5 runs of about 25-35 µs per event land on either side of 1.0 from run to "
+    "run, and a ratio above 1.25 in one run is that noise, not growth.",
     "- Peak RSS at 131072 blocks comes from the idle daemon with LockMemory=yes (mlockall faults in every "
     "mapping); the --once scan and the LockMemory=no daemon stay near 4-5 MiB.",
 ]
