@@ -33,15 +33,11 @@ OnlineResult online_outcome(Action want, int write_error, BlockState state_after
         return ONLINE_BY_OTHER;
 }
 
+/* The zone of a block that is online now: valid_zones names just that one. */
 static Zone read_zone(Inventory *inv, uint32_t index) {
-        char path[48], buf[ROOT_VALUE_MAX];
-        int z;
+        ZoneSet z;
 
-        snprintf(path, sizeof(path), "memory%" PRIu32 "/valid_zones", index);
-        if (root_read(inv->root->memory_fd, path, buf, sizeof(buf)) < 0)
-                return ZONE_UNKNOWN;
-        z = zone_from_string(buf);
-        return z < 0 ? ZONE_UNKNOWN : z;
+        return inventory_block_valid_zones(inv, index, &z) < 0 ? ZONE_UNKNOWN : z.first;
 }
 
 OnlineResult block_online(Inventory *inv, uint32_t index, Action action, int *ret_error, Zone *ret_zone) {
