@@ -792,9 +792,13 @@ int inventory_block_refresh(Inventory *inv, uint32_t index, BlockReport *ret, ch
                 int node;
 
                 block_appear(inv, index, -1, false);
-                node = inventory_block_read_node(inv, index);
-                if (node >= 0)
-                        inventory_block_set_node(inv, index, node);
+                /* An offline newcomer settles next (inventory_block_settle() looks for its node, which
+                 * in a hot-add does not exist yet); look here only for one that needs no settling. */
+                if (state != STATE_OFFLINE) {
+                        node = inventory_block_read_node(inv, index);
+                        if (node >= 0)
+                                inventory_block_set_node(inv, index, node);
+                }
                 block_set_state(inv, b, state);
                 ret->change = BLOCK_APPEARED;
                 ret->old_state = STATE_UNKNOWN;
