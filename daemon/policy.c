@@ -253,7 +253,7 @@ static int parse_ratio(const char *value, void *data, char *err, size_t err_size
 
         if (len > 0 && value[len - 1] == '%')
                 len--;
-        if (parse_number(value, len, false, &v) < 0 || v > 100000) {
+        if (len == 0 || strspn(value, "0123456789") != len || parse_number(value, len, false, &v) < 0 || v > 100000) {
                 snprintf(err, err_size, "expected a percentage such as 301%% (MOVABLE:KERNEL, 0-100000)");
                 return -EINVAL;
         }

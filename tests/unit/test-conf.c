@@ -153,6 +153,8 @@ START_TEST(policy_ratio_forms) {
 
         parse_fails("[Online]\nMaxMovableRatio=100001%\n",
                     P ":2: MaxMovableRatio=100001%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        parse_fails("[Online]\nMaxMovableRatio=0x64%\n",
+                    P ":2: MaxMovableRatio=0x64%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
         parse_fails("[Online]\nMaxMovableRatio=%\n",
                     P ":2: MaxMovableRatio=%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
         parse_fails("[Online]\nMaxMovableRatio=-5\n",
