@@ -109,6 +109,7 @@ static void decide_and_act(Manager *m, uint32_t index) {
                 f.result = "skipped";
                 audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%s); "
                              "leaving the block alone", index, strerror(-r));
+                b->flags |= BLOCK_REDECIDE; /* a reload tries again */
                 return;
         }
         if (b->node >= 0) {
@@ -373,6 +374,10 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                 break;
 
         case BLOCK_STATE_CHANGED:
+                if (b->state == STATE_ONLINE && rep->old_state == STATE_GOING_OFFLINE)
+                        break; /* an offline that failed (EBUSY): the block simply stayed online */
+                if (b->state == STATE_GOING_OFFLINE)
+                        break; /* someone is offlining it; its offline uevent follows */
                 if (b->state == STATE_ONLINE) {
                         if (b->flags & BLOCK_BY_OTHER)
                                 kept_offline_changed(m);
@@ -382,7 +387,8 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                         f.result = "skipped";
                         audit_record(AUDIT_ONLINE_BY_OTHER, &f, "memory%" PRIu32 " was onlined by someone else (zone %s)",
                                      index, f.zone);
-                } else if (b->state == STATE_OFFLINE && rep->old_state == STATE_ONLINE) {
+                } else if (b->state == STATE_OFFLINE &&
+                           (rep->old_state == STATE_ONLINE || rep->old_state == STATE_GOING_OFFLINE)) {
                         /* The administrator (or a driver) took it offline: never fight that. */
                         b->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
                         b->flags &= ~BLOCK_REDECIDE;
@@ -424,10 +430,24 @@ static void schedule_rescan(Manager *m) {
         (void) sd_event_source_set_enabled(m->rescan_source, SD_EVENT_ONESHOT);
 }
 
-static void handle_memory_uevent(Manager *m, const char *action, uint32_t index) {
+static void handle_memory_uevent(Manager *m, const char *action, uint32_t index, bool synthetic) {
         BlockReport rep;
         char detail[160];
         int r;
+
+        if (!synthetic && strcmp(action, "add") == 0 && inventory_block(m->inv, index)) {
+                /* The kernel sends a real "add" only for a new device: this block was removed and added
+                 * again and we missed the remove. A new block, whatever was known of the old one.
+                 * (udevadm trigger and "echo add > uevent" carry SYNTH_UUID and only refresh.) */
+                AuditFields f = block_fields(m, index);
+
+                f.result = "ok";
+                audit_record(AUDIT_EVENTS_LOST, &f, "\"add\" for memory%" PRIu32 ", which memhpd knew: its removal "
+                             "was missed, taking it as a new block", index);
+                if (m->inv->blocks[index].flags & BLOCK_BY_OTHER)
+                        kept_offline_changed(m);
+                inventory_block_remove(m->inv, index);
+        }
 
         if (strcmp(action, "remove") == 0) {
                 BlockState old = index < m->inv->n_blocks ? m->inv->blocks[index].state : STATE_UNKNOWN;
@@ -524,7 +544,7 @@ static void handle_uevent(Manager *m, struct udev_device *d) {
                         bad_uevent(action, devpath, subsystem, "DEVPATH is not /devices/system/memory/memoryN");
                         return;
                 }
-                handle_memory_uevent(m, action, index);
+                handle_memory_uevent(m, action, index, udev_device_get_property_value(d, "SYNTH_UUID") != NULL);
         } else if (strcmp(subsystem, "node") == 0) {
                 if (strncmp(devpath, "/devices/system/node/", 21) != 0 ||
                     parse_indexed_name(devpath + 21, "node", &index) < 0 || index >= NODES_MAX) {
@@ -568,31 +588,44 @@ static void monitor_stop(Manager *m) {
         m->monitor = udev_monitor_unref(m->monitor);
 }
 
+/* Open a monitor for the configured source; the old one (if any) is replaced only on success, so a
+ * reload that asks for an unusable source leaves memhpd listening where it was. */
 static int monitor_start(Manager *m) {
         const char *source = event_source_to_string(m->settings.event_source);
+        struct udev_monitor *mon;
+        sd_event_source *io = NULL;
         int r;
 
-        monitor_stop(m);
-        m->monitor = udev_monitor_new_from_netlink(m->udev, source);
-        if (!m->monitor)
+        mon = udev_monitor_new_from_netlink(m->udev, source);
+        if (!mon)
                 return log_msg(LOG_ERR, "Cannot create the %s uevent monitor: %m", source), -errno;
-        r = udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "memory", NULL);
+        r = udev_monitor_filter_add_match_subsystem_devtype(mon, "memory", NULL);
         if (r >= 0)
-                r = udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "node", NULL);
-        if (r < 0)
-                return log_msg(LOG_ERR, "Cannot set the uevent filter: %s", strerror(-r)), r;
-        r = udev_monitor_set_receive_buffer_size(m->monitor, (int) m->settings.receive_buffer);
+                r = udev_monitor_filter_add_match_subsystem_devtype(mon, "node", NULL);
+        if (r < 0) {
+                log_msg(LOG_ERR, "Cannot set the uevent filter: %s", strerror(-r));
+                goto fail;
+        }
+        r = udev_monitor_set_receive_buffer_size(mon, (int) m->settings.receive_buffer);
         if (r < 0)
                 log_msg(LOG_WARNING, "Cannot set the uevent receive buffer to %llu bytes (%s); a large hot-add may "
                         "overflow it and cost a rescan", m->settings.receive_buffer, strerror(-r));
-        r = udev_monitor_enable_receiving(m->monitor);
+        r = udev_monitor_enable_receiving(mon);
+        if (r < 0) {
+                log_msg(LOG_ERR, "Cannot listen for %s uevents: %s", source, strerror(-r));
+                goto fail;
+        }
+        r = sd_event_add_io(m->event, &io, udev_monitor_get_fd(mon), EPOLLIN, on_monitor, m);
         if (r < 0)
-                return log_msg(LOG_ERR, "Cannot listen for %s uevents: %s", source, strerror(-r)), r;
-        r = sd_event_add_io(m->event, &m->monitor_source, udev_monitor_get_fd(m->monitor), EPOLLIN, on_monitor, m);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(m->monitor_source, "uevent-monitor");
+                goto fail;
+        (void) sd_event_source_set_description(io, "uevent-monitor");
+        monitor_stop(m);
+        m->monitor = mon;
+        m->monitor_source = io;
         return 0;
+fail:
+        udev_monitor_unref(mon);
+        return r;
 }
 
 static void audit_errors(AuditEvent e, const ConfErrors *errors) {
@@ -606,45 +639,56 @@ static void audit_errors(AuditEvent e, const ConfErrors *errors) {
 int manager_load_config(Manager *m, bool initial) {
         ConfErrors errors = {};
         Settings settings;
-        PolicySet set;
-        int r = 0;
+        PolicySet set = {};
+        bool settings_ok, policies_ok;
+        AuditFields f = AUDIT_FIELDS_INIT;
 
-        if (settings_load(m->root->fd, &settings, &errors) < 0) {
+        settings_ok = settings_load(m->root->fd, &settings, &errors) >= 0;
+        if (!settings_ok) {
                 audit_errors(AUDIT_SETTINGS_REJECTED, &errors);
-                AuditFields f = AUDIT_FIELDS_INIT;
-                f.result = "failed";
-                audit_record(AUDIT_SETTINGS_REJECTED, &f, initial ? "settings rejected, using the defaults"
-                                                                  : "settings rejected, keeping the previous ones");
                 conf_errors_clear(&errors);
-                r = -EINVAL;
-        } else
-                m->settings = settings;
-
-        if (policy_set_load(m->root->fd, policy_search_path, &set, &errors) < 0) {
-                AuditFields f = AUDIT_FIELDS_INIT;
-
+        }
+        policies_ok = policy_set_load(m->root->fd, policy_search_path, &set, &errors) >= 0;
+        if (!policies_ok) {
                 audit_errors(AUDIT_POLICY_REJECTED, &errors);
                 f.result = "failed";
-                audit_record(AUDIT_POLICY_REJECTED, &f,
-                             initial ? "policy set rejected (%zu errors): running with no policy, every new block "
-                                       "stays offline until a reload succeeds"
-                                     : "policy set rejected (%zu errors): keeping the previous %zu %s",
-                             errors.n, m->policies.n, plural(m->policies.n, "policy", "policies"));
+                audit_record(AUDIT_POLICY_REJECTED, &f, "policy set rejected (%zu errors)", errors.n);
                 conf_errors_clear(&errors);
-                m->config_ok = false;
+        }
+        m->config_ok = settings_ok && policies_ok;
+
+        if (!initial && !m->config_ok) {
+                /* A reload is all or nothing: settings and policies are one configuration. */
+                policy_set_done(&set);
+                f.result = "failed";
+                audit_record(settings_ok ? AUDIT_POLICY_REJECTED : AUDIT_SETTINGS_REJECTED, &f,
+                             "reload rejected: keeping the previous settings and %zu %s", m->policies.n,
+                             plural(m->policies.n, "policy", "policies"));
                 return -EINVAL;
         }
-        conf_errors_clear(&errors);
+
+        /* At start there is nothing to keep: a broken part falls back to the defaults (settings) or
+         * to no policy at all (every new block stays offline until a reload succeeds). */
+        if (settings_ok)
+                m->settings = settings;
+        else {
+                f.result = "failed";
+                audit_record(AUDIT_SETTINGS_REJECTED, &f, "settings rejected, using the defaults");
+        }
+        if (!policies_ok) {
+                f.result = "failed";
+                audit_record(AUDIT_POLICY_REJECTED, &f, "running with no policy: every new block stays offline "
+                             "until a reload succeeds");
+        }
         policy_set_done(&m->policies);
         m->policies = set;
-        m->config_ok = r >= 0;
 
-        AuditFields f = AUDIT_FIELDS_INIT;
-        f.result = "ok";
-        audit_record(AUDIT_POLICY_LOADED, &f, "loaded %zu %s%s%s", set.n, plural(set.n, "policy", "policies"),
-                     set.n ? ", first " : "",
-                     set.n ? set.items[0].path : "");
-        return r;
+        if (policies_ok) {
+                f.result = "ok";
+                audit_record(AUDIT_POLICY_LOADED, &f, "loaded %zu %s%s%s", set.n, plural(set.n, "policy", "policies"),
+                             set.n ? ", first " : "", set.n ? set.items[0].path : "");
+        }
+        return m->config_ok ? 0 : -EINVAL;
 }
 
 static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_, void *userdata) {
@@ -653,8 +697,12 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
 
         (void) sd_notify(false, "RELOADING=1");
         (void) manager_load_config(m, false);
-        if (old.event_source != m->settings.event_source || old.receive_buffer != m->settings.receive_buffer)
-                (void) monitor_start(m);
+        if ((old.event_source != m->settings.event_source || old.receive_buffer != m->settings.receive_buffer) &&
+            monitor_start(m) < 0) {
+                log_msg(LOG_ERR, "Keeping the %s uevent monitor", event_source_to_string(old.event_source));
+                m->settings.event_source = old.event_source;
+                m->settings.receive_buffer = old.receive_buffer;
+        }
         /* Blocks left offline by the previous policy get the new one's say. */
         for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
                 Block *b = &m->inv->blocks[i];
@@ -669,11 +717,14 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
         return 0;
 }
 
-static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata _unused_) {
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
         AuditFields f = AUDIT_FIELDS_INIT;
 
         f.result = "ok";
         audit_record(AUDIT_STOPPED, &f, "stopping on %s", strsignal((int) si->ssi_signo));
+        if (m->save_source && sd_event_source_get_enabled(m->save_source, NULL) > 0)
+                (void) on_save(m->save_source, m); /* do not lose a pending save to the exit */
         (void) sd_notify(false, "STOPPING=1");
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }

@@ -245,6 +245,32 @@ def scenario_online_by_other(s):
     check(not s.onlined(301), "the new instance did not online memory301")
 
 
+def scenario_readd(s):
+    """A synthetic add (udevadm trigger, SYNTH_UUID) only refreshes: a block the administrator took
+    offline stays offline. A real add for a block memhpd knew means its removal was missed: it is a
+    new block and policy decides it."""
+    d = s.start()
+    s.kernel.add_block(310, node=0)
+    s.wait_all_online([310])
+    s.kernel.write(310, "state", "offline")
+    s.kernel.write(310, "valid_zones", "Normal Movable")
+    s.sender.memory("offline", 310)
+    d.wait_record(lambda r: r["event"] == "offline-by-other" and r.get("block") == "310", "offline-by-other 310")
+    s.sender.send("add", "/devices/system/memory/memory310", "memory", ["SYNTH_UUID=0"])
+    s.kernel.add_block(311, node=0)  # a marker: handled after the synthetic add
+    s.wait_all_online([311])
+    check(s.kernel.read(310, "state") == "offline", "a synthetic add does not online an admin-offlined block")
+    check(len(s.onlined(310)) == 1, "memory310 still onlined once")
+
+    # The DIMM is replaced while memhpd misses the remove: same index, a new block.
+    shutil.rmtree(s.kernel.path(310))
+    os.unlink(os.path.join(s.root, "sys/devices/system/node/node0/memory310"))
+    s.kernel.add_block(310, node=0)
+    d.wait_record(lambda r: r["event"] == "events-lost" and r.get("block") == "310", "the missed removal")
+    s.wait_all_online([310])
+    check(len(s.onlined(310)) == 2, "the new memory310 was onlined by policy")
+
+
 def scenario_reload_broken(s):
     """A broken policy delivered with SIGHUP is rejected and the old policy keeps working."""
     d = s.start()
@@ -253,8 +279,8 @@ def scenario_reload_broken(s):
     rej = d.wait_record(lambda r: r["event"] == "policy-rejected" and "50-test.policy:5" in r["_line"],
                         "the rejection naming file and line")
     check("Zone=sideways" in rej["_line"], f"rejection says what: {rej['_line']}")
-    d.wait_record(lambda r: r["event"] == "policy-rejected" and "keeping the previous 1 policy" in r["_line"],
-                  "keeping the previous policy")
+    d.wait_record(lambda r: r["event"] == "policy-rejected" and "keeping the previous settings and 1 policy"
+                  in r["_line"], "keeping the previous policy")
     s.kernel.add_block(400, node=0)
     s.wait_all_online([400])
     check(s.kernel.read(400, "valid_zones") == "Movable", "old policy (movable) still applied")
