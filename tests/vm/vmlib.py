@@ -33,6 +33,15 @@ DEFAULT_SYSCONFDIR = "/etc/memhpd"
 DEFAULT_VENDORDIR = "/usr/lib/memhpd/policies.d"
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL qemu when the harness dies (a meson timeout, a killed
+    run), so that no guest is left spinning on the CPU and skewing later runs and benchmarks."""
+    import ctypes
+    import signal
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 class VMError(Exception):
     pass
 
@@ -543,7 +552,8 @@ class VM:
         t0 = time.monotonic()
         self.qemu_err = open(os.path.join(self.workdir, "qemu.stderr"), "w+")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.qemu_err,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         lsock.settimeout(1)
         deadline = time.monotonic() + 20
         while True:
