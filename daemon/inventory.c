@@ -152,12 +152,18 @@ Inventory *inventory_free(Inventory *inv) {
 
 /* Make room for block 'index'. Growth is geometric and happens on the scan or on the first add of a
  * new, higher range, so the event path does not allocate in the steady state. */
+/* x86-64 and arm64 physical addresses have at most 52 bits: no block lies above. */
+#define PHYS_ADDR_BITS 52
+
 static int inventory_reserve(Inventory *inv, uint32_t index) {
         uint32_t n;
         Block *b;
 
         if (index < inv->n_blocks)
                 return 0;
+        /* A forged sysfs tree or uevent must not make us allocate (and mlock) gigabytes. */
+        if (inv->block_size == 0 || (uint64_t) index >= (1ULL << PHYS_ADDR_BITS) / inv->block_size)
+                return -ERANGE;
         n = inv->n_blocks ? inv->n_blocks : 1024;
         while (n <= index)
                 n = n > UINT32_MAX / 2 ? UINT32_MAX : n * 2;
@@ -532,6 +538,8 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                 if (parse_indexed_name(de->d_name, "memory", &index) < 0)
                         continue;
                 r = inventory_reserve(inv, index);
+                if (r == -ERANGE)
+                        continue; /* beyond any physical address: not a real block */
                 if (r < 0) {
                         closedir(d);
                         return r;
@@ -541,7 +549,7 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                         max_index = index;
         }
         closedir(d);
-        if (!inv->scanned && inv->n_blocks > (max_index | 4095) + 1) {
+        if (!inv->scanned && (uint64_t) inv->n_blocks > (uint64_t) (max_index | 4095) + 1) {
                 /* The first scan knows the highest block: keep no slack until memory is hot-added. */
                 uint32_t n = (max_index | 4095) + 1;
                 Block *b = realloc(inv->blocks, (size_t) n * sizeof(Block));
@@ -558,8 +566,7 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
         (void) iomem_refresh(inv);
         probe_platform(inv);
         if (zoneinfo_refresh(inv) < 0)
-                for (int i = 0; i < NODES_MAX; i++)
-                        inv->nodes[i].stats_stale = true;
+                inventory_nodes_stale(inv);
         problems = calloc(SCAN_DETAILS_MAX, sizeof(ScanProblem));
         if (!problems)
                 return -ENOMEM;
@@ -687,7 +694,7 @@ static int classify(Inventory *inv, uint32_t index, bool final) {
                 return DEVICE_ACPI_DIMM;
 
         r = iomem_lookup(inv->iomem, inv->n_iomem, start);
-        if (!r) {
+        if (!r && !inv->iomem_hidden) {
                 /* A range added after our last read: read again (once per new range, not per block:
                  * hot-added ranges of one device merge, and the kernel registers a range before it
                  * creates its blocks). */
@@ -878,6 +885,11 @@ int inventory_block_valid_zones(Inventory *inv, uint32_t index, ZoneSet *ret) {
         if (r < 0)
                 return (int) r;
         return zone_set_parse(buf, ret);
+}
+
+void inventory_nodes_stale(Inventory *inv) {
+        for (int i = 0; i < NODES_MAX; i++)
+                inv->nodes[i].stats_stale = true;
 }
 
 int inventory_node_add(Inventory *inv, int node) {

@@ -134,6 +134,8 @@ Zone inventory_block_zone(Inventory *inv, uint32_t index);
 /* The zones an offline block may join. */
 int inventory_block_valid_zones(Inventory *inv, uint32_t index, ZoneSet *ret);
 
+/* Mark every node's page counts for a /proc/zoneinfo re-read. */
+void inventory_nodes_stale(Inventory *inv);
 int inventory_node_add(Inventory *inv, int node);
 int inventory_node_remove(Inventory *inv, int node);
 /* Fresh per-zone page counts for 'node' (re-reads /proc/zoneinfo if they went stale). */

@@ -143,6 +143,9 @@ static void decide_and_act(Manager *m, uint32_t index) {
         }
 
         res = block_online(m->inv, index, d.action, &err, &zone);
+        if (b->node < 0 && b->state == STATE_ONLINE)
+                /* Its pages went to a node we do not know: every node's counts need a re-read. */
+                inventory_nodes_stale(m->inv);
         switch (res) {
         case ONLINE_DONE:
         case ONLINE_ALREADY:
@@ -180,7 +183,11 @@ static void settle_timer_arm(Manager *m) {
         }
         if (sd_event_source_get_enabled(m->settle_timer, NULL) > 0)
                 return;
-        (void) sd_event_source_set_time_relative(m->settle_timer, SETTLE_POLL_USEC);
+        /* Links normally follow within milliseconds; a block still waiting after 100 ms (a
+         * firmware_node that never comes) is looked at ten times less often. */
+        (void) sd_event_source_set_time_relative(m->settle_timer,
+                                                 now_usec() - m->inv->pending_since[0] < 100 * 1000 ?
+                                                 SETTLE_POLL_USEC : 10 * SETTLE_POLL_USEC);
         (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
 }
 
@@ -483,6 +490,13 @@ static void handle_memory_uevent(Manager *m, const char *action, uint32_t index,
                 }
         }
         r = inventory_block_refresh(m->inv, index, &rep, detail, sizeof(detail));
+        if (r == -ERANGE) {
+                AuditFields f = AUDIT_FIELDS_INIT;
+                f.result = "skipped";
+                audit_record(AUDIT_BAD_UEVENT, &f, "ignored uevent ACTION=%s for memory%" PRIu32 ": beyond any physical "
+                             "address with %" PRIu64 " MiB blocks", action, index, m->inv->block_size >> 20);
+                return;
+        }
         if (r == -ENOMEM) {
                 log_msg(LOG_CRIT, "Out of memory tracking memory%" PRIu32, index);
                 return;

@@ -109,7 +109,7 @@ int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
         n = conf_files_list(rootfd, dropin_dirs, ".conf", &files, errors);
         for (int i = 0; i < n; i++)
                 (void) settings_load_one(rootfd, files[i].path, &s, errors);
-        if (n > 0)
+        if (n >= 0)
                 conf_files_free(files, n);
         if (errors->n > before)
                 return -EINVAL;

@@ -322,12 +322,15 @@ def scenario_bad_uevents(s):
     s.sender.send("add", "/devices/system/memory/memory12/../../../x", "memory")
     s.sender.send("add", "/devices/system/memory/memory00012", "memory")
     s.sender.send("add", "/devices/system/node/node99999", "node")
+    s.sender.send("add", "/devices/system/memory/memory4000000000", "memory")  # 512 PiB: no such address
+    d.wait_record(lambda r: r["event"] == "bad-uevent" and "beyond any physical address" in r["_line"],
+                  "an impossible block number reported")
     # libudev itself drops an unknown ACTION; a valid but irrelevant one is ignored quietly.
     s.sender.send("explode", "/devices/system/memory/memory12", "memory")
     s.sender.send("change", "/devices/system/memory/memory3", "memory")
     d.wait_record(lambda r: r["event"] == "bad-uevent" and "node99999" in r["_line"], "bad node DEVPATH reported")
     bad = [r for r in d.records() if r["event"] == "bad-uevent"]
-    check(len(bad) == 4, f"four bad uevents reported, got {len(bad)}: {[r['_line'] for r in bad]}")
+    check(len(bad) == 5, f"five bad uevents reported, got {len(bad)}: {[r['_line'] for r in bad]}")
     s.kernel.add_block(500, node=0)
     s.wait_all_online([500])
 
