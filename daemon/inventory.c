@@ -629,7 +629,9 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                         vanished = v;
                         max_vanished = n;
                 }
-                vanished[n_vanished++] = (BlockReport) { .index = i, .change = BLOCK_VANISHED, .old_state = b->state };
+                vanished[n_vanished++] = (BlockReport) {
+                        .index = i, .change = BLOCK_VANISHED, .old_state = b->state, .old = *b,
+                };
                 pending_drop(inv, i);
                 *b = (Block) { .node = -1 };
         }
@@ -786,6 +788,7 @@ int inventory_block_refresh(Inventory *inv, uint32_t index, BlockReport *ret, ch
         if (state == -ENOENT) {
                 if (!(b->flags & BLOCK_PRESENT))
                         return 0;
+                ret->old = *b;
                 block_vanish(inv, index);
                 ret->change = BLOCK_VANISHED;
                 return 1;

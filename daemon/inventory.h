@@ -65,6 +65,7 @@ typedef struct BlockReport {
         uint32_t index;
         BlockChange change;
         BlockState old_state;
+        Block old;              /* BLOCK_VANISHED: the block as it was (node, device for the record) */
         int error;
         const char *detail;
 } BlockReport;

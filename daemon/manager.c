@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -409,7 +408,11 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                 break;
 
         case BLOCK_VANISHED:
-                kept_offline_changed(m);
+                /* The block is gone from the inventory; the record tells where it was. */
+                f.node = rep->old.node;
+                f.device = (rep->old.flags & BLOCK_CLASSIFIED) ? device_kind_to_string(rep->old.device) : NULL;
+                if (rep->old.flags & BLOCK_BY_OTHER)
+                        kept_offline_changed(m);
                 f.result = "ok";
                 audit_record(AUDIT_BLOCK_REMOVED, &f, "memory%" PRIu32 " was removed (it was %s)", index,
                              block_state_to_string(rep->old_state));

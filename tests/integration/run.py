@@ -403,7 +403,16 @@ def scenario_remove(s):
     shutil.rmtree(s.kernel.path(800))
     os.unlink(os.path.join(s.root, "sys/devices/system/node/node0/memory800"))
     s.sender.memory("remove", 800)
-    d.wait_record(lambda r: r["event"] == "removed" and r.get("block") == "800", "removed 800")
+    rec = d.wait_record(lambda r: r["event"] == "removed" and r.get("block") == "800", "removed 800")
+    check(rec.get("node") == "0" and rec.get("device") == "acpi-dimm", f"the record says where it was: {rec}")
+    # A removal found by a rescan (its uevent lost) is recorded the same way.
+    s.kernel.add_block(801, node=0)
+    s.wait_all_online([801])
+    shutil.rmtree(s.kernel.path(801))
+    os.unlink(os.path.join(s.root, "sys/devices/system/node/node0/memory801"))
+    d.signal(signal.SIGHUP)  # a reload rescans
+    rec = d.wait_record(lambda r: r["event"] == "removed" and r.get("block") == "801", "removed 801 by rescan")
+    check(rec.get("node") == "0" and rec.get("device") == "acpi-dimm", f"the record says where it was: {rec}")
 
 
 def scenario_dry_run(s):
