@@ -440,6 +440,19 @@ static void schedule_rescan(Manager *m) {
         (void) sd_event_source_set_enabled(m->rescan_source, SD_EVENT_ONESHOT);
 }
 
+/* Drop a block from the inventory; the report keeps what it was. */
+static BlockReport block_forget(Manager *m, uint32_t index) {
+        BlockReport rep = {
+                .index = index,
+                .change = BLOCK_VANISHED,
+                .old_state = m->inv->blocks[index].state,
+                .old = m->inv->blocks[index],
+        };
+
+        inventory_block_remove(m->inv, index);
+        return rep;
+}
+
 static void handle_memory_uevent(Manager *m, const char *action, uint32_t index, bool synthetic) {
         BlockReport rep;
         char detail[160];
@@ -454,25 +467,17 @@ static void handle_memory_uevent(Manager *m, const char *action, uint32_t index,
                 f.result = "ok";
                 audit_record(AUDIT_EVENTS_LOST, &f, "\"add\" for memory%" PRIu32 ", which memhpd knew: its removal "
                              "was missed, taking it as a new block", index);
-                if (m->inv->blocks[index].flags & BLOCK_BY_OTHER)
+                rep = block_forget(m, index);
+                if (rep.old.flags & BLOCK_BY_OTHER)
                         kept_offline_changed(m);
-                inventory_block_remove(m->inv, index);
         }
 
         if (strcmp(action, "remove") == 0) {
-                BlockState old = index < m->inv->n_blocks ? m->inv->blocks[index].state : STATE_UNKNOWN;
-                AuditFields f;
-
                 if (!inventory_block(m->inv, index))
                         return;
-                f = block_fields(m, index);
-                if (m->inv->blocks[index].flags & BLOCK_BY_OTHER)
-                        kept_offline_changed(m);
-                inventory_block_remove(m->inv, index);
-                f.result = "ok";
-                audit_record(AUDIT_BLOCK_REMOVED, &f, "memory%" PRIu32 " was removed (it was %s)", index,
-                             block_state_to_string(old));
-                status_changed(m);
+                /* The same record as a removal a scan finds. */
+                rep = block_forget(m, index);
+                on_block_report(m->inv, &rep, m);
                 return;
         }
         if (inventory_block(m->inv, index) &&
