@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the audit trail: the record kinds and their MESSAGE_IDs, and writing one record to the journal or
+ * to stderr. Plain diagnostics are in log.c. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +40,6 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
 };
 
 static bool use_journal;
-static int max_level = LOG_INFO;
 
 static bool stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
@@ -57,10 +59,6 @@ void audit_init(AuditTarget target) {
 
 bool audit_to_journal(void) {
         return use_journal;
-}
-
-void log_set_max_level(int priority) {
-        max_level = priority;
 }
 
 const char *audit_event_name(AuditEvent e) {
@@ -88,17 +86,20 @@ static void append_field(char *buf, size_t size, size_t *len, const char *key, c
 }
 
 void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
-        const AuditKind *k = &audit_kinds[e];
+        static const AuditKind invalid = { "invalid", "00000000000000000000000000000000", LOG_ERR };
+        const AuditKind *k = e >= 0 && e < _AUDIT_MAX ? &audit_kinds[e] : &invalid;
         char message[512];
         char block[32] = "", node[32] = "", policy[512] = "", err[32] = "";
         va_list ap;
+        int saved_errno;
 
-        if (k->priority > max_level)
-                return;
-
+        /* %m names the record's error; the caller's errno is kept. */
+        saved_errno = errno;
+        errno = f->error < 0 ? -f->error : f->error;
         va_start(ap, fmt);
         (void) vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
+        errno = saved_errno;
 
         if (f->block >= 0)
                 snprintf(block, sizeof(block), "%lld", f->block);
@@ -164,19 +165,4 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
                 len = sizeof(line) - 1;
         }
         (void) !write(STDERR_FILENO, line, len);
-}
-
-void log_msg(int priority, const char *fmt, ...) {
-        char message[1024];
-        va_list ap;
-
-        if (priority > max_level)
-                return;
-        va_start(ap, fmt);
-        (void) vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
-        if (use_journal)
-                (void) sd_journal_print(priority, "%s", message);
-        else
-                fprintf(stderr, "memhpd: %s\n", message);
 }

@@ -60,9 +60,6 @@ bool audit_to_journal(void);
 const char *audit_event_name(AuditEvent e);     /* "onlined" */
 const char *audit_event_id(AuditEvent e);       /* the MESSAGE_ID, 32 hex digits */
 
-/* Emit one record. The message is formatted without allocating on the heap. */
+/* Emit one record, whatever the diagnostics level (log.h). The message is formatted without allocating
+ * on the heap. An 'e' outside the enum is a bug: recorded as "invalid" with a zero MESSAGE_ID. */
 void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) _printf_(3, 4);
-
-/* Plain diagnostics (not audit records) at a syslog priority. */
-void log_msg(int priority, const char *fmt, ...) _printf_(2, 3);
-void log_set_max_level(int priority);

@@ -9,6 +9,7 @@
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _cleanup_(f) __attribute__((cleanup(f)))
+#define _noreturn_ __attribute__((noreturn))
 
 /* Hand a pointer over to someone else; the cleanup of the old owner then sees NULL. */
 #define TAKE_PTR(p)                           \

@@ -10,6 +10,7 @@
 
 #include "actuator.h"
 #include "audit.h"
+#include "log.h"
 #include "build-config.h"
 #include "manager.h"
 
@@ -106,8 +107,8 @@ static void decide_and_act(Manager *m, uint32_t index) {
         if (r < 0) {
                 f.error = r;
                 f.result = "skipped";
-                audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%s); "
-                             "leaving the block alone", index, strerror(-r));
+                audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%m); "
+                             "leaving the block alone", index);
                 b->flags |= BLOCK_REDECIDE; /* a reload tries again */
                 return;
         }
@@ -167,8 +168,7 @@ static void decide_and_act(Manager *m, uint32_t index) {
                 b->flags |= BLOCK_REDECIDE;
                 f.result = "failed";
                 f.error = err;
-                audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %s", index, f.zone,
-                             strerror(-err));
+                audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %m", index, f.zone);
         }
         status_changed(m);
 }
@@ -293,7 +293,7 @@ static void kept_offline_load(Manager *m) {
         if (n > 1)
                 qsort(m->kept_offline, n, sizeof(uint32_t), cmp_u32);
         if (bad)
-                log_msg(LOG_WARNING, "/%s: ignored %u lines that are not block numbers", KEPT_OFFLINE_FILE, bad);
+                log_warning("/%s: ignored %u lines that are not block numbers", KEPT_OFFLINE_FILE, bad);
 }
 
 static bool kept_offline(Manager *m, uint32_t index) {
@@ -335,8 +335,8 @@ static int on_save(sd_event_source *s _unused_, void *userdata) {
         int r = kept_offline_save(m);
 
         if (r < 0)
-                log_msg(LOG_WARNING, "Cannot save /%s: %s; a restart may online blocks someone took offline",
-                        KEPT_OFFLINE_FILE, strerror(-r));
+                log_warning_errno(r, "Cannot save /%s: %m; a restart may online blocks someone took offline",
+                                  KEPT_OFFLINE_FILE);
         return 0;
 }
 
@@ -427,7 +427,7 @@ static int manager_rescan(Manager *m) {
         m->n_rescans++;
         r = inventory_scan(m->inv, on_block_report, m);
         if (r < 0)
-                log_msg(LOG_ERR, "Scan of %s/sys/devices/system/memory failed: %s", m->root->path, strerror(-r));
+                log_error_errno(r, "Scan of %s/sys/devices/system/memory failed: %m", m->root->path);
         return r;
 }
 
@@ -505,10 +505,8 @@ static void handle_memory_uevent(Manager *m, const char *action, uint32_t index,
                              "address with %" PRIu64 " MiB blocks", action, index, m->inv->block_size >> 20);
                 return;
         }
-        if (r == -ENOMEM) {
-                log_msg(LOG_CRIT, "Out of memory tracking memory%" PRIu32, index);
-                return;
-        }
+        if (r == -ENOMEM)
+                log_oom_abort();
         if (r > 0)
                 on_block_report(m->inv, &rep, m);
 }
@@ -620,21 +618,21 @@ static int monitor_start(Manager *m) {
 
         mon = udev_monitor_new_from_netlink(m->udev, source);
         if (!mon)
-                return log_msg(LOG_ERR, "Cannot create the %s uevent monitor: %m", source), -errno;
+                return log_error_errno(errno > 0 ? errno : EINVAL, "Cannot create the %s uevent monitor: %m", source);
         r = udev_monitor_filter_add_match_subsystem_devtype(mon, "memory", NULL);
         if (r >= 0)
                 r = udev_monitor_filter_add_match_subsystem_devtype(mon, "node", NULL);
         if (r < 0) {
-                log_msg(LOG_ERR, "Cannot set the uevent filter: %s", strerror(-r));
+                log_error_errno(r, "Cannot set the uevent filter: %m");
                 goto fail;
         }
         r = udev_monitor_set_receive_buffer_size(mon, (int) m->settings.receive_buffer);
         if (r < 0)
-                log_msg(LOG_WARNING, "Cannot set the uevent receive buffer to %llu bytes (%s); a large hot-add may "
-                        "overflow it and cost a rescan", m->settings.receive_buffer, strerror(-r));
+                log_warning_errno(r, "Cannot set the uevent receive buffer to %llu bytes (%m); a large hot-add may "
+                                  "overflow it and cost a rescan", m->settings.receive_buffer);
         r = udev_monitor_enable_receiving(mon);
         if (r < 0) {
-                log_msg(LOG_ERR, "Cannot listen for %s uevents: %s", source, strerror(-r));
+                log_error_errno(r, "Cannot listen for %s uevents: %m", source);
                 goto fail;
         }
         r = sd_event_add_io(m->event, &io, udev_monitor_get_fd(mon), EPOLLIN, on_monitor, m);
@@ -721,7 +719,7 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
         (void) manager_load_config(m, false);
         if ((old.event_source != m->settings.event_source || old.receive_buffer != m->settings.receive_buffer) &&
             monitor_start(m) < 0) {
-                log_msg(LOG_ERR, "Keeping the %s uevent monitor", event_source_to_string(old.event_source));
+                log_error("Keeping the %s uevent monitor", event_source_to_string(old.event_source));
                 m->settings.event_source = old.event_source;
                 m->settings.receive_buffer = old.receive_buffer;
         }
@@ -802,8 +800,8 @@ int manager_coldplug(Manager *m) {
         m->kept_offline = mfree(m->kept_offline);
         m->n_kept_offline = 0;
         if (r >= 0 && m->inv->iomem_hidden)
-                log_msg(LOG_WARNING, "/proc/iomem shows no addresses (memhpd needs CAP_SYS_ADMIN to read them): "
-                        "virtio-mem and dax-kmem blocks cannot be told from other memory");
+                log_warning("/proc/iomem shows no addresses (memhpd needs CAP_SYS_ADMIN to read them): "
+                            "virtio-mem and dax-kmem blocks cannot be told from other memory");
         return r;
 }
 
@@ -856,7 +854,7 @@ int manager_run(Manager *m) {
         (void) sd_event_source_set_priority(m->status_source, SD_EVENT_PRIORITY_IDLE);
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
-                log_msg(LOG_WARNING, "Cannot enable the watchdog: %s", strerror(-r));
+                log_warning_errno(r, "Cannot enable the watchdog: %m");
 
         /* Listen before scanning: a block added during the scan then arrives as an event too. */
         r = monitor_start(m);

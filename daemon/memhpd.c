@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "build-config.h"
+#include "log.h"
 #include "manager.h"
 #include "policy.h"
 #include "settings.h"
@@ -21,7 +22,9 @@ static void help(void) {
                "     --dry-run     Decide and audit, but write nothing\n"
                "     --once        Scan, act on offline blocks, exit (non-zero if an action failed\n"
                "                   or the configuration was rejected)\n"
-               "     --check       Validate memhpd.conf and every policy file, print FILE:LINE: errors\n\n"
+               "     --check       Validate memhpd.conf and every policy file, print FILE:LINE: errors\n"
+               "     --log-level=LEVEL  Diagnostics up to LEVEL (debug, info, notice, warning, err);\n"
+               "                   default $MEMHPD_LOG_LEVEL or info. Audit records are always written\n\n"
                "Policies: /etc/memhpd/policies.d, /run/memhpd/policies.d, /%s/policies.d (*.policy)\n"
                "Settings: /etc/memhpd/memhpd.conf and memhpd.conf.d/*.conf\n"
                "See memhpd(8), memhpd.policy(5), memhpd.conf(5).\n",
@@ -62,7 +65,7 @@ static int check(const char *root) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_DRY_RUN, ARG_ONCE, ARG_CHECK };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_DRY_RUN, ARG_ONCE, ARG_CHECK, ARG_LOG_LEVEL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -70,12 +73,23 @@ int main(int argc, char *argv[]) {
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "once", no_argument, NULL, ARG_ONCE },
                 { "check", no_argument, NULL, ARG_CHECK },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
         ManagerOptions opts = {};
         bool do_check = false;
         Manager *m = NULL;
+        const char *e;
         int c, r;
+
+        e = getenv("MEMHPD_LOG_LEVEL");
+        if (e && *e) {
+                r = log_level_from_string(e);
+                if (r < 0)
+                        fprintf(stderr, "memhpd: ignoring MEMHPD_LOG_LEVEL=%s: not a log level\n", e);
+                else
+                        log_set_max_level(r);
+        }
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -101,6 +115,15 @@ int main(int argc, char *argv[]) {
                 case ARG_CHECK:
                         do_check = true;
                         break;
+                case ARG_LOG_LEVEL:
+                        r = log_level_from_string(optarg);
+                        if (r < 0) {
+                                fprintf(stderr, "memhpd: --log-level=%s: not a log level (debug, info, notice, "
+                                                "warning, err)\n", optarg);
+                                return 2;
+                        }
+                        log_set_max_level(r);
+                        break;
                 default:
                         fprintf(stderr, "Try 'memhpd --help'.\n");
                         return 2;
@@ -116,14 +139,14 @@ int main(int argc, char *argv[]) {
         audit_init(AUDIT_TO_AUTO);
         r = manager_new(&opts, &m);
         if (r < 0) {
-                fprintf(stderr, "memhpd: cannot open root %s: %s\n", opts.root ?: "/", strerror(-r));
+                log_error_errno(r, "cannot open root %s: %m", opts.root ?: "/");
                 return 1;
         }
         (void) manager_load_config(m, true);
 
         if (!opts.once && m->settings.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
                 /* Not fatal: without it onlining may stall when the host is out of memory. */
-                log_msg(LOG_WARNING, "Cannot lock memory (mlockall: %m); set LockMemory=no to silence this");
+                log_warning_errno(errno, "Cannot lock memory (mlockall: %m); set LockMemory=no to silence this");
 
         if (opts.once) {
                 r = manager_coldplug(m);
@@ -144,7 +167,7 @@ int main(int argc, char *argv[]) {
         r = manager_run(m);
         manager_free(m);
         if (r < 0) {
-                fprintf(stderr, "memhpd: %s\n", strerror(-r));
+                log_error_errno(r, "%m");
                 return 1;
         }
         return 0;

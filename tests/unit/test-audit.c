@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "log.h"
 #include "unit-helpers.h"
 
 START_TEST(event_names_and_ids) {
@@ -36,7 +38,7 @@ START_TEST(event_names_and_ids) {
 }
 END_TEST
 
-/* What audit_record() and log_msg() write to stderr while 'fn' runs. */
+/* What audit_record() and log_*() write to stderr while 'fn' runs. */
 static char *capture_stderr(void (*fn)(void)) {
         char *dir = test_tmpdir(), *path, *text;
         int saved, fd;
@@ -113,8 +115,8 @@ START_TEST(stderr_record_sparse) {
 END_TEST
 
 static void record_debug(void) {
-        log_msg(LOG_DEBUG, "a debug line");
-        log_msg(LOG_WARNING, "a warning");
+        log_debug("a debug line");
+        log_warning("a warning");
 }
 
 START_TEST(stderr_levels) {
@@ -134,6 +136,70 @@ START_TEST(stderr_levels) {
 }
 END_TEST
 
+static void log_errno_keeps_errno(void) {
+        errno = EPERM;
+        ck_assert_int_eq(log_warning_errno(-EBUSY, "busy: %m"), -EBUSY);
+        ck_assert_int_eq(errno, EPERM);
+        ck_assert_int_eq(log_warning_errno(ENOENT, "gone: %m"), -ENOENT);
+        ck_assert_int_eq(log_warning("no error"), 0);
+        /* Filtered out, and still returning the error for "return log_debug_errno(r, ...)". */
+        ck_assert_int_eq(log_debug_errno(-EIO, "not shown"), -EIO);
+        ck_assert_int_eq(errno, EPERM);
+}
+
+START_TEST(log_errno_idiom) {
+        char *text;
+
+        audit_init(AUDIT_TO_STDERR);
+        text = capture_stderr(log_errno_keeps_errno);
+        ck_assert_str_eq(text, "memhpd: busy: Device or resource busy\n"
+                               "memhpd: gone: No such file or directory\n"
+                               "memhpd: no error\n");
+        free(text);
+}
+END_TEST
+
+static void record_with_errno(void) {
+        AuditFields f = AUDIT_FIELDS_INIT;
+
+        f.error = -EBUSY;
+        errno = EPERM;
+        audit_record(AUDIT_ONLINE_FAILED, &f, "failed: %m");
+        ck_assert_int_eq(errno, EPERM);
+        f = (AuditFields) AUDIT_FIELDS_INIT;
+        audit_record(AUDIT_STARTED, &f, "started");
+        audit_record(_AUDIT_MAX, &f, "out of range");
+        audit_record((AuditEvent) -1, &f, "negative");
+}
+
+START_TEST(audit_not_filtered_and_bounded) {
+        char *text;
+
+        audit_init(AUDIT_TO_STDERR);
+        log_set_max_level(LOG_ERR);
+        text = capture_stderr(record_with_errno);
+        log_set_max_level(LOG_INFO);
+        /* LOG_INFO records at max level LOG_ERR; kinds outside the table are "invalid", not a crash. */
+        ck_assert_str_eq(text, "memhpd: failed: Device or resource busy [event=online-failed errno=16]\n"
+                               "memhpd: started [event=started]\n"
+                               "memhpd: out of range [event=invalid]\n"
+                               "memhpd: negative [event=invalid]\n");
+        free(text);
+}
+END_TEST
+
+START_TEST(log_levels_parse) {
+        ck_assert_int_eq(log_level_from_string("debug"), LOG_DEBUG);
+        ck_assert_int_eq(log_level_from_string("err"), LOG_ERR);
+        ck_assert_int_eq(log_level_from_string("error"), LOG_ERR);
+        ck_assert_int_eq(log_level_from_string("WARNING"), LOG_WARNING);
+        ck_assert_int_eq(log_level_from_string("5"), LOG_NOTICE);
+        ck_assert_int_eq(log_level_from_string("8"), -EINVAL);
+        ck_assert_int_eq(log_level_from_string(""), -EINVAL);
+        ck_assert_int_eq(log_level_from_string("verbose"), -EINVAL);
+}
+END_TEST
+
 START_TEST(auto_target_without_journal) {
         /* Not started by systemd: stderr. */
         ck_assert_int_eq(unsetenv("JOURNAL_STREAM"), 0);
@@ -147,6 +213,35 @@ START_TEST(auto_target_without_journal) {
 }
 END_TEST
 
+START_TEST(auto_target_with_journal) {
+        char *dir = test_tmpdir(), *path, value[64];
+        struct stat st;
+        int saved, fd;
+
+        /* systemd sets JOURNAL_STREAM to the device:inode of the stream it connected stderr to. */
+        ck_assert(asprintf(&path, "%s/stream", dir) > 0);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        saved = dup(STDERR_FILENO);
+        ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+        snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino);
+        ck_assert_int_eq(setenv("JOURNAL_STREAM", value, 1), 0);
+        audit_init(AUDIT_TO_AUTO);
+        ck_assert(audit_to_journal());
+        /* Another file on stderr: the variable was inherited, not meant for us. */
+        ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+        audit_init(AUDIT_TO_AUTO);
+        ck_assert(!audit_to_journal());
+        ck_assert_int_eq(unsetenv("JOURNAL_STREAM"), 0);
+        audit_init(AUDIT_TO_STDERR);
+        close(saved);
+        close(fd);
+        free(path);
+        free(dir);
+}
+END_TEST
+
 static Suite *audit_suite(void) {
         Suite *s = suite_create("audit");
         TCase *tc = tcase_create("audit");
@@ -156,6 +251,10 @@ static Suite *audit_suite(void) {
         tcase_add_test(tc, stderr_record_sparse);
         tcase_add_test(tc, stderr_levels);
         tcase_add_test(tc, auto_target_without_journal);
+        tcase_add_test(tc, auto_target_with_journal);
+        tcase_add_test(tc, log_errno_idiom);
+        tcase_add_test(tc, audit_not_filtered_and_bounded);
+        tcase_add_test(tc, log_levels_parse);
         suite_add_tcase(s, tc);
         return s;
 }
