@@ -144,8 +144,6 @@ Inventory *inventory_free(Inventory *inv) {
         free(inv->blocks);
         free(inv->nodes);
         free(inv->iomem);
-        free(inv->pending);
-        free(inv->pending_since);
         free(inv);
         return NULL;
 }
@@ -275,48 +273,6 @@ static void node_count(Inventory *inv, const Block *b, int sign) {
                 n->n_offline += sign;
 }
 
-static int pending_add(Inventory *inv, uint32_t index, uint64_t now) {
-        Block *b = &inv->blocks[index];
-
-        if (b->flags & BLOCK_SETTLING)
-                return 0;
-        if (inv->n_pending == inv->max_pending) {
-                size_t n = inv->max_pending ? inv->max_pending * 2 : 256;
-                uint32_t *p = realloc(inv->pending, n * sizeof(uint32_t));
-                uint64_t *t;
-
-                if (!p)
-                        return -ENOMEM;
-                inv->pending = p;
-                t = realloc(inv->pending_since, n * sizeof(uint64_t));
-                if (!t)
-                        return -ENOMEM;
-                inv->pending_since = t;
-                inv->max_pending = n;
-        }
-        b->flags |= BLOCK_SETTLING;
-        inv->pending_since[inv->n_pending] = now;
-        inv->pending[inv->n_pending++] = index;
-        return 0;
-}
-
-static void pending_drop(Inventory *inv, uint32_t index) {
-        Block *b = &inv->blocks[index];
-
-        if (!(b->flags & BLOCK_SETTLING))
-                return;
-        b->flags &= ~BLOCK_SETTLING;
-        for (size_t i = 0; i < inv->n_pending; i++)
-                if (inv->pending[i] == index) {
-                        /* Keep arrival order: the oldest entry times out first. */
-                        memmove(inv->pending + i, inv->pending + i + 1, (inv->n_pending - i - 1) * sizeof(uint32_t));
-                        memmove(inv->pending_since + i, inv->pending_since + i + 1,
-                                (inv->n_pending - i - 1) * sizeof(uint64_t));
-                        inv->n_pending--;
-                        break;
-                }
-}
-
 void inventory_block_set_node(Inventory *inv, uint32_t index, int node) {
         Block *b = &inv->blocks[index];
 
@@ -433,7 +389,6 @@ static void probe_platform(Inventory *inv) {
 static void block_vanish(Inventory *inv, uint32_t index) {
         Block *b = &inv->blocks[index];
 
-        pending_drop(inv, index);
         node_count(inv, b, -1);
         node_stats_account(inv, b, -1);
         if (b->state != STATE_ONLINE)
@@ -512,23 +467,28 @@ typedef struct ScanProblem {
         char detail[160];
 } ScanProblem;
 
-int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
-        _cleanup_free_ int16_t *node_map = NULL;
-        _cleanup_free_ ScanProblem *problems = NULL;
-        _cleanup_free_ BlockReport *vanished = NULL;
-        size_t n_problems = 0, n_vanished = 0, max_vanished = 0;
-        uint32_t max_index = 0;
-        bool at_start = !inv->scanned;
+/* One scan's scratch state, passed between its steps. */
+typedef struct Scan {
+        bool at_start;
+        uint32_t max_index;
+        int16_t *node_map;       /* block index -> node, from the node directories */
+        ScanProblem *problems;   /* the first SCAN_DETAILS_MAX unreadable states, with their text */
+        size_t n_problems;
+        BlockReport *vanished;
+        size_t n_vanished, max_vanished;
+} Scan;
+
+static void scan_done(Scan *s) {
+        free(s->node_map);
+        free(s->problems);
+        free(s->vanished);
+}
+
+/* Which blocks exist: mark them BLOCK_SEEN. No list: the block array itself carries the mark. */
+static int scan_list_blocks(Inventory *inv, Scan *s) {
         DIR *d;
         int r;
 
-        if (inv->root->memory_fd < 0)
-                return -ENOENT;
-        r = read_block_size(inv);
-        if (r < 0)
-                return r;
-
-        /* Pass 1: which blocks exist. No list: the block array itself carries the mark. */
         d = root_opendir(inv->root->memory_fd, ".");
         if (!d)
                 return -errno;
@@ -545,33 +505,42 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                         return r;
                 }
                 inv->blocks[index].flags |= BLOCK_SEEN;
-                if (index > max_index)
-                        max_index = index;
+                if (index > s->max_index)
+                        s->max_index = index;
         }
         closedir(d);
-        if (!inv->scanned && (uint64_t) inv->n_blocks > (uint64_t) (max_index | 4095) + 1) {
-                /* The first scan knows the highest block: keep no slack until memory is hot-added. */
-                uint32_t n = (max_index | 4095) + 1;
-                Block *b = realloc(inv->blocks, (size_t) n * sizeof(Block));
-                if (b) {
-                        inv->blocks = b;
-                        inv->n_blocks = n;
-                }
-        }
+        return 0;
+}
 
-        r = scan_nodes(inv, &node_map, inv->n_blocks);
-        if (r < 0)
-                return r;
+/* The first scan knows the highest block: keep no slack until memory is hot-added. */
+static void scan_trim(Inventory *inv, const Scan *s) {
+        uint32_t n = (s->max_index | 4095) + 1;
+        Block *b;
+
+        if (inv->scanned || (uint64_t) inv->n_blocks <= (uint64_t) n)
+                return;
+        b = realloc(inv->blocks, (size_t) n * sizeof(Block));
+        if (b) {
+                inv->blocks = b;
+                inv->n_blocks = n;
+        }
+}
+
+/* /proc/iomem, the platform, /proc/zoneinfo: what classification and Zone=auto need. */
+static void scan_proc(Inventory *inv) {
         /* Without /proc/iomem we cannot tell devices apart; classification then says "unknown". */
         (void) iomem_refresh(inv);
         probe_platform(inv);
         if (zoneinfo_refresh(inv) < 0)
                 inventory_nodes_stale(inv);
-        problems = calloc(SCAN_DETAILS_MAX, sizeof(ScanProblem));
-        if (!problems)
+}
+
+/* Bring every found block up to date. Reports wait until the counters are right. */
+static int scan_update_blocks(Inventory *inv, Scan *s) {
+        s->problems = calloc(SCAN_DETAILS_MAX, sizeof(ScanProblem));
+        if (!s->problems)
                 return -ENOMEM;
 
-        /* Pass 2: bring every found block up to date. Reports wait until the counters are right. */
         for (uint32_t index = 0; index < inv->n_blocks; index++) {
                 Block *b = &inv->blocks[index];
                 char detail[160];
@@ -586,11 +555,12 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                         continue;
                 }
                 if (state < 0) {
-                        if (n_problems < SCAN_DETAILS_MAX) {
-                                problems[n_problems].index = index;
-                                problems[n_problems].error = state;
-                                memcpy(problems[n_problems].detail, detail, sizeof(detail));
-                                n_problems++;
+                        if (s->n_problems < SCAN_DETAILS_MAX) {
+                                ScanProblem *p = &s->problems[s->n_problems++];
+
+                                p->index = index;
+                                p->error = state;
+                                memcpy(p->detail, detail, sizeof(detail));
                         }
                         state = STATE_UNKNOWN;
                         b->flags |= BLOCK_REPORT;
@@ -599,14 +569,14 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                         uint16_t keep = b->flags & (BLOCK_SEEN | BLOCK_REPORT);
                         *b = (Block) {
                                 .state = state,
-                                .node = node_map[index],
+                                .node = s->node_map[index],
                                 .scratch = SCRATCH_APPEARED,
-                                .flags = keep | BLOCK_PRESENT | BLOCK_REPORT | (at_start ? BLOCK_AT_START : 0),
+                                .flags = keep | BLOCK_PRESENT | BLOCK_REPORT | (s->at_start ? BLOCK_AT_START : 0),
                         };
                 } else {
                         b->scratch = b->state;
-                        if (node_map[index] >= 0)
-                                b->node = node_map[index];
+                        if (s->node_map[index] >= 0)
+                                b->node = s->node_map[index];
                         if (b->state != state) {
                                 b->state = state;
                                 b->zone = ZONE_UNKNOWN;
@@ -614,31 +584,34 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                         }
                 }
         }
+        return 0;
+}
 
-        /* Whatever was present and not found is gone. */
+/* Whatever was present and not found is gone: drop it, keeping what it was for the report. */
+static int scan_drop_vanished(Inventory *inv, Scan *s) {
         for (uint32_t i = 0; i < inv->n_blocks; i++) {
                 Block *b = &inv->blocks[i];
 
                 if (!(b->flags & BLOCK_PRESENT) || (b->flags & BLOCK_SEEN))
                         continue;
-                if (n_vanished == max_vanished) {
-                        size_t n = max_vanished ? max_vanished * 2 : 64;
-                        BlockReport *v = realloc(vanished, n * sizeof(BlockReport));
+                if (s->n_vanished == s->max_vanished) {
+                        size_t n = s->max_vanished ? s->max_vanished * 2 : 64;
+                        BlockReport *v = realloc(s->vanished, n * sizeof(BlockReport));
                         if (!v)
                                 return -ENOMEM;
-                        vanished = v;
-                        max_vanished = n;
+                        s->vanished = v;
+                        s->max_vanished = n;
                 }
-                vanished[n_vanished++] = (BlockReport) {
+                s->vanished[s->n_vanished++] = (BlockReport) {
                         .index = i, .change = BLOCK_VANISHED, .old_state = b->state, .old = *b,
                 };
-                pending_drop(inv, i);
                 *b = (Block) { .node = -1 };
         }
-        recount(inv);
-        inv->scanned = true;
+        return 0;
+}
 
-        /* Pass 3: report. */
+/* Report what appeared or changed, then what vanished; clear the scratch flags. */
+static void scan_report(Inventory *inv, const Scan *s, inventory_change_t change, void *userdata) {
         for (uint32_t i = 0; i < inv->n_blocks; i++) {
                 Block *b = &inv->blocks[i];
                 BlockReport rep = { .index = i };
@@ -654,19 +627,47 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
                 if (b->state == STATE_UNKNOWN) {
                         rep.error = -EBADMSG;
                         rep.detail = "state cannot be read or parsed";
-                        for (size_t k = 0; k < n_problems; k++)
-                                if (problems[k].index == i) {
-                                        rep.error = problems[k].error;
-                                        rep.detail = problems[k].detail;
+                        for (size_t k = 0; k < s->n_problems; k++)
+                                if (s->problems[k].index == i) {
+                                        rep.error = s->problems[k].error;
+                                        rep.detail = s->problems[k].detail;
                                         break;
                                 }
                 }
                 if (change)
                         change(inv, &rep, userdata);
         }
-        for (size_t i = 0; i < n_vanished; i++)
+        for (size_t i = 0; i < s->n_vanished; i++)
                 if (change)
-                        change(inv, &vanished[i], userdata);
+                        change(inv, &s->vanished[i], userdata);
+}
+
+int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
+        _cleanup_(scan_done) Scan s = { .at_start = !inv->scanned };
+        int r;
+
+        if (inv->root->memory_fd < 0)
+                return -ENOENT;
+        r = read_block_size(inv);
+        if (r < 0)
+                return r;
+        r = scan_list_blocks(inv, &s);
+        if (r < 0)
+                return r;
+        scan_trim(inv, &s);
+        r = scan_nodes(inv, &s.node_map, inv->n_blocks);
+        if (r < 0)
+                return r;
+        scan_proc(inv);
+        r = scan_update_blocks(inv, &s);
+        if (r < 0)
+                return r;
+        r = scan_drop_vanished(inv, &s);
+        if (r < 0)
+                return r;
+        recount(inv);
+        inv->scanned = true;
+        scan_report(inv, &s, change, userdata);
         return 0;
 }
 
@@ -686,8 +687,7 @@ static bool block_has_acpi_dimm(Inventory *inv, uint32_t index) {
         return strncmp(base, "PNP0C80:", 8) == 0;
 }
 
-/* Returns the kind, or -EAGAIN if a plain range might still get its firmware_node. */
-static int classify(Inventory *inv, uint32_t index, bool final) {
+int inventory_block_classify(Inventory *inv, uint32_t index, bool final) {
         const Block *b = &inv->blocks[index];
         uint64_t start = inventory_block_start(inv, index);
         const IomemRange *r;
@@ -728,50 +728,10 @@ DeviceKind inventory_block_device(Inventory *inv, uint32_t index) {
 
         if (b->flags & BLOCK_CLASSIFIED)
                 return b->device;
-        d = classify(inv, index, true);
+        d = inventory_block_classify(inv, index, true);
         b->device = (uint8_t) d;
         b->flags |= BLOCK_CLASSIFIED;
         return d;
-}
-
-int inventory_block_settle(Inventory *inv, uint32_t index, bool force, uint64_t now) {
-        Block *b = &inv->blocks[index];
-        bool settled = true;
-
-        /* In a hot-add the block below is still waiting for its links: so is this one (the kernel links
-         * them in ascending order). Join the queue without probing; once queued, the newest is probed
-         * for all. */
-        if (!force && !(b->flags & BLOCK_SETTLING) && index > 0 && index - 1 < inv->n_blocks &&
-            (inv->blocks[index - 1].flags & BLOCK_SETTLING)) {
-                if (pending_add(inv, index, now) < 0)
-                        return 1;
-                return 0;
-        }
-
-        if (b->node < 0) {
-                int node = inventory_block_read_node(inv, index);
-                if (node >= 0)
-                        inventory_block_set_node(inv, index, node);
-                else
-                        settled = false;
-        }
-        if (!(b->flags & BLOCK_CLASSIFIED)) {
-                int d = classify(inv, index, force);
-                if (d >= 0) {
-                        b->device = (uint8_t) d;
-                        b->flags |= BLOCK_CLASSIFIED;
-                } else
-                        settled = false;
-        }
-        if (settled || force) {
-                pending_drop(inv, index);
-                if (!(b->flags & BLOCK_CLASSIFIED))
-                        (void) inventory_block_device(inv, index);
-                return 1;
-        }
-        if (pending_add(inv, index, now) < 0)
-                return 1; /* no memory to wait: decide with what we have */
-        return 0;
 }
 
 int inventory_block_refresh(Inventory *inv, uint32_t index, BlockReport *ret, char *detail, size_t detail_size) {

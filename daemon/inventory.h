@@ -84,9 +84,6 @@ struct Inventory {
         NodeInfo *nodes;         /* NODES_MAX entries */
         IomemRange *iomem;
         size_t n_iomem;
-        uint32_t *pending;       /* blocks with BLOCK_SETTLING */
-        uint64_t *pending_since; /* when each went pending, in the caller's clock */
-        size_t n_pending, max_pending; /* grows on demand: few blocks settle at once */
         bool hyperv, xen;        /* the platform, for plain "System RAM" that has no other mark */
         bool acpi_memory_devices; /* PNP0C80 devices exist: a plain range may still get its firmware_node */
         bool iomem_hidden;       /* /proc/iomem printed zeros: we lack CAP_SYS_ADMIN */
@@ -119,12 +116,9 @@ void inventory_block_set_online(Inventory *inv, uint32_t index, Zone zone);
 int inventory_block_read_node(Inventory *inv, uint32_t index);
 void inventory_block_set_node(Inventory *inv, uint32_t index, int node);
 
-/*
- * The kernel sends a block's "add" uevent before it links the block to its node and, for an ACPI
- * DIMM, to its firmware_node. Returns 1 when the block's node and device are known (or 'force' is set:
- * take what is there), 0 when it should wait; waiting blocks are on the pending list from 'now' on.
- */
-int inventory_block_settle(Inventory *inv, uint32_t index, bool force, uint64_t now);
+/* Classify the block's device from its firmware_node and /proc/iomem. Returns the DeviceKind, or
+ * -EAGAIN if a plain range might still get its firmware_node and 'final' is not set. */
+int inventory_block_classify(Inventory *inv, uint32_t index, bool final);
 
 /* Classify the block's device (firmware_node, /proc/iomem), once; 'final' = do not wait for links. */
 DeviceKind inventory_block_device(Inventory *inv, uint32_t index);

@@ -59,3 +59,7 @@ static inline const char *strna(const char *s) {
 static inline const char *yes_no(int b) {
         return b ? "yes" : "no";
 }
+
+static inline const char *plural(unsigned long long n, const char *one, const char *many) {
+        return n == 1 ? one : many;
+}

@@ -8,10 +8,13 @@
 
 #include "inventory.h"
 #include "policy.h"
+#include "report.h"
 #include "settings.h"
+#include "settle.h"
 #include "sysfs.h"
 
-/* The Manager owns the event loop, every event source, the inventory, the settings and the policies. */
+/* The Manager owns the event loop, every event source, the inventory, the settings and the policies.
+ * Each module attaches its own sources (uevent.c, settle.c, kept-offline.c, reload.c). */
 
 typedef struct ManagerOptions {
         const char *root;   /* NULL or "/" for the live system */
@@ -42,17 +45,12 @@ typedef struct Manager {
         unsigned n_failed;       /* actions that failed since start */
         bool config_ok;          /* the last load of settings and policies was clean */
         unsigned long long n_onlined, n_uevents, n_rescans;
-        /* --dry-run --once: what each block would get, for the report. */
-        uint8_t *planned;        /* Action per block index, or 0xff */
-        uint32_t n_planned;
+        SettleQueue settle;      /* blocks waiting for their links (settle.c) */
+        Plan plan;               /* --dry-run --once: what each block would get, for the report */
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);
 Manager *manager_free(Manager *m);
-
-/* Load settings and policies. At start a broken set means running with none; on reload the old set
- * stays. Returns 0 or -EINVAL (every problem already audited). */
-int manager_load_config(Manager *m, bool initial);
 
 /* The start-up scan: inventory, then policy on every offline block. */
 int manager_coldplug(Manager *m);
@@ -60,5 +58,10 @@ int manager_coldplug(Manager *m);
 /* Run the daemon until SIGTERM/SIGINT. */
 int manager_run(Manager *m);
 
-/* For --dry-run --once: print every block range and node, and what policy does with each. */
-void manager_print_report(Manager *m, FILE *f);
+/* Rescan everything now, or once after this loop iteration (lost events). */
+int manager_rescan(Manager *m);
+void manager_schedule_rescan(Manager *m);
+
+/* STATUS= for systemd: now, or coalesced after this loop iteration. */
+void manager_update_status(Manager *m);
+void manager_status_changed(Manager *m);

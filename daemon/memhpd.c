@@ -11,6 +11,8 @@
 #include "log.h"
 #include "manager.h"
 #include "policy.h"
+#include "reload.h"
+#include "report.h"
 #include "settings.h"
 
 static void help(void) {
@@ -157,7 +159,7 @@ int main(int argc, char *argv[]) {
                         return 1;
                 }
                 if (r >= 0 && opts.dry_run)
-                        manager_print_report(m, stdout);
+                        report_print(m, stdout);
                 /* A rejected configuration is a failure too: nothing was decided by the intended policy. */
                 r = r < 0 || m->n_failed || !m->config_ok ? 1 : 0;
                 manager_free(m);

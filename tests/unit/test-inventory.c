@@ -7,6 +7,7 @@
 
 #include "inventory.h"
 #include "macro.h"
+#include "settle.h"
 #include "unit-helpers.h"
 
 #define MEM "sys/devices/system/memory"
@@ -54,6 +55,7 @@ typedef struct Fixture {
         Root *root;
         Inventory *inv;
         Reports reps;
+        SettleQueue settle;
 } Fixture;
 
 static void fixture_open(Fixture *f, char *dir) {
@@ -75,6 +77,7 @@ static void rescan(Fixture *f) {
 
 static void fixture_close(Fixture *f) {
         reports_clear(&f->reps);
+        settle_queue_done(&f->settle);
         inventory_free(f->inv);
         root_free(f->root);
         free(f->dir);
@@ -349,20 +352,20 @@ START_TEST(settle_waits_for_node_link) {
         ck_assert_int_eq(inventory_block(f.inv, 33)->node, -1);
         ck_assert_int_eq(inventory_block_read_node(f.inv, 33), -ENOENT);
 
-        ck_assert_int_eq(inventory_block_settle(f.inv, 33, false, 1000), 0);
-        ck_assert_uint_eq(f.inv->n_pending, 1);
-        ck_assert_uint_eq(f.inv->pending[0], 33);
-        ck_assert_uint_eq(f.inv->pending_since[0], 1000);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 33, false, 1000), 0);
+        ck_assert_uint_eq(f.settle.n, 1);
+        ck_assert_uint_eq(f.settle.index[0], 33);
+        ck_assert_uint_eq(f.settle.since[0], 1000);
         ck_assert(inventory_block(f.inv, 33)->flags & BLOCK_SETTLING);
 
         /* Asking again does not queue it twice nor reset its clock. */
-        ck_assert_int_eq(inventory_block_settle(f.inv, 33, false, 2000), 0);
-        ck_assert_uint_eq(f.inv->n_pending, 1);
-        ck_assert_uint_eq(f.inv->pending_since[0], 1000);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 33, false, 2000), 0);
+        ck_assert_uint_eq(f.settle.n, 1);
+        ck_assert_uint_eq(f.settle.since[0], 1000);
 
         make_symlink(f.dir, MEM "/memory33/node1", "../../node/node1");
-        ck_assert_int_eq(inventory_block_settle(f.inv, 33, false, 3000), 1);
-        ck_assert_uint_eq(f.inv->n_pending, 0);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 33, false, 3000), 1);
+        ck_assert_uint_eq(f.settle.n, 0);
         ck_assert(!(inventory_block(f.inv, 33)->flags & BLOCK_SETTLING));
         ck_assert_int_eq(inventory_block(f.inv, 33)->node, 1);
         ck_assert_uint_eq(f.inv->nodes[1].n_blocks, 2);
@@ -379,18 +382,18 @@ START_TEST(settle_force) {
         remove_tree(f.dir, NODE "/node1/memory33");
         ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), 0);
 
-        ck_assert_int_eq(inventory_block_settle(f.inv, 33, true, 1000), 1);
-        ck_assert_uint_eq(f.inv->n_pending, 0);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 33, true, 1000), 1);
+        ck_assert_uint_eq(f.settle.n, 0);
         ck_assert_int_eq(inventory_block(f.inv, 33)->node, -1);
         ck_assert(inventory_block(f.inv, 33)->flags & BLOCK_CLASSIFIED);
 
         /* A pending block that is then forced leaves the list. */
         remove_tree(f.dir, MEM "/memory32/node1");
         inventory_block_set_node(f.inv, 32, -1);
-        ck_assert_int_eq(inventory_block_settle(f.inv, 32, false, 1000), 0);
-        ck_assert_uint_eq(f.inv->n_pending, 1);
-        ck_assert_int_eq(inventory_block_settle(f.inv, 32, true, 5000), 1);
-        ck_assert_uint_eq(f.inv->n_pending, 0);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 32, false, 1000), 0);
+        ck_assert_uint_eq(f.settle.n, 1);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 32, true, 5000), 1);
+        ck_assert_uint_eq(f.settle.n, 0);
         ck_assert(!(inventory_block(f.inv, 32)->flags & BLOCK_SETTLING));
         fixture_close(&f);
 }
@@ -429,10 +432,10 @@ START_TEST(refresh_hot_add) {
         ck_assert_uint_eq(f.inv->n_present, 15);
         ck_assert_uint_eq(f.inv->n_offline, 2);
 
-        ck_assert_int_eq(inventory_block_settle(f.inv, 34, false, 10), 0);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 34, false, 10), 0);
         make_symlink(f.dir, MEM "/memory34/node1", "../../node/node1");
         reads = f.inv->n_iomem_reads;
-        ck_assert_int_eq(inventory_block_settle(f.inv, 34, false, 20), 1);
+        ck_assert_int_eq(settle_block(&f.settle, f.inv, 34, false, 20), 1);
         ck_assert_int_eq(inventory_block(f.inv, 34)->node, 1);
         /* The range was added after our read of /proc/iomem; it was classified on the first settle. */
         ck_assert_int_eq(inventory_block_device(f.inv, 34), DEVICE_VIRTIO_MEM);

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns decide-and-act for one block: gather its facts, ask policy, call the actuator, write the audit
+ * record. */
+#include <inttypes.h>
+
+#include "actuator.h"
+#include "audit.h"
+#include "engine.h"
+#include "log.h"
+#include "manager.h"
+#include "report.h"
+
+AuditFields engine_block_fields(Manager *m, uint32_t index) {
+        const Block *b = &m->inv->blocks[index];
+        AuditFields f = AUDIT_FIELDS_INIT;
+
+        f.block = index;
+        f.node = b->node;
+        if (b->flags & BLOCK_CLASSIFIED)
+                f.device = device_kind_to_string(b->device);
+        return f;
+}
+
+void engine_decide(Manager *m, uint32_t index) {
+        Block *b = &m->inv->blocks[index];
+        AuditFields f = engine_block_fields(m, index);
+        BlockFacts facts = {
+                .index = index,
+                .start = inventory_block_start(m->inv, index),
+                .size = m->inv->block_size,
+                .device = b->device,
+                .node = b->node,
+                .block_pages = m->inv->block_size / m->inv->page_size,
+        };
+        Decision d;
+        OnlineResult res;
+        Zone zone;
+        int r, err;
+
+        b->flags |= BLOCK_DECIDED;
+        b->flags &= ~BLOCK_REDECIDE;
+
+        r = inventory_block_valid_zones(m->inv, index, &facts.zones);
+        if (r < 0) {
+                f.error = r;
+                f.result = "skipped";
+                audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%m); "
+                             "leaving the block alone", index);
+                b->flags |= BLOCK_REDECIDE; /* a reload tries again */
+                return;
+        }
+        if (b->node >= 0) {
+                const NodeInfo *n = inventory_node_stats(m->inv, b->node);
+                facts.node_kernel_pages = n->kernel_pages;
+                facts.node_movable_pages = n->movable_pages;
+        }
+
+        policy_decide(&m->policies, &facts, &d);
+        if (d.policy) {
+                f.policy_path = d.policy->path;
+                f.policy_line = d.policy->line;
+        }
+        if (m->opts.dry_run && m->opts.once && report_plan_set(&m->plan, m->inv->n_blocks, index, d.action) < 0)
+                log_oom_abort();
+
+        if (d.action == ACTION_LEAVE_OFFLINE) {
+                b->flags |= BLOCK_REDECIDE;
+                f.action = action_to_string(d.action);
+                f.result = m->opts.dry_run ? "dry-run" : "ok";
+                audit_record(AUDIT_LEFT_OFFLINE, &f, "left memory%" PRIu32 " offline: %s", index, d.why);
+                return;
+        }
+
+        f.action = action_to_string(d.action);
+        f.zone = d.action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
+        if (m->opts.dry_run) {
+                f.result = "dry-run";
+                audit_record(AUDIT_WOULD_ONLINE, &f, "would online memory%" PRIu32 " as %s (dry run): %s", index,
+                             f.zone, d.why);
+                return;
+        }
+
+        res = block_online(m->inv, index, d.action, &err, &zone);
+        if (b->node < 0 && b->state == STATE_ONLINE)
+                /* Its pages went to a node we do not know: every node's counts need a re-read. */
+                inventory_nodes_stale(m->inv);
+        switch (res) {
+        case ONLINE_DONE:
+        case ONLINE_ALREADY:
+                m->n_onlined++;
+                f.result = res == ONLINE_DONE ? "ok" : "already";
+                audit_record(AUDIT_ONLINED, &f, "onlined memory%" PRIu32 " as %s%s: %s", index, f.zone,
+                             res == ONLINE_ALREADY ? " (it already was)" : "", d.why);
+                break;
+        case ONLINE_BY_OTHER:
+                b->flags |= BLOCK_BY_OTHER;
+                f.zone = zone_to_string(zone);
+                f.result = "skipped";
+                f.error = err;
+                audit_record(AUDIT_ONLINE_BY_OTHER, &f,
+                             "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there", index,
+                             zone_to_string(zone));
+                break;
+        default:
+                m->n_failed++;
+                b->flags |= BLOCK_REDECIDE;
+                f.result = "failed";
+                f.error = err;
+                audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %m", index, f.zone);
+        }
+        manager_status_changed(m);
+}

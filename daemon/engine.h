@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "audit.h"
+
+/* Facts -> policy -> actuator -> audit, for one block. */
+
+typedef struct Manager Manager;
+
+/* The audit fields every record about block 'index' carries: block, node, device once known. */
+AuditFields engine_block_fields(Manager *m, uint32_t index);
+
+/* Decide on an offline block with the loaded policies and act (or, with --dry-run, say what would be
+ * done). Sets BLOCK_DECIDED, and BLOCK_REDECIDE when a reload should try again. */
+void engine_decide(Manager *m, uint32_t index);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the kept-offline file (/run/memhpd/offline-by-others): loading it at start, saving it (coalesced)
+ * when the set of blocks someone else took offline changes. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kept-offline.h"
+#include "log.h"
+#include "manager.h"
+
+#define KEPT_OFFLINE_MAX (1u << 22)
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+void kept_offline_load(Manager *m) {
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0, alloc = 0;
+        unsigned bad = 0;
+
+        if (root_read_file(m->root->fd, KEPT_OFFLINE_FILE, 64u * 1024 * 1024, &text, NULL, NULL) < 0)
+                return;
+        for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
+                uint64_t v;
+
+                eol = strchr(line, '\n');
+                if (eol)
+                        *eol = '\0';
+                if (!*line || *line == '#')
+                        continue;
+                if (parse_u64(line, 10, &v) < 0 || v >= UINT32_MAX || n >= KEPT_OFFLINE_MAX) {
+                        bad++;
+                        continue;
+                }
+                if (n == alloc) {
+                        size_t a = alloc ? alloc * 2 : 64;
+                        uint32_t *k = realloc(m->kept_offline, a * sizeof(uint32_t));
+                        if (!k)
+                                log_oom_abort();
+                        m->kept_offline = k;
+                        alloc = a;
+                }
+                m->kept_offline[n++] = (uint32_t) v;
+        }
+        m->n_kept_offline = n;
+        if (n > 1)
+                qsort(m->kept_offline, n, sizeof(uint32_t), cmp_u32);
+        if (bad)
+                log_warning("/%s: ignored %u lines that are not block numbers", KEPT_OFFLINE_FILE, bad);
+}
+
+void kept_offline_forget(Manager *m) {
+        m->kept_offline = mfree(m->kept_offline);
+        m->n_kept_offline = 0;
+}
+
+bool kept_offline(Manager *m, uint32_t index) {
+        return m->n_kept_offline &&
+               bsearch(&index, m->kept_offline, m->n_kept_offline, sizeof(uint32_t), cmp_u32);
+}
+
+int kept_offline_save(Manager *m) {
+        _cleanup_close_ int fd = -EBADF;
+        FILE *f;
+        int r = 0;
+
+        (void) mkdirat(m->root->fd, "run/memhpd", 0755);
+        fd = openat(m->root->fd, KEPT_OFFLINE_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f)
+                return -errno;
+        fd = -EBADF;
+        fputs("# Memory blocks someone other than memhpd took offline; memhpd leaves them offline\n"
+              "# across its restarts. Written by memhpd; cleared at reboot.\n", f);
+        for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
+                const Block *b = &m->inv->blocks[i];
+                if ((b->flags & BLOCK_PRESENT) && (b->flags & BLOCK_BY_OTHER) && b->state != STATE_ONLINE)
+                        fprintf(f, "%" PRIu32 "\n", i);
+        }
+        if (fflush(f) != 0 || ferror(f))
+                r = -EIO;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(m->root->fd, KEPT_OFFLINE_FILE ".new", m->root->fd, KEPT_OFFLINE_FILE) < 0)
+                r = -errno;
+        return r;
+}
+
+static int on_save(sd_event_source *s _unused_, void *userdata) {
+        Manager *m = userdata;
+        int r = kept_offline_save(m);
+
+        if (r < 0)
+                log_warning_errno(r, "Cannot save /%s: %m; a restart may online blocks someone took offline",
+                                  KEPT_OFFLINE_FILE);
+        return 0;
+}
+
+/* Coalesced: one write per loop iteration, after a DIMM's worth of offline uevents. */
+void kept_offline_changed(Manager *m) {
+        if (m->save_source && !m->opts.dry_run)
+                (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_ONESHOT);
+}
+
+int kept_offline_attach(Manager *m) {
+        int r;
+
+        r = sd_event_add_defer(m->event, &m->save_source, on_save, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(m->save_source, "kept-offline-save");
+        (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_OFF);
+        return sd_event_source_set_priority(m->save_source, SD_EVENT_PRIORITY_IDLE);
+}
+
+void kept_offline_flush(Manager *m) {
+        if (m->save_source && sd_event_source_get_enabled(m->save_source, NULL) > 0)
+                (void) on_save(m->save_source, m);
+}

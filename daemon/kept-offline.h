@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * /run/memhpd/offline-by-others: the blocks someone other than memhpd took offline, so that a restarted
+ * memhpd does not online them again. It survives a restart of memhpd, not a reboot (/run is a tmpfs):
+ * exactly the lifetime of the kernel's memory blocks.
+ */
+
+typedef struct Manager Manager;
+
+#define KEPT_OFFLINE_FILE "run/memhpd/offline-by-others"
+
+/* Read what an earlier instance saved into m->kept_offline. A damaged file costs only its bad lines. */
+void kept_offline_load(Manager *m);
+/* Forget the loaded list: after the start-up scan the blocks' flags say it. */
+void kept_offline_forget(Manager *m);
+/* Is 'index' in the loaded list? */
+bool kept_offline(Manager *m, uint32_t index);
+/* Write the list from the blocks' flags. Returns 0 or -errno. */
+int kept_offline_save(Manager *m);
+/* The list changed: save it once, after this loop iteration. */
+void kept_offline_changed(Manager *m);
+int kept_offline_attach(Manager *m);
+/* At exit: do not lose a pending save. */
+void kept_offline_flush(Manager *m);

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+/* Loading settings and policies, at start and on SIGHUP. */
+
+typedef struct Manager Manager;
+
+/* Load settings and policies. At start a broken set means running with none; on reload the old set
+ * stays. Returns 0 or -EINVAL (every problem already audited). */
+int manager_load_config(Manager *m, bool initial);
+
+/* SIGHUP: reload, switch the uevent source if asked, give blocks left offline the new policy's say. */
+int reload_attach(Manager *m);
