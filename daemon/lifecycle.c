@@ -21,7 +21,7 @@ LifecycleOutcome lifecycle_report(uint16_t flags, BlockChange change, BlockState
                         o.why = LC_KEPT_OFFLINE;
                 } else if (state == STATE_OFFLINE) {
                         o.why = LC_NEW_OFFLINE;
-                        o.decide = true;
+                        o.decide = !(flags & BLOCK_DECIDED);
                 } else if (state == STATE_ONLINE && !(flags & BLOCK_AT_START)) {
                         o.flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
                         o.record = AUDIT_ONLINE_BY_OTHER;
@@ -52,8 +52,10 @@ LifecycleOutcome lifecycle_report(uint16_t flags, BlockChange change, BlockState
                         o.why = LC_OFFLINED_BY_OTHER;
                         o.save_kept_offline = true;
                 } else if (state == STATE_OFFLINE) {
+                        /* Offline from unknown (unreadable before): decide, unless that was done. An
+                         * admin-offlined block stays DECIDED, so it is never onlined again. */
                         o.why = LC_NEW_OFFLINE;
-                        o.decide = true;
+                        o.decide = !(flags & BLOCK_DECIDED);
                 }
                 break;
 
