@@ -287,8 +287,9 @@ void inventory_block_set_node(Inventory *inv, uint32_t index, int node) {
 
 int inventory_block_read_node(Inventory *inv, uint32_t index) {
         char name[48];
-        DIR *d;
-        int node = -ENOENT;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int node = -ENOENT, r;
 
         /* Fast path: the node of the block below (a hot-added range is one node), one faccessat()
          * instead of a directory listing. */
@@ -303,7 +304,7 @@ int inventory_block_read_node(Inventory *inv, uint32_t index) {
         d = root_opendir(inv->root->memory_fd, name);
         if (!d)
                 return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
+        while ((r = root_readdir(d, &de)) > 0) {
                 uint32_t v;
 
                 if (parse_indexed_name(de->d_name, "node", &v) == 0 && v < NODES_MAX) {
@@ -311,8 +312,7 @@ int inventory_block_read_node(Inventory *inv, uint32_t index) {
                         break;
                 }
         }
-        closedir(d);
-        return node;
+        return r < 0 ? r : node;
 }
 
 /* Read memoryN/state. Returns the state, or -errno with 'detail' describing what was wrong. */
@@ -368,22 +368,25 @@ static void block_appear(Inventory *inv, uint32_t index, int node, bool at_start
         node_count(inv, b, +1);
 }
 
-static void probe_platform(Inventory *inv) {
+/* Returns 0, or -errno if sys/bus/acpi/devices could not be listed (a missing one is no ACPI). */
+static int probe_platform(Inventory *inv) {
         char buf[ROOT_VALUE_MAX];
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int r;
 
         inv->xen = root_read(inv->root->fd, "sys/hypervisor/type", buf, sizeof(buf)) > 0 && strcmp(buf, "xen") == 0;
         inv->hyperv = faccessat(inv->root->fd, "sys/bus/vmbus", F_OK, 0) == 0;
         inv->acpi_memory_devices = false;
         d = root_opendir(inv->root->fd, "sys/bus/acpi/devices");
         if (!d)
-                return;
-        for (struct dirent *de; (de = readdir(d));)
+                return 0;
+        while ((r = root_readdir(d, &de)) > 0)
                 if (strncmp(de->d_name, "PNP0C80:", 8) == 0) {
                         inv->acpi_memory_devices = true;
                         break;
                 }
-        closedir(d);
+        return r < 0 ? r : 0;
 }
 
 static void block_vanish(Inventory *inv, uint32_t index) {
@@ -397,46 +400,53 @@ static void block_vanish(Inventory *inv, uint32_t index) {
         *b = (Block) { .node = -1 };
 }
 
+/* The nodes and which blocks each links. Nothing in 'inv' changes unless every listing succeeded. */
 static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
         _cleanup_free_ int16_t *map = NULL;
-        DIR *d;
+        _cleanup_free_ bool *present = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        uint32_t n_nodes = 0;
+        int r;
 
         map = malloc((size_t) map_size * sizeof(int16_t));
-        if (!map)
+        present = calloc(NODES_MAX, sizeof(bool));
+        if (!map || !present)
                 return -ENOMEM;
         for (uint32_t i = 0; i < map_size; i++)
                 map[i] = -1;
-        for (int i = 0; i < NODES_MAX; i++)
-                inv->nodes[i].present = false;
-        inv->n_nodes = 0;
 
-        if (inv->root->node_fd < 0) {
-                *ret_map = TAKE_PTR(map);
-                return 0;
-        }
-        d = root_opendir(inv->root->node_fd, ".");
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                uint32_t node;
-                DIR *nd;
+        if (inv->root->node_fd >= 0) {
+                d = root_opendir(inv->root->node_fd, ".");
+                if (!d)
+                        return -errno;
+                while ((r = root_readdir(d, &de)) > 0) {
+                        _cleanup_closedir_ DIR *nd = NULL;
+                        struct dirent *me;
+                        uint32_t node;
 
-                if (parse_indexed_name(de->d_name, "node", &node) < 0 || node >= NODES_MAX)
-                        continue;
-                inv->nodes[node].present = true;
-                inv->n_nodes++;
-                nd = root_opendir(inv->root->node_fd, de->d_name);
-                if (!nd)
-                        continue;
-                for (struct dirent *me; (me = readdir(nd));) {
-                        uint32_t b;
+                        if (parse_indexed_name(de->d_name, "node", &node) < 0 || node >= NODES_MAX)
+                                continue;
+                        present[node] = true;
+                        n_nodes++;
+                        nd = root_opendir(inv->root->node_fd, de->d_name);
+                        if (!nd)
+                                continue;
+                        while ((r = root_readdir(nd, &me)) > 0) {
+                                uint32_t b;
 
-                        if (parse_indexed_name(me->d_name, "memory", &b) == 0 && b < map_size)
-                                map[b] = (int16_t) node;
+                                if (parse_indexed_name(me->d_name, "memory", &b) == 0 && b < map_size)
+                                        map[b] = (int16_t) node;
+                        }
+                        if (r < 0)
+                                return r;
                 }
-                closedir(nd);
+                if (r < 0)
+                        return r;
         }
-        closedir(d);
+        for (int i = 0; i < NODES_MAX; i++)
+                inv->nodes[i].present = present[i];
+        inv->n_nodes = n_nodes;
         *ret_map = TAKE_PTR(map);
         return 0;
 }
@@ -486,13 +496,16 @@ static void scan_done(Scan *s) {
 
 /* Which blocks exist: mark them BLOCK_SEEN. No list: the block array itself carries the mark. */
 static int scan_list_blocks(Inventory *inv, Scan *s) {
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
         int r;
 
         d = root_opendir(inv->root->memory_fd, ".");
         if (!d)
                 return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
+        /* A listing that fails part-way must fail the scan: the blocks it did not reach would be taken
+         * for removed, lose their flags, and come back as new blocks to decide on. */
+        while ((r = root_readdir(d, &de)) > 0) {
                 uint32_t index;
 
                 if (parse_indexed_name(de->d_name, "memory", &index) < 0)
@@ -500,16 +513,19 @@ static int scan_list_blocks(Inventory *inv, Scan *s) {
                 r = inventory_reserve(inv, index);
                 if (r == -ERANGE)
                         continue; /* beyond any physical address: not a real block */
-                if (r < 0) {
-                        closedir(d);
+                if (r < 0)
                         return r;
-                }
                 inv->blocks[index].flags |= BLOCK_SEEN;
                 if (index > s->max_index)
                         s->max_index = index;
         }
-        closedir(d);
-        return 0;
+        return r;
+}
+
+/* A scan that failed: forget its marks, so the next one starts clean. */
+static void scan_abort(Inventory *inv) {
+        for (uint32_t i = 0; i < inv->n_blocks; i++)
+                inv->blocks[i].flags &= ~(BLOCK_SEEN | BLOCK_REPORT);
 }
 
 /* The first scan knows the highest block: keep no slack until memory is hot-added. */
@@ -527,12 +543,17 @@ static void scan_trim(Inventory *inv, const Scan *s) {
 }
 
 /* /proc/iomem, the platform, /proc/zoneinfo: what classification and Zone=auto need. */
-static void scan_proc(Inventory *inv) {
+static int scan_proc(Inventory *inv) {
+        int r;
+
         /* Without /proc/iomem we cannot tell devices apart; classification then says "unknown". */
         (void) iomem_refresh(inv);
-        probe_platform(inv);
+        r = probe_platform(inv);
+        if (r < 0)
+                return r;
         if (zoneinfo_refresh(inv) < 0)
                 inventory_nodes_stale(inv);
+        return 0;
 }
 
 /* Bring every found block up to date. Reports wait until the counters are right. */
@@ -652,13 +673,16 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
         if (r < 0)
                 return r;
         r = scan_list_blocks(inv, &s);
-        if (r < 0)
+        if (r >= 0) {
+                scan_trim(inv, &s);
+                r = scan_nodes(inv, &s.node_map, inv->n_blocks);
+        }
+        if (r >= 0)
+                r = scan_proc(inv);
+        if (r < 0) {
+                scan_abort(inv);
                 return r;
-        scan_trim(inv, &s);
-        r = scan_nodes(inv, &s.node_map, inv->n_blocks);
-        if (r < 0)
-                return r;
-        scan_proc(inv);
+        }
         r = scan_update_blocks(inv, &s);
         if (r < 0)
                 return r;

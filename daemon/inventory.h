@@ -98,7 +98,8 @@ Inventory *inventory_free(Inventory *inv);
 /*
  * Read block_size_bytes, every memoryN and every nodeN, /proc/iomem and /proc/zoneinfo. Calls 'change'
  * for each block that appeared, changed state or vanished since the last scan. Returns 0 or -errno
- * (-ENOENT: no memory hot-plug support under this root).
+ * (-ENOENT: no memory hot-plug support under this root). A directory listing that fails part-way fails
+ * the scan before anything is reported or changed: a block the listing did not reach is not "removed".
  */
 int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata);
 
@@ -120,7 +121,7 @@ void inventory_block_set_node(Inventory *inv, uint32_t index, int node);
  * -EAGAIN if a plain range might still get its firmware_node and 'final' is not set. */
 int inventory_block_classify(Inventory *inv, uint32_t index, bool final);
 
-/* Classify the block's device (firmware_node, /proc/iomem), once; 'final' = do not wait for links. */
+/* Classify the block's device (firmware_node, /proc/iomem) once, without waiting for links. */
 DeviceKind inventory_block_device(Inventory *inv, uint32_t index);
 
 /* The zone of an online block (read from valid_zones when not known yet), or ZONE_UNKNOWN. */

@@ -79,6 +79,19 @@ DIR *root_opendir(int dirfd, const char *path) {
         return d;
 }
 
+struct dirent *(*root_readdir_hook)(DIR *d) = NULL;
+
+int root_readdir(DIR *d, struct dirent **ret) {
+        struct dirent *de;
+
+        errno = 0;
+        de = root_readdir_hook ? root_readdir_hook(d) : readdir(d);
+        if (!de)
+                return errno > 0 ? -errno : 0;
+        *ret = de;
+        return 1;
+}
+
 int root_write(int dirfd, const char *path, const char *value) {
         _cleanup_close_ int fd = -EBADF;
         size_t len = strlen(value);
@@ -86,8 +99,8 @@ int root_write(int dirfd, const char *path, const char *value) {
 
         if (dirfd < 0)
                 return -ENOENT;
-        /* No O_TRUNC/O_CREAT: a sysfs attribute exists or it does not; in a fixture tree O_TRUNC keeps
-         * the file's content equal to what was written last, as in sysfs. */
+        /* No O_CREAT: a sysfs attribute exists or it does not. O_TRUNC does nothing to sysfs; in a fixture
+         * tree it keeps the file's content equal to what was written last, as in sysfs. */
         fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_TRUNC);
         if (fd < 0)
                 return -errno;

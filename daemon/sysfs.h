@@ -30,8 +30,24 @@ Root *root_free(Root *r);
  */
 ssize_t root_read(int dirfd, const char *path, char *buf, size_t size);
 
-/* Open the directory at 'path' relative to 'dirfd' for readdir(). NULL with errno set on failure. */
+/* Open the directory at 'path' relative to 'dirfd' for root_readdir(). NULL with errno set on failure. */
 DIR *root_opendir(int dirfd, const char *path);
+
+/*
+ * The next entry of 'd' in *ret: returns 1, 0 at the end of the listing, or -errno if the listing failed
+ * part-way (readdir() returns NULL for both; only errno tells them apart). A caller that takes "not
+ * listed" to mean "gone" must fail on -errno instead.
+ */
+int root_readdir(DIR *d, struct dirent **ret);
+
+/* For the unit tests only: replaces readdir() to make a listing fail part-way. NULL: readdir(). */
+extern struct dirent *(*root_readdir_hook)(DIR *d);
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+#define _cleanup_closedir_ __attribute__((cleanup(closedirp)))
 
 /* Write 'value' to the attribute in one write(2). Returns 0 or the -errno the kernel answered. */
 int root_write(int dirfd, const char *path, const char *value);

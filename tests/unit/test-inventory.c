@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -341,6 +342,72 @@ START_TEST(scan_without_memory_dir) {
 }
 END_TEST
 
+/* readdir() that fails with EIO after 'readdir_budget' entries, once. */
+static int readdir_budget = -1;
+
+static struct dirent *failing_readdir(DIR *d) {
+        if (readdir_budget == 0) {
+                readdir_budget = -1;
+                errno = EIO;
+                return NULL;
+        }
+        if (readdir_budget > 0)
+                readdir_budget--;
+        return readdir(d);
+}
+
+START_TEST(scan_fails_on_readdir_error) {
+        Fixture f;
+
+        fixture_scan(&f);
+        /* Someone took memory66 offline: memhpd must never online it again. */
+        inventory_block(f.inv, 66)->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
+        root_readdir_hook = failing_readdir;
+
+        /* The memory directory's listing fails after a few entries, at every point in turn. */
+        for (int budget = 0; budget < 12; budget++) {
+                readdir_budget = budget;
+                reports_clear(&f.reps);
+                ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), -EIO);
+                ck_assert_msg(f.reps.n == 0, "listing failing after %d entries: %zu reports", budget, f.reps.n);
+                ck_assert_uint_eq(f.inv->n_present, ELEMENTSOF(snapshot_blocks));
+                for (size_t i = 0; i < ELEMENTSOF(snapshot_blocks); i++)
+                        ck_assert_ptr_nonnull(inventory_block(f.inv, snapshot_blocks[i]));
+                ck_assert(inventory_block(f.inv, 66)->flags & BLOCK_BY_OTHER);
+        }
+
+        /* A failing node directory fails the scan too, and leaves the nodes as they were. */
+        readdir_budget = -1;
+        root_readdir_hook = NULL;
+        {
+                int entries = 0;
+                char *path;
+                DIR *d;
+
+                ck_assert(asprintf(&path, "%s/" MEM, f.dir) > 0);
+                d = opendir(path);
+                ck_assert_ptr_nonnull(d);
+                while (readdir(d))
+                        entries++;
+                closedir(d);
+                free(path);
+                root_readdir_hook = failing_readdir;
+                readdir_budget = entries + 1; /* the whole memory directory, then into the node listing */
+        }
+        reports_clear(&f.reps);
+        ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), -EIO);
+        ck_assert_uint_eq(f.reps.n, 0);
+        ck_assert_uint_eq(f.inv->n_nodes, 2);
+
+        /* Once the listing works again nothing has changed: no block removed, none new. */
+        root_readdir_hook = NULL;
+        rescan(&f);
+        ck_assert_uint_eq(f.reps.n, 0);
+        ck_assert(inventory_block(f.inv, 66)->flags & BLOCK_BY_OTHER);
+        fixture_close(&f);
+}
+END_TEST
+
 START_TEST(settle_waits_for_node_link) {
         Fixture f;
 
@@ -516,6 +583,7 @@ static Suite *inventory_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("hotplug");
+        tcase_add_test(tc, scan_fails_on_readdir_error);
         tcase_add_test(tc, settle_waits_for_node_link);
         tcase_add_test(tc, settle_force);
         tcase_add_test(tc, refresh_hot_add);
