@@ -12,19 +12,29 @@
 #include "manager.h"
 
 #define KEPT_OFFLINE_MAX (1u << 22)
+#define KEPT_OFFLINE_FILE_MAX (64u * 1024 * 1024)
 
 static int cmp_u32(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
         return x < y ? -1 : x > y;
 }
 
-void kept_offline_load(Manager *m) {
+int kept_offline_load(Manager *m) {
         _cleanup_free_ char *text = NULL;
         size_t n = 0, alloc = 0;
         unsigned bad = 0;
+        int r;
 
-        if (root_read_file(m->root->fd, KEPT_OFFLINE_FILE, 64u * 1024 * 1024, &text, NULL, NULL) < 0)
-                return;
+        r = root_read_file(m->root->fd, KEPT_OFFLINE_FILE, KEPT_OFFLINE_FILE_MAX, &text, NULL, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EBADF || r == -EFBIG)
+                return log_error_errno(r, "Cannot read /%s: %s; blocks someone else took offline before this "
+                                       "start may be onlined again", KEPT_OFFLINE_FILE,
+                                       r == -EBADF ? "not a regular file" : "larger than 64 MiB");
+        if (r < 0)
+                return log_error_errno(r, "Cannot read /%s: %m; blocks someone else took offline before this "
+                                       "start may be onlined again", KEPT_OFFLINE_FILE);
         for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
                 uint64_t v;
 
@@ -52,6 +62,7 @@ void kept_offline_load(Manager *m) {
                 qsort(m->kept_offline, n, sizeof(uint32_t), cmp_u32);
         if (bad)
                 log_warning("/%s: ignored %u lines that are not block numbers", KEPT_OFFLINE_FILE, bad);
+        return 0;
 }
 
 void kept_offline_forget(Manager *m) {
@@ -70,7 +81,11 @@ int kept_offline_save(Manager *m) {
         int r = 0;
 
         (void) mkdirat(m->root->fd, "run/memhpd", 0755);
-        fd = openat(m->root->fd, KEPT_OFFLINE_FILE ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        /* Whatever is planted at .new (a symlink, a hard link to another file) is only unlinked, never
+         * written through; O_EXCL then makes sure the file we write is our own new one. */
+        if (unlinkat(m->root->fd, KEPT_OFFLINE_FILE ".new", 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(m->root->fd, KEPT_OFFLINE_FILE ".new", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "w");

@@ -14,8 +14,13 @@ typedef struct Manager Manager;
 
 #define KEPT_OFFLINE_FILE "run/memhpd/offline-by-others"
 
-/* Read what an earlier instance saved into m->kept_offline. A damaged file costs only its bad lines. */
-void kept_offline_load(Manager *m);
+/*
+ * Read what an earlier instance saved into m->kept_offline. A damaged file costs only its bad lines. No
+ * file is 0 (nothing saved since boot); a file that cannot be read (EACCES, EIO, a directory, a FIFO,
+ * larger than 64 MiB) is logged as an error, because the blocks it lists may then be onlined again, and
+ * returned as -errno.
+ */
+int kept_offline_load(Manager *m);
 /* Forget the loaded list: after the start-up scan the blocks' flags say it. */
 void kept_offline_forget(Manager *m);
 /* Is 'index' in the loaded list? */

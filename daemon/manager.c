@@ -115,7 +115,7 @@ Manager *manager_free(Manager *m) {
 int manager_coldplug(Manager *m) {
         int r;
 
-        kept_offline_load(m);
+        (void) kept_offline_load(m); /* logged; the scan goes on with what could be read */
         r = manager_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
