@@ -148,7 +148,11 @@ void block_events_memory_uevent(Manager *m, const Uevent *u) {
         }
         if (r == -ENOMEM)
                 log_oom_abort();
-        if (r > 0)
+        if (r < 0)
+                log_warning_errno(r, "Cannot look at memory%" PRIu32 " after its %s uevent: %m", index, action);
+        else if (r == 0 && !inventory_block(m->inv, index))
+                log_debug("Ignoring uevent ACTION=%s for memory%" PRIu32 ": no such block", action, index);
+        else if (r > 0)
                 block_events_report(m->inv, &rep, m);
 }
 

@@ -32,6 +32,7 @@ void engine_decide(Manager *m, uint32_t index) {
                 .node = b->node,
                 .block_pages = m->inv->block_size / m->inv->page_size,
         };
+        const Policy *p;
         Decision d;
         OnlineResult res;
         Zone zone;
@@ -49,10 +50,21 @@ void engine_decide(Manager *m, uint32_t index) {
                 b->flags |= BLOCK_REDECIDE; /* a reload tries again */
                 return;
         }
-        if (b->node >= 0) {
-                const NodeInfo *n = inventory_node_stats(m->inv, b->node);
-                facts.node_kernel_pages = n->kernel_pages;
-                facts.node_movable_pages = n->movable_pages;
+        /* Only Zone=auto weighs the node's counts; a count that cannot be read decides nothing. */
+        p = policy_match(&m->policies, &facts);
+        if (p && p->zone == TARGET_AUTO && b->node >= 0) {
+                r = inventory_node_counts(m->inv, b->node, &facts.node_kernel_pages, &facts.node_movable_pages);
+                if (r < 0) {
+                        f.error = r;
+                        f.result = "skipped";
+                        f.policy_path = p->path;
+                        f.policy_line = p->line;
+                        audit_record(AUDIT_BAD_SYSFS, &f, "the page counts of node%d cannot be read from /proc/zoneinfo "
+                                     "(%m); no Zone=auto decision is made, leaving memory%" PRIu32 " offline",
+                                     b->node, index);
+                        b->flags |= BLOCK_REDECIDE; /* a reload tries again */
+                        return;
+                }
         }
 
         policy_decide(&m->policies, &facts, &d);

@@ -153,14 +153,34 @@ Inventory *inventory_free(Inventory *inv) {
 /* x86-64 and arm64 physical addresses have at most 52 bits: no block lies above. */
 #define PHYS_ADDR_BITS 52
 
+/* The machine's physical address width: "address sizes : 46 bits physical, ..." in /proc/cpuinfo (x86),
+ * else the architectural maximum. */
+static unsigned read_phys_addr_bits(Inventory *inv) {
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+        unsigned bits;
+
+        if (root_read_file(inv->root->fd, "proc/cpuinfo", PROC_FILE_MAX, &text, NULL, NULL) < 0)
+                return PHYS_ADDR_BITS;
+        p = strstr(text, "\naddress sizes");
+        if (!p || !(p = strchr(p, ':')) || sscanf(p + 1, " %u bits physical", &bits) != 1 || bits < 20 ||
+            bits > PHYS_ADDR_BITS)
+                return PHYS_ADDR_BITS;
+        return bits;
+}
+
+/* A forged sysfs tree or uevent must not make us allocate (and mlock) gigabytes. */
+static bool block_index_possible(const Inventory *inv, uint32_t index) {
+        return inv->block_size > 0 && (uint64_t) index < (1ULL << inv->phys_addr_bits) / inv->block_size;
+}
+
 static int inventory_reserve(Inventory *inv, uint32_t index) {
         uint32_t n;
         Block *b;
 
         if (index < inv->n_blocks)
                 return 0;
-        /* A forged sysfs tree or uevent must not make us allocate (and mlock) gigabytes. */
-        if (inv->block_size == 0 || (uint64_t) index >= (1ULL << PHYS_ADDR_BITS) / inv->block_size)
+        if (!block_index_possible(inv, index))
                 return -ERANGE;
         n = inv->n_blocks ? inv->n_blocks : 1024;
         while (n <= index)
@@ -184,9 +204,14 @@ static int read_block_size(Inventory *inv) {
         r = root_read(inv->root->memory_fd, "block_size_bytes", buf, sizeof(buf));
         if (r < 0)
                 return (int) r;
-        if (parse_u64(buf, 16, &v) < 0 || v == 0 || (v & (v - 1)) != 0 || v < inv->page_size)
+        if (parse_u64(buf, 16, &v) < 0 || v == 0 || (v & (v - 1)) != 0 || v < inv->page_size ||
+            v >= 1ULL << PHYS_ADDR_BITS)
                 return -EBADMSG;
         inv->block_size = v;
+        if (inv->phys_addr_bits == 0)
+                inv->phys_addr_bits = read_phys_addr_bits(inv);
+        if (v >= 1ULL << inv->phys_addr_bits)
+                return -EBADMSG; /* not even one block would fit */
         return 0;
 }
 
@@ -198,6 +223,7 @@ static int iomem_refresh(Inventory *inv) {
 
         inv->n_iomem_reads++;
         r = root_read_file(inv->root->fd, "proc/iomem", PROC_FILE_MAX, &text, NULL, NULL);
+        inv->iomem_error = r < 0 ? r : 0;
         if (r < 0)
                 return r;
         r = iomem_parse(text, &ranges, &n);
@@ -227,6 +253,11 @@ static int zoneinfo_refresh(Inventory *inv) {
         r = zoneinfo_parse(text, counts, counts + NODES_MAX, NODES_MAX);
         if (r < 0)
                 return r;
+        /* A node with online blocks has present pages: none means the file was cut short (or lies),
+         * and a ratio computed from it would be made up. */
+        for (size_t i = 0; i < NODES_MAX; i++)
+                if (inv->nodes[i].n_blocks > inv->nodes[i].n_offline && counts[i] == 0 && counts[NODES_MAX + i] == 0)
+                        return -EBADMSG;
         for (size_t i = 0; i < NODES_MAX; i++) {
                 inv->nodes[i].kernel_pages = counts[i];
                 inv->nodes[i].movable_pages = counts[NODES_MAX + i];
@@ -690,6 +721,13 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata) {
         if (r < 0)
                 return r;
         recount(inv);
+        /* zoneinfo was read before the block counts were known: check it against them now. */
+        for (int i = 0; i < NODES_MAX; i++)
+                if (inv->nodes[i].n_blocks > inv->nodes[i].n_offline && inv->nodes[i].kernel_pages == 0 &&
+                    inv->nodes[i].movable_pages == 0) {
+                        inventory_nodes_stale(inv);
+                        break;
+                }
         inv->scanned = true;
         scan_report(inv, &s, change, userdata);
         return 0;
@@ -729,6 +767,10 @@ int inventory_block_classify(Inventory *inv, uint32_t index, bool final) {
         }
         if (r && r->device != DEVICE_UNKNOWN)
                 return r->device;
+        if (!r && inv->iomem_error < 0)
+                /* No /proc/iomem: a virtio-mem or dax-kmem block looks like any other; do not call it
+                 * boot memory (or a balloon's). */
+                return DEVICE_UNKNOWN;
 
         /* Plain "System RAM": boot memory, an ACPI DIMM whose firmware_node is not linked yet, or
          * memory a Hyper-V or Xen balloon added (those leave no other mark). Boot memory is online
@@ -762,6 +804,16 @@ int inventory_block_refresh(Inventory *inv, uint32_t index, BlockReport *ret, ch
         Block *b;
         int state, r;
 
+        if (index >= inv->n_blocks) {
+                char name[32];
+
+                if (!block_index_possible(inv, index))
+                        return -ERANGE;
+                /* Memory is spent only on a block that exists: a uevent is no proof of that. */
+                snprintf(name, sizeof(name), "memory%" PRIu32, index);
+                if (faccessat(inv->root->memory_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+        }
         r = inventory_reserve(inv, index);
         if (r < 0)
                 return r;
@@ -899,6 +951,21 @@ int inventory_node_remove(Inventory *inv, int node) {
         inv->nodes[node].present = false;
         inv->n_nodes--;
         return 1;
+}
+
+int inventory_node_counts(Inventory *inv, int node, uint64_t *ret_kernel, uint64_t *ret_movable) {
+        int r;
+
+        if (node < 0 || node >= NODES_MAX)
+                return -ERANGE;
+        if (inv->nodes[node].stats_stale) {
+                r = zoneinfo_refresh(inv);
+                if (r < 0)
+                        return r;
+        }
+        *ret_kernel = inv->nodes[node].kernel_pages;
+        *ret_movable = inv->nodes[node].movable_pages;
+        return 0;
 }
 
 const NodeInfo *inventory_node_stats(Inventory *inv, int node) {

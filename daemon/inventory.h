@@ -87,6 +87,8 @@ struct Inventory {
         bool hyperv, xen;        /* the platform, for plain "System RAM" that has no other mark */
         bool acpi_memory_devices; /* PNP0C80 devices exist: a plain range may still get its firmware_node */
         bool iomem_hidden;       /* /proc/iomem printed zeros: we lack CAP_SYS_ADMIN */
+        int iomem_error;         /* the last read of /proc/iomem failed with this -errno */
+        unsigned phys_addr_bits; /* the machine's physical address width, read at the first scan */
         bool scanned;
         /* Counters for --dry-run and the benchmarks. */
         uint64_t n_iomem_reads;
@@ -105,7 +107,9 @@ int inventory_scan(Inventory *inv, inventory_change_t change, void *userdata);
 
 /*
  * Re-read one block after a uevent for it and fill *ret. Returns 1 if something changed (ret->change
- * says what; a block that no longer exists is BLOCK_VANISHED), 0 if nothing did, -ENOMEM.
+ * says what; a block that no longer exists is BLOCK_VANISHED), 0 if nothing did (also for a block that
+ * does not exist and never did), -ERANGE for a block number beyond the physical address width,
+ * -ENOMEM, or another -errno if sysfs cannot be asked.
  */
 int inventory_block_refresh(Inventory *inv, uint32_t index, BlockReport *ret, char *detail, size_t detail_size);
 int inventory_block_remove(Inventory *inv, uint32_t index);
@@ -134,7 +138,11 @@ int inventory_block_valid_zones(Inventory *inv, uint32_t index, ZoneSet *ret);
 void inventory_nodes_stale(Inventory *inv);
 int inventory_node_add(Inventory *inv, int node);
 int inventory_node_remove(Inventory *inv, int node);
-/* Fresh per-zone page counts for 'node' (re-reads /proc/zoneinfo if they went stale). */
+/* Fresh per-zone page counts for 'node', re-reading /proc/zoneinfo if they went stale. Returns 0, or
+ * -errno if /proc/zoneinfo cannot be read, parsed (a node beyond NODES_MAX: -ERANGE) or is missing a
+ * node that has online blocks (-EBADMSG): then there are no counts to decide on. */
+int inventory_node_counts(Inventory *inv, int node, uint64_t *ret_kernel, uint64_t *ret_movable);
+/* For display: the counts as above, or the last ones known if they cannot be read. */
 const NodeInfo *inventory_node_stats(Inventory *inv, int node);
 
 static inline Block *inventory_block(Inventory *inv, uint32_t index) {

@@ -119,6 +119,15 @@ int manager_coldplug(Manager *m) {
         r = manager_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
+        if (r >= 0 && m->inv->iomem_error < 0) {
+                AuditFields f = AUDIT_FIELDS_INIT;
+
+                f.error = m->inv->iomem_error;
+                f.result = "skipped";
+                audit_record(AUDIT_BAD_SYSFS, &f, "%s/proc/iomem cannot be read (%m): virtio-mem and dax-kmem blocks "
+                             "cannot be told from other memory; they are classified \"unknown\"",
+                             strcmp(m->root->path, "/") ? m->root->path : "");
+        }
         if (r >= 0 && m->inv->iomem_hidden)
                 log_warning("/proc/iomem shows no addresses (memhpd needs CAP_SYS_ADMIN to read them): "
                             "virtio-mem and dax-kmem blocks cannot be told from other memory");

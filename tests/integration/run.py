@@ -444,6 +444,40 @@ def scenario_once_failure(s):
     check(s.kernel.read(67, "state") == "offline", "memory67 still offline")
 
 
+def scenario_unread_counts(s):
+    """Zone=auto needs the node's page counts: with /proc/zoneinfo missing, naming an impossible node
+    or cut short, no ratio is made up: a bad-sysfs record, and the block stays offline. Without
+    /proc/iomem, blocks are not silently called boot memory."""
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", "[Match]\nDevice=any\n\n[Online]\nZone=auto\n")
+    zoneinfo = os.path.join(s.root, "proc/zoneinfo")
+    with open(zoneinfo) as f:
+        good = f.read()
+    cases = {
+        "missing": None,
+        "impossible node": good.replace("Node 0, zone", "Node 5000, zone", 1),
+        "truncated": good[:good.index("present")],
+    }
+    for what, text in cases.items():
+        if text is None:
+            os.unlink(zoneinfo)
+        else:
+            write(s.root, "proc/zoneinfo", text)
+        r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--once"], capture_output=True, text=True)
+        check(re.search(r"page counts of node0 cannot be read from /proc/zoneinfo .*no Zone=auto decision.*"
+                        r"event=bad-sysfs block=67 ", r.stderr), f"{what}: {r.stderr}")
+        check("onlined memory67" not in r.stderr, f"{what}: decided on counts never read: {r.stderr}")
+        check(s.kernel.read(67, "state") == "offline", f"{what}: memory67 stays offline")
+    write(s.root, "proc/zoneinfo", good)
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--once", "--dry-run"], capture_output=True, text=True)
+    check("would online memory67" in r.stderr and "bad-sysfs" not in r.stderr, f"a good zoneinfo decides: {r.stderr}")
+
+    os.unlink(os.path.join(s.root, "proc/iomem"))
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--once", "--dry-run"], capture_output=True, text=True)
+    check(re.search(r"/proc/iomem cannot be read \(No such file or directory\).*event=bad-sysfs", r.stderr), r.stderr)
+    check(re.search(r"^memory32-33\s.*\s+unknown\s+leave: already online$", r.stdout, re.M),
+          f"virtio-mem blocks are not called boot: {r.stdout}")
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 

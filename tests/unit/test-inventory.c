@@ -408,6 +408,45 @@ START_TEST(scan_fails_on_readdir_error) {
 }
 END_TEST
 
+START_TEST(impossible_block_numbers_cost_nothing) {
+        Fixture f;
+        BlockReport r;
+        char detail[160];
+        uint32_t n_blocks;
+
+        /* block_size_bytes of 2^52 or more: not one block fits in any physical address space. */
+        f.dir = fixture_root(SNAPSHOT_2NODE);
+        write_file(f.dir, MEM "/block_size_bytes", "10000000000000\n");
+        fixture_open(&f, f.dir);
+        ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), -EBADMSG);
+        fixture_close(&f);
+
+        /* An "add" uevent for a block that does not exist grows nothing (it used to cost 268 MB). */
+        fixture_scan(&f);
+        n_blocks = f.inv->n_blocks;
+        ck_assert_int_eq(inventory_block_refresh(f.inv, 33554431, &r, detail, sizeof(detail)), 0);
+        ck_assert_uint_eq(f.inv->n_blocks, n_blocks);
+        ck_assert_ptr_null(inventory_block(f.inv, 33554431));
+        fixture_close(&f);
+
+        /* A directory beyond the machine's physical address width is no block (it used to cost 2.9 GB
+         * with 16 MiB blocks). */
+        f.dir = fixture_root(SNAPSHOT_2NODE);
+        write_file(f.dir, MEM "/block_size_bytes", "1000000\n");
+        write_file(f.dir, MEM "/memory268435455/state", "offline\n");
+        write_file(f.dir, "proc/cpuinfo", "processor\t: 0\naddress sizes\t: 40 bits physical, 48 bits virtual\n");
+        fixture_open(&f, f.dir);
+        ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), 0);
+        ck_assert_ptr_null(inventory_block(f.inv, 268435455));
+        ck_assert_uint_le(f.inv->n_blocks, 1u << 16);
+        ck_assert_ptr_nonnull(inventory_block(f.inv, 67));
+        /* ... and so is a uevent for it, even though it exists. */
+        ck_assert_int_eq(inventory_block_refresh(f.inv, 268435455, &r, detail, sizeof(detail)), -ERANGE);
+        ck_assert_uint_le(f.inv->n_blocks, 1u << 16);
+        fixture_close(&f);
+}
+END_TEST
+
 START_TEST(settle_waits_for_node_link) {
         Fixture f;
 
@@ -584,6 +623,7 @@ static Suite *inventory_suite(void) {
 
         tc = tcase_create("hotplug");
         tcase_add_test(tc, scan_fails_on_readdir_error);
+        tcase_add_test(tc, impossible_block_numbers_cost_nothing);
         tcase_add_test(tc, settle_waits_for_node_link);
         tcase_add_test(tc, settle_force);
         tcase_add_test(tc, refresh_hot_add);
