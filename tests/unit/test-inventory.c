@@ -61,8 +61,7 @@ typedef struct Fixture {
 
 static void fixture_open(Fixture *f, char *dir) {
         *f = (Fixture) { .dir = dir };
-        ck_assert_int_eq(root_open(dir, &f->root), 0);
-        ck_assert_int_eq(inventory_new(f->root, &f->inv), 0);
+        inventory_fixture_open(dir, &f->root, &f->inv);
 }
 
 /* The snapshot, materialised and scanned once. */
@@ -79,8 +78,7 @@ static void rescan(Fixture *f) {
 static void fixture_close(Fixture *f) {
         reports_clear(&f->reps);
         settle_queue_done(&f->settle);
-        inventory_free(f->inv);
-        root_free(f->root);
+        inventory_fixture_close(f->root, f->inv);
         free(f->dir);
 }
 

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inventory.h"
+#include "sysfs.h"
 #include "unit-helpers.h"
 
 #ifndef FIXTURE_DIR
@@ -225,4 +227,18 @@ int unit_main(Suite *s) {
         if (r < 0)
                 fprintf(stderr, "removing %s: %s\n", base_dir, strerror(-r));
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void inventory_fixture_open(const char *dir, Root **ret_root, Inventory **ret_inv) {
+        int r;
+
+        r = root_open(dir, ret_root);
+        require_msg(r == 0, "root_open(%s): %s", dir, strerror(-r));
+        r = inventory_new(*ret_root, ret_inv);
+        require_msg(r == 0, "inventory_new(): %s", strerror(-r));
+}
+
+void inventory_fixture_close(Root *root, Inventory *inv) {
+        inventory_free(inv);
+        root_free(root);
 }

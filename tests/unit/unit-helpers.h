@@ -33,5 +33,12 @@ void make_dirs(const char *dir, const char *rel);
 void make_symlink(const char *dir, const char *rel, const char *target);
 void remove_tree(const char *dir, const char *rel);
 
+/* A Root on 'dir' and a new, unscanned Inventory over it; and their release. Shared by the tests that
+ * work on a materialised snapshot (test-inventory, test-actuator). */
+struct Root;
+struct Inventory;
+void inventory_fixture_open(const char *dir, struct Root **ret_root, struct Inventory **ret_inv);
+void inventory_fixture_close(struct Root *root, struct Inventory *inv);
+
 /* Run the suite, remove the temporary directories, return the exit status. */
 int unit_main(Suite *s);
