@@ -422,23 +422,8 @@ class QMP:
 # ---------------------------------------------------------------------------------------------
 # Audit records
 
-AUDIT_RE = re.compile(r"\[(event=[^\]]*)\]\s*$")
-
-
-def parse_audit(text):
-    """memhpd's audit lines as dicts (with the line under '_line')."""
-    out = []
-    for line in text.splitlines():
-        line = line.rstrip("\r")
-        m = AUDIT_RE.search(line)
-        if not m:
-            continue
-        rec = {"_line": line}
-        for kv in m.group(1).split():
-            k, _, v = kv.partition("=")
-            rec[k] = v
-        out.append(rec)
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from auditlog import AUDIT_RE, parse_audit  # noqa: E402,F401  one parser for every Python test
 
 
 # ---------------------------------------------------------------------------------------------
