@@ -883,11 +883,10 @@ void inventory_block_set_online(Inventory *inv, uint32_t index, Zone zone) {
                         b->zone = zone;
                 return;
         }
-        /* block_set_state() accounts the pages by b->zone once the block is online. */
-        node_stats_account(inv, b, -1);
+        /* It was not online: its pages were not counted, only the block (as offline). Count both anew,
+         * the pages by the zone we now know. */
         node_count(inv, b, -1);
-        if (b->state != STATE_ONLINE)
-                inv->n_offline--;
+        inv->n_offline--;
         b->state = STATE_ONLINE;
         b->zone = zone;
         node_count(inv, b, +1);
