@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns bringing a block online: the one state write, and the pure online_outcome() that says what the
+ * kernel's answer means. */
 #include <inttypes.h>
 #include <stdio.h>
 

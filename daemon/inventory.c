@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the block and node cache: the scan of sysfs in named steps, one block's refresh after a uevent,
+ * node page counts from /proc/zoneinfo and device classification from /proc/iomem and firmware_node. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the small language helpers every file uses: cleanup attributes, TAKE_PTR/TAKE_FD, ELEMENTSOF. */
 #pragma once
 
 #include <errno.h>

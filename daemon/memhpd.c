@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the command line: options, --check, --once, starting and stopping the Manager. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the names of what the kernel says about a memory block (states, zones, device kinds) and the
+ * number parser they share. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns file access under the Root ("/" or --root): small attribute reads and writes, whole-file reads,
+ * directory listings with their errors. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
