@@ -5,12 +5,15 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "conf-file.h"
 #include "sysfs.h"
+
+#define UTF8_BOM "\xef\xbb\xbf"
 
 void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
         char msg[512], *text;
@@ -166,6 +169,10 @@ int conf_parse_text(const char *path, const char *text, const ConfKey *keys, con
         };
         int r;
 
+        /* Editors on other systems may save a UTF-8 byte order mark; systemd's parser skips it too. */
+        if (strncmp(st.pos, UTF8_BOM, strlen(UTF8_BOM)) == 0)
+                st.pos += strlen(UTF8_BOM);
+
         r = ini_parse_stream(conf_reader, &st, conf_handler, &st);
         if (r > 0 && errors->n == st.n_errors_before)
                 /* Something inih rejected that our reader let through. */
@@ -315,55 +322,82 @@ int conf_parse_bool(const char *value, bool *ret) {
         return -EINVAL;
 }
 
-static int parse_with_units(const char *value, const char *const *units, const unsigned long long *factors,
-                            size_t n_units, unsigned long long *ret) {
-        unsigned long long v, f = 1;
-        char *end;
+/* Units start with a letter that is not a hex digit, so that "0x1G" is 1 GiB and "0x1E" stays 30. */
+static const struct {
+        const char *name;
+        uint64_t factor;
+} byte_units[] = {
+        { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 }, { "T", 1ULL << 40 }, { "P", 1ULL << 50 },
+        { "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 }, { "TiB", 1ULL << 40 }, { "PiB", 1ULL << 50 },
+}, time_units[] = {
+        { "us", 1 }, { "usec", 1 }, { "ms", 1000 }, { "msec", 1000 }, { "s", 1000000 }, { "sec", 1000000 },
+        { "min", 60000000 },
+};
 
-        if (!value[0] || !isdigit((unsigned char) value[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(value, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end) {
-                size_t i;
+int conf_parse_number(const char *s, size_t len, ConfUnit unit, uint64_t *ret) {
+        uint64_t v = 0, f = 1;
+        size_t i = 0;
+        int base = 10;
 
-                for (i = 0; i < n_units; i++)
-                        if (strcmp(end, units[i]) == 0)
-                                break;
-                if (i == n_units)
-                        return -EINVAL;
-                f = factors[i];
+        if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+                base = 16;
+                i = 2;
         }
-        if (v > ULLONG_MAX / f)
+        /* Digits only: no sign, no blank, no fraction (strtoull() would take the first two). */
+        for (size_t start = i;; i++) {
+                unsigned d;
+
+                if (i < len && s[i] >= '0' && s[i] <= '9')
+                        d = (unsigned) (s[i] - '0');
+                else if (base == 16 && i < len && isxdigit((unsigned char) s[i]))
+                        d = (unsigned) (tolower((unsigned char) s[i]) - 'a' + 10);
+                else {
+                        if (i == start)
+                                return -EINVAL;
+                        break;
+                }
+                if (v > (UINT64_MAX - d) / (unsigned) base)
+                        return -ERANGE;
+                v = v * (unsigned) base + d;
+        }
+
+        if (i < len) {
+                const char *u = s + i;
+                size_t ul = len - i, k;
+
+                switch (unit) {
+                case CONF_UNIT_BYTES:
+                        for (k = 0; k < ELEMENTSOF(byte_units); k++)
+                                if (strlen(byte_units[k].name) == ul && memcmp(u, byte_units[k].name, ul) == 0)
+                                        break;
+                        if (k == ELEMENTSOF(byte_units))
+                                return -EINVAL;
+                        f = byte_units[k].factor;
+                        break;
+                case CONF_UNIT_USEC:
+                        for (k = 0; k < ELEMENTSOF(time_units); k++)
+                                if (strlen(time_units[k].name) == ul && memcmp(u, time_units[k].name, ul) == 0)
+                                        break;
+                        if (k == ELEMENTSOF(time_units))
+                                return -EINVAL;
+                        f = time_units[k].factor;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        } else if (unit == CONF_UNIT_USEC)
+                f = 1000000; /* a bare number is seconds, as in systemd */
+
+        if (v > UINT64_MAX / f)
                 return -ERANGE;
         *ret = v * f;
         return 0;
 }
 
-int conf_parse_size(const char *value, unsigned long long *ret) {
-        static const char *const units[] = { "K", "M", "G", "T", "KiB", "MiB", "GiB", "TiB" };
-        static const unsigned long long f[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40,
-                                                1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40 };
-        return parse_with_units(value, units, f, ELEMENTSOF(units), ret);
+int conf_parse_size(const char *value, uint64_t *ret) {
+        return conf_parse_number(value, strlen(value), CONF_UNIT_BYTES, ret);
 }
 
-int conf_parse_usec(const char *value, unsigned long long *ret) {
-        static const char *const units[] = { "s", "sec", "ms", "msec", "us", "usec", "min" };
-        static const unsigned long long f[] = { 1000000, 1000000, 1000, 1000, 1, 1, 60000000 };
-        unsigned long long v;
-        int r;
-
-        r = parse_with_units(value, units, f, ELEMENTSOF(units), &v);
-        if (r < 0)
-                return r;
-        /* A bare number is seconds, as in systemd. */
-        if (!value[strspn(value, "0123456789")]) {
-                if (v > ULLONG_MAX / 1000000)
-                        return -ERANGE;
-                v *= 1000000;
-        }
-        *ret = v;
-        return 0;
+int conf_parse_usec(const char *value, uint64_t *ret) {
+        return conf_parse_number(value, strlen(value), CONF_UNIT_USEC, ret);
 }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -73,5 +74,18 @@ void conf_files_free(ConfFile *files, size_t n);
 
 /* Shared value parsers. */
 int conf_parse_bool(const char *value, bool *ret);
-int conf_parse_size(const char *value, unsigned long long *ret);  /* 128M, 4096, 1G: base 1024 */
-int conf_parse_usec(const char *value, unsigned long long *ret);  /* 2, 2s, 500ms, 100us */
+
+typedef enum ConfUnit {
+        CONF_UNIT_NONE,  /* a plain number */
+        CONF_UNIT_BYTES, /* optional K, M, G, T, P or KiB, MiB, GiB, TiB, PiB: powers of 1024 */
+        CONF_UNIT_USEC,  /* optional us, usec, ms, msec, s, sec, min; without a unit: seconds */
+} ConfUnit;
+
+/*
+ * The one number parser behind every numeric key, so that all keys take the same forms: decimal, or
+ * hexadecimal with "0x", then the unit, if 'unit' allows one, with no blank in between. No sign, no
+ * fraction. Parses exactly 'len' bytes of 's'. Returns 0, -EINVAL, or -ERANGE past 2^64-1.
+ */
+int conf_parse_number(const char *s, size_t len, ConfUnit unit, uint64_t *ret);
+int conf_parse_size(const char *value, uint64_t *ret);  /* CONF_UNIT_BYTES: 128M, 4096, 2GiB, 0x1000 */
+int conf_parse_usec(const char *value, uint64_t *ret);  /* CONF_UNIT_USEC: 2, 2s, 500ms, 100us */

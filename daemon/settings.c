@@ -35,7 +35,7 @@ static int parse_source(const char *value, void *data, char *err, size_t err_siz
 }
 
 static int parse_buffer(const char *value, void *data, char *err, size_t err_size) {
-        unsigned long long v;
+        uint64_t v;
 
         /* The kernel clamps SO_RCVBUF to INT_MAX/2; below 4 KiB a single uevent may not fit. */
         if (conf_parse_size(value, &v) < 0 || v < 4096 || v > (1ULL << 30)) {
@@ -47,7 +47,7 @@ static int parse_buffer(const char *value, void *data, char *err, size_t err_siz
 }
 
 static int parse_settle(const char *value, void *data, char *err, size_t err_size) {
-        unsigned long long v;
+        uint64_t v;
 
         if (conf_parse_usec(value, &v) < 0 || v > 60ULL * 1000 * 1000) {
                 snprintf(err, err_size, "expected a time span up to 60s, such as 2s or 500ms");

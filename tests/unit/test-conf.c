@@ -153,8 +153,14 @@ START_TEST(policy_ratio_forms) {
 
         parse_fails("[Online]\nMaxMovableRatio=100001%\n",
                     P ":2: MaxMovableRatio=100001%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
-        parse_fails("[Online]\nMaxMovableRatio=0x64%\n",
-                    P ":2: MaxMovableRatio=0x64%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        /* The one number parser: hexadecimal too, as in every other numeric key. */
+        parse_ok("[Online]\nMaxMovableRatio=0x64%\n", &p);
+        ck_assert_uint_eq(p.max_movable_ratio, 100);
+        policy_done(&p);
+        parse_fails("[Online]\nMaxMovableRatio=1.5%\n",
+                    P ":2: MaxMovableRatio=1.5%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        parse_fails("[Online]\nMaxMovableRatio=301%%\n",
+                    P ":2: MaxMovableRatio=301%%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
         parse_fails("[Online]\nMaxMovableRatio=%\n",
                     P ":2: MaxMovableRatio=%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
         parse_fails("[Online]\nMaxMovableRatio=-5\n",
@@ -292,10 +298,12 @@ START_TEST(policy_value_errors) {
                     P ":2: Block=4294967295: \"4294967295\" is beyond the largest allowed value 4294967294");
         parse_fails("[Match]\nPhysAddress=8G-4G\n", P ":2: PhysAddress=8G-4G: range \"8G-4G\" ends before it starts");
         parse_fails("[Match]\nPhysAddress=0x\n", P ":2: PhysAddress=0x: \"0x\" is not a number or a range A-B");
-        parse_fails("[Match]\nPhysAddress=4P\n", P ":2: PhysAddress=4P: \"4P\" is not a number or a range A-B");
-        parse_fails("[Match]\nPhysAddress=4GiB\n", P ":2: PhysAddress=4GiB: \"4GiB\" is not a number or a range A-B");
+        parse_fails("[Match]\nPhysAddress=4E\n", P ":2: PhysAddress=4E: \"4E\" is not a number or a range A-B");
+        parse_fails("[Match]\nPhysAddress=4gb\n", P ":2: PhysAddress=4gb: \"4gb\" is not a number or a range A-B");
         parse_fails("[Match]\nPhysAddress=16777216T\n",
-                    P ":2: PhysAddress=16777216T: \"16777216T\" is not a number or a range A-B");
+                    P ":2: PhysAddress=16777216T: \"16777216T\" is beyond the largest allowed value 18446744073709551615");
+        parse_fails("[Match]\nBlock=99999999999999999999\n",
+                    P ":2: Block=99999999999999999999: \"99999999999999999999\" is beyond the largest allowed value 4294967294");
         /* Several problems: every one of them, in order. */
         parse_fails("[Match]\nNode=x\n[Online]\nZone=y\nWhen=z\n",
                     P ":2: Node=x: \"x\" is not a number or a range A-B",
@@ -674,6 +682,22 @@ static void settings_fails(const char *text, const char *expected) {
         free(root);
 }
 
+/* 'text' as the main settings file must load, with this ReceiveBufferSize=. */
+static void settings_ok_(const char *text, unsigned long long receive_buffer) {
+        char *root = test_tmpdir();
+        ConfErrors e = {};
+        Settings s;
+        int fd;
+
+        write_file(root, "etc/memhpd/memhpd.conf", text);
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_eq(settings_load(fd, &s, &e), 0);
+        ck_assert_msg(e.n == 0, "%s", e.n ? e.items[0].text : "");
+        ck_assert_uint_eq(s.receive_buffer, receive_buffer);
+        close(fd);
+        free(root);
+}
+
 START_TEST(settings_defaults_and_keys) {
         char *root = test_tmpdir();
         ConfErrors e = {};
@@ -778,7 +802,7 @@ START_TEST(settings_bad_values) {
 END_TEST
 
 START_TEST(shared_value_parsers) {
-        unsigned long long v;
+        uint64_t v;
         bool b;
 
         ck_assert_int_eq(conf_parse_size("128M", &v), 0);
@@ -787,22 +811,108 @@ START_TEST(shared_value_parsers) {
         ck_assert_uint_eq(v, 2ULL << 30);
         ck_assert_int_eq(conf_parse_size("4096", &v), 0);
         ck_assert_uint_eq(v, 4096);
-        ck_assert_int_lt(conf_parse_size("", &v), 0);
-        ck_assert_int_lt(conf_parse_size("-1", &v), 0);
-        ck_assert_int_lt(conf_parse_size("1 M", &v), 0);
-        ck_assert_int_lt(conf_parse_size("16777216T", &v), 0);
+        ck_assert_int_eq(conf_parse_size("0x1000", &v), 0);
+        ck_assert_uint_eq(v, 4096);
+        ck_assert_int_eq(conf_parse_size("0x1G", &v), 0);
+        ck_assert_uint_eq(v, 1ULL << 30);
+        ck_assert_int_eq(conf_parse_size("0X1e", &v), 0); /* E is a hex digit, never a unit */
+        ck_assert_uint_eq(v, 0x1e);
+        ck_assert_int_eq(conf_parse_size("3P", &v), 0);
+        ck_assert_uint_eq(v, 3ULL << 50);
+        ck_assert_int_eq(conf_parse_size("15PiB", &v), 0);
+        ck_assert_uint_eq(v, 15ULL << 50);
+        ck_assert_int_eq(conf_parse_size("18446744073709551615", &v), 0);
+        ck_assert_uint_eq(v, UINT64_MAX);
+        ck_assert_int_eq(conf_parse_size("18446744073709551616", &v), -ERANGE);
+        ck_assert_int_eq(conf_parse_size("0x10000000000000000", &v), -ERANGE);
+        ck_assert_int_eq(conf_parse_size("16777216T", &v), -ERANGE);
+        ck_assert_int_eq(conf_parse_size("16P", &v), 0);
+        ck_assert_int_eq(conf_parse_size("16384P", &v), -ERANGE);
+        static const char *const bad_sizes[] = {
+                "", "-1", "+1", " 1", "1 ", "1 M", "1m", "1KB", "1k", "1B", "1E", "1.5G", "0x", "0xG", "x1",
+                "1GiBx", "1Gi", "1iB", "0b101",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_sizes); i++)
+                ck_assert_msg(conf_parse_size(bad_sizes[i], &v) == -EINVAL, "accepted \"%s\"", bad_sizes[i]);
+
         ck_assert_int_eq(conf_parse_usec("2", &v), 0);
         ck_assert_uint_eq(v, 2000000);
         ck_assert_int_eq(conf_parse_usec("100us", &v), 0);
         ck_assert_uint_eq(v, 100);
         ck_assert_int_eq(conf_parse_usec("500ms", &v), 0);
         ck_assert_uint_eq(v, 500000);
+        ck_assert_int_eq(conf_parse_usec("2min", &v), 0);
+        ck_assert_uint_eq(v, 120000000);
+        ck_assert_int_eq(conf_parse_usec("0x10", &v), 0);
+        ck_assert_uint_eq(v, 16000000);
         ck_assert_int_lt(conf_parse_usec("1h", &v), 0);
+        ck_assert_int_lt(conf_parse_usec("1G", &v), 0);
+        ck_assert_int_lt(conf_parse_usec("-1s", &v), 0);
+        ck_assert_int_eq(conf_parse_usec("18446744073709551615", &v), -ERANGE);
+
+        ck_assert_int_eq(conf_parse_number("12", 2, CONF_UNIT_NONE, &v), 0);
+        ck_assert_uint_eq(v, 12);
+        ck_assert_int_eq(conf_parse_number("12K", 2, CONF_UNIT_NONE, &v), 0); /* only 'len' bytes */
+        ck_assert_int_eq(conf_parse_number("12K", 3, CONF_UNIT_NONE, &v), -EINVAL);
+        ck_assert_int_eq(conf_parse_number("12s", 3, CONF_UNIT_BYTES, &v), -EINVAL);
+
         ck_assert_int_eq(conf_parse_bool("YES", &b), 0);
         ck_assert(b);
         ck_assert_int_eq(conf_parse_bool("off", &b), 0);
         ck_assert(!b);
         ck_assert_int_lt(conf_parse_bool("2", &b), 0);
+}
+END_TEST
+
+/* Issue 7: PhysAddress=4GiB was rejected while ReceiveBufferSize=4GiB was accepted. Every key that
+ * takes a number now goes through conf_parse_number(): same digits, same units. */
+START_TEST(one_number_parser_for_all_keys) {
+        Policy p;
+
+        parse_ok("[Match]\nPhysAddress=4GiB-8GiB 0x1PiB 1T-0x20000000000\nNode=0x3 7\nBlock=0x20-33\n"
+                 "[Online]\nMaxMovableRatio=0x12D%\n", &p);
+        ck_assert_uint_eq(p.phys.n, 3);
+        ck_assert_uint_eq(p.phys.items[0].start, 4ULL << 30);
+        ck_assert_uint_eq(p.phys.items[0].end, 8ULL << 30);
+        ck_assert_uint_eq(p.phys.items[1].start, 1ULL << 50);
+        ck_assert_uint_eq(p.phys.items[2].start, 1ULL << 40);
+        ck_assert_uint_eq(p.phys.items[2].end, 2ULL << 40);
+        ck_assert_uint_eq(p.nodes.items[0].start, 3);
+        ck_assert_uint_eq(p.blocks.items[0].start, 32);
+        ck_assert_uint_eq(p.max_movable_ratio, 301);
+        policy_done(&p);
+
+        /* Counts take no unit. */
+        parse_fails("[Match]\nNode=1K\n", P ":2: Node=1K: \"1K\" is not a number or a range A-B");
+        parse_fails("[Match]\nBlock=1GiB\n", P ":2: Block=1GiB: \"1GiB\" is not a number or a range A-B");
+        parse_fails("[Online]\nMaxMovableRatio=3G%\n",
+                    P ":2: MaxMovableRatio=3G%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        /* The same size in both files, the same error for the same mistake. */
+        parse_fails("[Match]\nPhysAddress=4gib\n", P ":2: PhysAddress=4gib: \"4gib\" is not a number or a range A-B");
+        settings_ok_("[Daemon]\nReceiveBufferSize=0x100000\n", 1ULL << 20);
+        settings_ok_("[Daemon]\nReceiveBufferSize=1GiB\n", 1ULL << 30);
+        settings_fails("[Daemon]\nReceiveBufferSize=4gib\n", "/etc/memhpd/memhpd.conf:2: ReceiveBufferSize=4gib: "
+                                                            "expected a size between 4K and 1G, such as 128M");
+}
+END_TEST
+
+/* Issue 7: a UTF-8 byte order mark before the first line is skipped, as systemd does. */
+START_TEST(utf8_bom_accepted) {
+        Policy p;
+
+        parse_ok("\xef\xbb\xbf[Match]\nDevice=virtio-mem\n", &p);
+        ck_assert_uint_eq(p.match_line, 1);
+        ck_assert_uint_eq(p.devices, 1u << DEVICE_VIRTIO_MEM);
+        policy_done(&p);
+        parse_ok("\xef\xbb\xbf# comment first\n[Online]\nZone=movable\n", &p);
+        ck_assert_uint_eq(p.online_line, 2);
+        policy_done(&p);
+        settings_ok_("\xef\xbb\xbf[Daemon]\nReceiveBufferSize=8M\n", 8ULL << 20);
+        /* Only at the very start: elsewhere it is part of a name. */
+        parse_fails("[Match]\n\xef\xbb\xbf" "Device=any\n", P ":2: unknown key \xef\xbb\xbf" "Device= in section [Match]");
+        /* A lone BOM is an empty file. */
+        parse_fails("\xef\xbb\xbf", P ": no [Match] or [Online] section; an empty policy file is a mistake "
+                                     "(mask a vendor file with a symlink to /dev/null)");
 }
 END_TEST
 
@@ -839,6 +949,8 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, settings_dropins);
         tcase_add_test(tc, settings_bad_values);
         tcase_add_test(tc, shared_value_parsers);
+        tcase_add_test(tc, one_number_parser_for_all_keys);
+        tcase_add_test(tc, utf8_bom_accepted);
         suite_add_tcase(s, tc);
         return s;
 }
