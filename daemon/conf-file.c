@@ -322,19 +322,26 @@ int conf_parse_bool(const char *value, bool *ret) {
         return -EINVAL;
 }
 
-/* Units start with a letter that is not a hex digit, so that "0x1G" is 1 GiB and "0x1E" stays 30. */
-static const struct {
+typedef struct ConfUnitName {
         const char *name;
         uint64_t factor;
-} byte_units[] = {
+} ConfUnitName;
+
+/* Units start with a letter that is not a hex digit, so that "0x1G" is 1 GiB and "0x1E" stays 30. */
+static const ConfUnitName byte_units[] = {
         { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 }, { "T", 1ULL << 40 }, { "P", 1ULL << 50 },
         { "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 }, { "TiB", 1ULL << 40 }, { "PiB", 1ULL << 50 },
+        {}
 }, time_units[] = {
         { "us", 1 }, { "usec", 1 }, { "ms", 1000 }, { "msec", 1000 }, { "s", 1000000 }, { "sec", 1000000 },
         { "min", 60000000 },
+        {}
+}, no_units[] = {
+        {}
 };
 
 int conf_parse_number(const char *s, size_t len, ConfUnit unit, uint64_t *ret) {
+        const ConfUnitName *units = unit == CONF_UNIT_BYTES ? byte_units : unit == CONF_UNIT_USEC ? time_units : no_units;
         uint64_t v = 0, f = 1;
         size_t i = 0;
         int base = 10;
@@ -362,29 +369,13 @@ int conf_parse_number(const char *s, size_t len, ConfUnit unit, uint64_t *ret) {
         }
 
         if (i < len) {
-                const char *u = s + i;
-                size_t ul = len - i, k;
+                const ConfUnitName *u = units;
 
-                switch (unit) {
-                case CONF_UNIT_BYTES:
-                        for (k = 0; k < ELEMENTSOF(byte_units); k++)
-                                if (strlen(byte_units[k].name) == ul && memcmp(u, byte_units[k].name, ul) == 0)
-                                        break;
-                        if (k == ELEMENTSOF(byte_units))
-                                return -EINVAL;
-                        f = byte_units[k].factor;
-                        break;
-                case CONF_UNIT_USEC:
-                        for (k = 0; k < ELEMENTSOF(time_units); k++)
-                                if (strlen(time_units[k].name) == ul && memcmp(u, time_units[k].name, ul) == 0)
-                                        break;
-                        if (k == ELEMENTSOF(time_units))
-                                return -EINVAL;
-                        f = time_units[k].factor;
-                        break;
-                default:
+                while (u->name && !(strlen(u->name) == len - i && memcmp(s + i, u->name, len - i) == 0))
+                        u++;
+                if (!u->name)
                         return -EINVAL;
-                }
+                f = u->factor;
         } else if (unit == CONF_UNIT_USEC)
                 f = 1000000; /* a bare number is seconds, as in systemd */
 
