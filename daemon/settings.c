@@ -77,6 +77,11 @@ static int settings_section(const char *section, unsigned line _unused_, void *t
         return strcmp(section, "Daemon") == 0 ? 0 : -EINVAL;
 }
 
+int settings_parse(const char *path, const char *text, Settings *s, ConfErrors *errors) {
+        int r = conf_parse_text(path, text, settings_keys, settings_section, s, errors);
+        return r > 0 ? -EINVAL : r;
+}
+
 static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErrors *errors) {
         _cleanup_free_ char *text = NULL, *shown = NULL;
         int r;
@@ -88,8 +93,7 @@ static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErro
                 return 0;
         if (r < 0)
                 return r;
-        r = conf_parse_text(shown, text, settings_keys, settings_section, s, errors);
-        return r > 0 ? -EINVAL : r;
+        return settings_parse(shown, text, s, errors);
 }
 
 int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
