@@ -16,14 +16,29 @@
 #define CONF_FILES_MAX 1024         /* files across one search path's directories */
 #define CONF_LINE_MAX 199           /* libinih's INI_MAX_LINE minus the NUL */
 
+#define CONF_ERRORS_PER_FILE_MAX 50 /* listed per file; the rest are counted */
+#define CONF_ERRORS_MAX 500         /* listed in all */
+
 typedef struct ConfError {
-        char *text; /* "FILE:LINE: message" or "FILE: message" */
+        char *text; /* "FILE:LINE: message" or "FILE: message", control characters escaped as \xNN */
 } ConfError;
 
+/*
+ * Every problem found while loading a configuration. A file of junk must not cost memory or time in
+ * proportion to its lines: past CONF_ERRORS_PER_FILE_MAX errors in one file, one item "FILE: N more
+ * errors in this file not shown" counts the rest; past CONF_ERRORS_MAX in all, a last item "N more
+ * errors not shown". So 'n' is what to print, and 'n_total' is how many errors there were: "is it
+ * clean" is n_total == 0 (or unchanged).
+ */
 typedef struct ConfErrors {
         ConfError *items;
-        size_t n;
-} ConfErrors;
+        size_t n, n_allocated;
+        size_t n_total;              /* every error reported, listed or not */
+        size_t n_shown, n_hidden;    /* real errors listed; errors past CONF_ERRORS_MAX */
+        char *file;                  /* the file the last error was about */
+        size_t n_file;               /* errors reported for it */
+        size_t file_summary, summary; /* 1 + the index of each "more errors" item, 0: none yet */
+} ConfErrors; /* = {} is empty */
 
 void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
 void conf_errors_clear(ConfErrors *e);

@@ -324,7 +324,7 @@ void policy_set_done(PolicySet *set) {
 int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErrors *errors) {
         PolicySet set = {};
         ConfFile *files = NULL;
-        size_t before = errors->n;
+        size_t before = errors->n_total;
         int n;
 
         n = conf_files_list(rootfd, dirs, ".policy", &files, errors);
@@ -345,7 +345,7 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
                         set.n++;
         }
         conf_files_free(files, n);
-        if (errors->n > before) {
+        if (errors->n_total > before) {
                 policy_set_done(&set);
                 return -EINVAL;
         }

@@ -103,7 +103,7 @@ int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
                 MEMHPD_VENDOR_DIR "/memhpd.conf.d",
                 NULL,
         };
-        size_t before = errors->n;
+        size_t before = errors->n_total;
         ConfFile *files = NULL;
         Settings s;
         int n;
@@ -115,7 +115,7 @@ int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
                 (void) settings_load_one(rootfd, files[i].path, &s, errors);
         if (n >= 0)
                 conf_files_free(files, n);
-        if (errors->n > before)
+        if (errors->n_total > before)
                 return -EINVAL;
         *ret = s;
         return 0;
