@@ -67,10 +67,13 @@ int conf_parse_text(const char *path, const char *text, const ConfKey *keys, con
                     void *target, ConfErrors *errors);
 
 /*
- * Read one configuration file relative to 'rootfd', refusing what a daemon running as root must
- * not trust: non-regular files (a FIFO does not block), world-writable files, files above
- * CONF_FILE_MAX. Errors name the file as 'shown' (the absolute path the user knows). Returns 0,
- * -ENOENT, or another -errno after adding an error.
+ * Read one configuration file relative to 'rootfd', refusing what the service (root without
+ * CAP_DAC_OVERRIDE) must not trust or could not read: non-regular files (a FIFO does not block),
+ * files or directories above them (along the resolved path, up to the root) not owned by root or
+ * writable by group or others, a file its owner cannot read or a directory its owner cannot enter,
+ * files above CONF_FILE_MAX, NUL bytes. Errors name the file as 'shown' (the absolute path the user
+ * knows). Returns 0; -ENOENT for a missing file (no error added: the caller decides); -ENOLINK for a
+ * dangling symbolic link, or another -errno, after adding an error.
  */
 int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, ConfErrors *errors);
 
@@ -82,7 +85,8 @@ typedef struct ConfFile {
 /*
  * List the files ending in 'suffix' across 'dirs' (relative to the root, highest priority first): a
  * name in a higher directory masks the same name lower down, and a symlink to /dev/null masks it
- * entirely. Sorted by name. Returns the count or -errno.
+ * entirely. Sorted by name. A directory that fails the trust rules of conf_read_file() is one error
+ * in 'errors' and contributes no file. Returns the count or -errno.
  */
 int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, ConfFile **ret, ConfErrors *errors);
 void conf_files_free(ConfFile *files, size_t n);
