@@ -997,16 +997,18 @@ START_TEST(trust_directories) {
         }
         chmod_at(root, ".", 0700);
 
-        /* A directory the service could not list or enter (it has no CAP_DAC_OVERRIDE). */
-        chmod_at(root, "run/memhpd/policies.d", 0000);
-        policies_fail(root, "/run/memhpd/policies.d: mode 0000: the service, which has no CAP_DAC_OVERRIDE, "
-                            "cannot list it");
-        chmod_at(root, "run/memhpd/policies.d", 0755);
-        chmod_at(root, "run/memhpd", 0600);
-        policies_fail(root, "/run/memhpd: mode 0600: the service, which has no CAP_DAC_OVERRIDE, cannot enter it");
-        chmod_at(root, "run/memhpd", 0755);
-
+        /* As root (with CAP_DAC_OVERRIDE, as --check runs): a directory the service, which has no
+         * CAP_DAC_OVERRIDE, could not list or enter. (Other users cannot open it at all.) */
         if (geteuid() == 0) {
+                chmod_at(root, "run/memhpd/policies.d", 0000);
+                policies_fail(root, "/run/memhpd/policies.d: mode 0000: the service, which has no "
+                                    "CAP_DAC_OVERRIDE, cannot list it");
+                chmod_at(root, "run/memhpd/policies.d", 0755);
+                chmod_at(root, "run/memhpd", 0600);
+                policies_fail(root, "/run/memhpd: mode 0600: the service, which has no CAP_DAC_OVERRIDE, "
+                                    "cannot enter it");
+                chmod_at(root, "run/memhpd", 0755);
+
                 chown_at(root, "usr/lib/memhpd/policies.d", 65534);
                 policies_fail(root, "/usr/lib/memhpd/policies.d: owned by uid 65534, not by root: refusing to trust "
                                     "it (chown root)");
@@ -1022,13 +1024,13 @@ START_TEST(trust_files) {
 
         chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0620);
         policies_fail(root, "/etc/memhpd/policies.d/30-c.policy: group-writable, refusing to trust it (chmod go-w)");
-        /* Root reads a 0200 file only with CAP_DAC_OVERRIDE, which the service does not have. */
-        chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0200);
-        policies_fail(root, "/etc/memhpd/policies.d/30-c.policy: mode 0200: the service, which has no "
-                            "CAP_DAC_OVERRIDE, cannot read it");
         chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0400);
         ck_assert_uint_eq(policies_load(root), 4);
         if (geteuid() == 0) {
+                /* Root reads a 0200 file only with CAP_DAC_OVERRIDE, which the service does not have. */
+                chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0200);
+                policies_fail(root, "/etc/memhpd/policies.d/30-c.policy: mode 0200: the service, which has no "
+                                    "CAP_DAC_OVERRIDE, cannot read it");
                 /* Another user's 0600 file: --check as root could read it, the service must not trust it. */
                 chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0600);
                 chown_at(root, "etc/memhpd/policies.d/30-c.policy", 65534);
@@ -1054,12 +1056,14 @@ START_TEST(trust_files) {
                 write_file(root, "etc/memhpd/memhpd.conf", "[Daemon]\n");
                 write_file(root, "etc/memhpd/memhpd.conf.d/10-a.conf", "[Daemon]\n");
                 ck_assert_int_eq(settings_load(fd, &s, &e), 0);
-                chmod_at(root, "etc/memhpd/memhpd.conf", 0000);
+                chmod_at(root, "etc/memhpd/memhpd.conf", geteuid() == 0 ? 0000 : 0602);
                 chmod_at(root, "etc/memhpd/memhpd.conf.d", 0770);
                 ck_assert_int_eq(settings_load(fd, &s, &e), -EINVAL);
                 ck_assert_uint_eq(e.n, 2);
-                ck_assert_str_eq(e.items[0].text, "/etc/memhpd/memhpd.conf: mode 0000: the service, which has no "
-                                                  "CAP_DAC_OVERRIDE, cannot read it");
+                ck_assert_str_eq(e.items[0].text, geteuid() == 0 ?
+                                 "/etc/memhpd/memhpd.conf: mode 0000: the service, which has no CAP_DAC_OVERRIDE, "
+                                 "cannot read it" :
+                                 "/etc/memhpd/memhpd.conf: world-writable, refusing to trust it (chmod go-w)");
                 ck_assert_str_eq(e.items[1].text, "/etc/memhpd/memhpd.conf.d: group-writable, refusing to trust it "
                                                   "(chmod go-w)");
                 conf_errors_clear(&e);
@@ -1177,6 +1181,7 @@ START_TEST(cosmetic_errors) {
                 ck_assert_msg(strncmp(e.items[0].text, "/etc/memhpd/policies.d: ", 24) == 0, "%s", e.items[0].text);
                 conf_errors_clear(&e);
                 conf_files_free(files, 0);
+                chmod_at(root, "etc/memhpd/policies.d", 0755);
                 close(fd);
                 free(root);
         }
