@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,32 +13,110 @@
 #include "conf-file.h"
 #include "sysfs.h"
 
-void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
-        char msg[512], *text;
-        ConfError *items;
+#define UTF8_BOM "\xef\xbb\xbf"
+
+/* Copy 'msg' to 'out' with every control character (and DEL) written as \xNN: a carriage return or an
+ * escape sequence from a hostile file must not reach the terminal or the journal raw. */
+static void escape_controls(const char *msg, char *out, size_t size) {
+        size_t o = 0;
+
+        for (const char *p = msg; *p && o + 5 < size; p++) {
+                unsigned char c = (unsigned char) *p;
+
+                if (c < 0x20 || c == 0x7f)
+                        o += (size_t) snprintf(out + o, size - o, "\\x%02x", c);
+                else
+                        out[o++] = (char) c;
+        }
+        out[o] = '\0';
+}
+
+static void errors_append(ConfErrors *e, char *text) {
+        if (e->n == e->n_allocated) {
+                size_t a = e->n_allocated ? e->n_allocated * 2 : 16;
+                ConfError *items = realloc(e->items, a * sizeof(ConfError));
+
+                if (!items)
+                        abort(); /* -ENOMEM is fatal */
+                e->items = items;
+                e->n_allocated = a;
+        }
+        e->items[e->n++].text = text;
+}
+
+/* (Re)write the item '*slot' names (1 + its index; 0: append a new one and set '*slot'). */
+static void errors_set(ConfErrors *e, size_t *slot, const char *fmt, ...) _printf_(3, 4);
+static void errors_set(ConfErrors *e, size_t *slot, const char *fmt, ...) {
+        char *text;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
+        r = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+        if (*slot == 0) {
+                errors_append(e, text);
+                *slot = e->n;
+                return;
+        }
+        free(e->items[*slot - 1].text);
+        e->items[*slot - 1].text = text;
+}
+
+void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+        char msg[512], clean[sizeof(msg) * 4 + 1], where[512], *text;
+        va_list ap;
+        int r;
+
+        e->n_total++;
+        if (!e->file || strcmp(e->file, file) != 0) {
+                free(e->file);
+                e->file = strdup(file);
+                if (!e->file)
+                        abort();
+                e->n_file = 0;
+                e->file_summary = 0;
+        }
+        e->n_file++;
+
+        /* Past a cap, count instead of listing: one line that says how many more there are,
+         * rewritten in place, so that a file of junk costs neither memory nor minutes. */
+        if (e->n_shown >= CONF_ERRORS_MAX) {
+                e->n_hidden++;
+                errors_set(e, &e->summary, "%zu more error%s not shown (at most %d are listed)", e->n_hidden,
+                           e->n_hidden == 1 ? "" : "s", CONF_ERRORS_MAX);
+                return;
+        }
+        escape_controls(file, where, sizeof(where));
+        if (e->n_file > CONF_ERRORS_PER_FILE_MAX) {
+                size_t more = e->n_file - CONF_ERRORS_PER_FILE_MAX;
+
+                errors_set(e, &e->file_summary, "%s: %zu more error%s in this file not shown", where, more,
+                           more == 1 ? "" : "s");
+                return;
+        }
+
+        va_start(ap, fmt);
         (void) vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        escape_controls(msg, clean, sizeof(clean));
         if (line > 0)
-                r = asprintf(&text, "%s:%u: %s", file, line, msg);
+                r = asprintf(&text, "%s:%u: %s", where, line, clean);
         else
-                r = asprintf(&text, "%s: %s", file, msg);
+                r = asprintf(&text, "%s: %s", where, clean);
         if (r < 0)
-                abort(); /* -ENOMEM is fatal */
-        items = realloc(e->items, (e->n + 1) * sizeof(ConfError));
-        if (!items)
                 abort();
-        e->items = items;
-        e->items[e->n++].text = text;
+        errors_append(e, text);
+        e->n_shown++;
 }
 
 void conf_errors_clear(ConfErrors *e) {
         for (size_t i = 0; i < e->n; i++)
                 free(e->items[i].text);
         free(e->items);
+        free(e->file);
         *e = (ConfErrors) {};
 }
 
@@ -62,7 +141,7 @@ typedef struct ParseState {
 static char *conf_reader(char *str, int num, void *stream) {
         ParseState *st = stream;
         const char *eol;
-        size_t len, max = (size_t) num - 1;
+        size_t len, advance, max = (size_t) num - 1;
         char *p, *end;
 
         if (!*st->pos)
@@ -70,19 +149,25 @@ static char *conf_reader(char *str, int num, void *stream) {
         st->line++;
         eol = strchr(st->pos, '\n');
         len = eol ? (size_t) (eol - st->pos) : strlen(st->pos);
+        advance = len + (eol ? 1 : 0);
+        /* The '\r' of a CRLF line end is not part of the line (nor of its length). */
+        if (len > 0 && st->pos[len - 1] == '\r')
+                len--;
         if (len > max) {
                 conf_errors_addf(st->errors, st->path, st->line, "line is longer than %zu characters", max);
                 str[0] = '\0';
-                st->pos += len + (eol ? 1 : 0);
+                st->pos += advance;
                 return str;
         }
         memcpy(str, st->pos, len);
         str[len] = '\0';
-        st->pos += len + (eol ? 1 : 0);
+        st->pos += advance;
 
+        /* A CRLF line end was dropped above: a '\r' here is inside the line. */
         for (p = str; *p; p++)
-                if (*p == '\0' || (iscntrl((unsigned char) *p) && *p != '\t' && *p != '\r')) {
-                        conf_errors_addf(st->errors, st->path, st->line, "control character in line");
+                if (iscntrl((unsigned char) *p) && *p != '\t') {
+                        conf_errors_addf(st->errors, st->path, st->line, "control character 0x%02x in line",
+                                         (unsigned char) *p);
                         str[0] = '\0';
                         return str;
                 }
@@ -123,8 +208,14 @@ static char *conf_reader(char *str, int num, void *stream) {
                         conf_errors_addf(st->errors, st->path, st->line, "unknown section [%s]", st->section);
                 return str;
         }
-        if (!strchr(str, '=')) {
+        p = strchr(str, '=');
+        if (!p) {
                 conf_errors_addf(st->errors, st->path, st->line, "expected [Section] or Key=Value, got \"%s\"", str);
+                str[0] = '\0';
+        } else if (memchr(str, ':', (size_t) (p - str))) {
+                /* inih splits at the first '=' or ':': "Zone:x=movable" would assign "x=movable" to Zone. */
+                conf_errors_addf(st->errors, st->path, st->line, "\"%.*s\" is not a key name (':' is not allowed)",
+                                 (int) (p - str), str);
                 str[0] = '\0';
         }
         return str;
@@ -161,18 +252,138 @@ int conf_parse_text(const char *path, const char *text, const ConfKey *keys, con
                 .section_cb = section_cb,
                 .target = target,
                 .errors = errors,
-                .n_errors_before = errors->n,
+                .n_errors_before = errors->n_total,
                 .section_ok = true,
         };
         int r;
 
+        /* Editors on other systems may save a UTF-8 byte order mark; systemd's parser skips it too. */
+        if (strncmp(st.pos, UTF8_BOM, strlen(UTF8_BOM)) == 0)
+                st.pos += strlen(UTF8_BOM);
+
         r = ini_parse_stream(conf_reader, &st, conf_handler, &st);
-        if (r > 0 && errors->n == st.n_errors_before)
+        if (r > 0 && errors->n_total == st.n_errors_before)
                 /* Something inih rejected that our reader let through. */
                 conf_errors_addf(errors, path, (unsigned) r, "syntax error");
         else if (r < 0)
                 return -ENOMEM;
-        return (int) (errors->n - st.n_errors_before);
+        return (int) (errors->n_total - st.n_errors_before);
+}
+
+/*
+ * The trust rules, as sudo and sshd apply them: the service runs as root without CAP_DAC_OVERRIDE
+ * (units/memhpd.service), so a file steers it only if no one but root could have written it, and it
+ * can read only what the owner's bits allow. --check runs the same code, so it refuses exactly what
+ * the service would. (A test run as another user trusts that user too, as sshd trusts the user.)
+ */
+static bool owner_trusted(uid_t uid) {
+        return uid == 0 || uid == geteuid();
+}
+
+/* Adds the error unless the same text is already listed: every file below a bad directory would
+ * otherwise repeat it. */
+static void errors_add_once(ConfErrors *errors, const char *shown, const char *msg) {
+        _cleanup_free_ char *text = NULL;
+
+        if (asprintf(&text, "%s: %s", shown, msg) < 0)
+                abort();
+        for (size_t i = 0; i < errors->n; i++)
+                if (strcmp(errors->items[i].text, text) == 0) {
+                        errors->n_total++; /* still an error, only not listed twice */
+                        return;
+                }
+        conf_errors_addf(errors, shown, 0, "%s", msg);
+}
+
+/* Check one file's or directory's owner and mode; 'list' = a directory whose entries we read. */
+static int check_trust(const struct stat *st, bool list, const char *shown, ConfErrors *errors) {
+        bool dir = S_ISDIR(st->st_mode);
+        char msg[256];
+
+        if (!owner_trusted(st->st_uid)) {
+                snprintf(msg, sizeof(msg), "owned by uid %u, not by root: refusing to trust it (chown root)",
+                         (unsigned) st->st_uid);
+                errors_add_once(errors, shown, msg);
+                return -EPERM;
+        }
+        if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+                snprintf(msg, sizeof(msg), "%s, refusing to trust it (chmod go-w)",
+                         st->st_mode & S_IWOTH ? "world-writable" : "group-writable");
+                errors_add_once(errors, shown, msg);
+                return -EPERM;
+        }
+        if (dir ? !(st->st_mode & S_IXUSR) || (list && !(st->st_mode & S_IRUSR)) : !(st->st_mode & S_IRUSR)) {
+                snprintf(msg, sizeof(msg), "mode %04o: the service, which has no CAP_DAC_OVERRIDE, cannot %s it",
+                         (unsigned) (st->st_mode & 07777), dir ? (list ? "list" : "enter") : "read");
+                errors_add_once(errors, shown, msg);
+                return -EACCES;
+        }
+        return 0;
+}
+
+/*
+ * Check every directory above 'path' (relative to the root), and 'path' itself if it is a directory,
+ * along the path the kernel resolves, symbolic links followed (a link in /etc to a file elsewhere
+ * is trusted only if that elsewhere is). Directories above the root are the caller's (tests use a
+ * root in /tmp); the real root is "/".
+ */
+static int check_directories(int rootfd, const char *path, bool list, ConfErrors *errors) {
+        _cleanup_close_ int fd = -EBADF;
+        char proc[64], real[PATH_MAX], rootreal[PATH_MAX], shown[PATH_MAX + 1];
+        const char *rel = path;
+        int base = rootfd;
+        struct stat st;
+        ssize_t l, rl;
+        int r = 0;
+
+        fd = openat(rootfd, path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        l = readlink(proc, real, sizeof(real) - 1);
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", rootfd);
+        rl = readlink(proc, rootreal, sizeof(rootreal) - 1);
+        if (l > 0 && rl > 0) { /* without /proc: the path as named */
+                real[l] = rootreal[rl] = '\0';
+                if (strcmp(rootreal, "/") == 0)
+                        rel = real + 1;
+                else if (strncmp(real, rootreal, (size_t) rl) == 0 && real[rl] == '/')
+                        rel = real + rl + 1;
+                else {
+                        /* Resolved outside the root: check it as the real system would. */
+                        base = AT_FDCWD;
+                        rel = real;
+                }
+        }
+
+        /* The base itself ("/" or the root), then each prefix of 'rel' that ends before a '/'. */
+        for (const char *p = rel;; p++) {
+                bool last = !*p;
+                struct stat d;
+                char prefix[PATH_MAX];
+                size_t pl = (size_t) (p - rel);
+
+                if (*p && *p != '/' && p != rel)
+                        continue;
+                if (last && !S_ISDIR(st.st_mode))
+                        break;
+                if (pl == 0)
+                        snprintf(prefix, sizeof(prefix), "%s", base == AT_FDCWD ? "/" : ".");
+                else
+                        snprintf(prefix, sizeof(prefix), "%.*s", (int) pl, rel);
+                if (fstatat(base, prefix, &d, 0) < 0)
+                        return -errno;
+                if (base == AT_FDCWD || pl == 0)
+                        snprintf(shown, sizeof(shown), "%s", pl == 0 ? "/" : prefix);
+                else
+                        snprintf(shown, sizeof(shown), "/%s", prefix);
+                r = check_trust(&d, last && list, shown, errors);
+                if (r < 0 || last)
+                        break;
+        }
+        return r;
 }
 
 int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, ConfErrors *errors) {
@@ -182,8 +393,17 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
         int r;
 
         r = root_read_file(rootfd, path, CONF_FILE_MAX, &text, &len, &st);
-        if (r == -ENOENT)
-                return r;
+        if (r == -ENOENT) {
+                char target[PATH_MAX];
+                ssize_t l = readlinkat(rootfd, path, target, sizeof(target) - 1);
+
+                /* Missing is fine; a link to nothing is a mistake (and would mask a vendor file). */
+                if (l < 0)
+                        return r;
+                target[l] = '\0';
+                conf_errors_addf(errors, shown, 0, "dangling symbolic link to %s", target);
+                return -ENOLINK;
+        }
         if (r == -EFBIG) {
                 conf_errors_addf(errors, shown, 0, "larger than %d bytes, refusing to parse it", CONF_FILE_MAX);
                 return r;
@@ -201,10 +421,14 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
                 free(text);
                 return -EBADF;
         }
-        if (st.st_mode & S_IWOTH) {
-                conf_errors_addf(errors, shown, 0, "world-writable, refusing to trust it (chmod o-w)");
+        r = check_trust(&st, false, shown, errors);
+        if (r >= 0)
+                r = check_directories(rootfd, path, false, errors);
+        if (r < 0) {
+                if (r != -EPERM && r != -EACCES)
+                        conf_errors_addf(errors, shown, 0, "cannot check the directories above it: %s", strerror(-r));
                 free(text);
-                return -EPERM;
+                return r;
         }
         if (memchr(text, '\0', len)) {
                 conf_errors_addf(errors, shown, 0, "contains a NUL byte, not a text file");
@@ -234,10 +458,21 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
 
         for (const char *const *dir = dirs; *dir; dir++) {
                 DIR *d = root_opendir(rootfd, *dir);
+                char shown[PATH_MAX];
+                int r;
 
+                snprintf(shown, sizeof(shown), "/%s", *dir);
                 if (!d) {
                         if (errno != ENOENT)
-                                conf_errors_addf(errors, *dir, 0, "cannot open directory: %m");
+                                conf_errors_addf(errors, shown, 0, "cannot open directory: %m");
+                        continue;
+                }
+                /* An untrusted directory is one error; its files are not read (nor listed). */
+                r = check_directories(rootfd, *dir, true, errors);
+                if (r < 0) {
+                        if (r != -EPERM && r != -EACCES)
+                                conf_errors_addf(errors, shown, 0, "cannot check the directory: %s", strerror(-r));
+                        closedir(d);
                         continue;
                 }
                 for (struct dirent *de; (de = readdir(d));) {
@@ -256,7 +491,7 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                         if (dup)
                                 continue;
                         if (n >= CONF_FILES_MAX) {
-                                conf_errors_addf(errors, *dir, 0, "more than %d files, ignoring the rest",
+                                conf_errors_addf(errors, shown, 0, "more than %d files, ignoring the rest",
                                                  CONF_FILES_MAX);
                                 break;
                         }
@@ -315,55 +550,73 @@ int conf_parse_bool(const char *value, bool *ret) {
         return -EINVAL;
 }
 
-static int parse_with_units(const char *value, const char *const *units, const unsigned long long *factors,
-                            size_t n_units, unsigned long long *ret) {
-        unsigned long long v, f = 1;
-        char *end;
+typedef struct ConfUnitName {
+        const char *name;
+        uint64_t factor;
+} ConfUnitName;
 
-        if (!value[0] || !isdigit((unsigned char) value[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(value, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end) {
-                size_t i;
+/* Units start with a letter that is not a hex digit, so that "0x1G" is 1 GiB and "0x1E" stays 30. */
+static const ConfUnitName byte_units[] = {
+        { "K", 1ULL << 10 }, { "M", 1ULL << 20 }, { "G", 1ULL << 30 }, { "T", 1ULL << 40 }, { "P", 1ULL << 50 },
+        { "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 }, { "TiB", 1ULL << 40 }, { "PiB", 1ULL << 50 },
+        {}
+}, time_units[] = {
+        { "us", 1 }, { "usec", 1 }, { "ms", 1000 }, { "msec", 1000 }, { "s", 1000000 }, { "sec", 1000000 },
+        { "min", 60000000 },
+        {}
+}, no_units[] = {
+        {}
+};
 
-                for (i = 0; i < n_units; i++)
-                        if (strcmp(end, units[i]) == 0)
-                                break;
-                if (i == n_units)
-                        return -EINVAL;
-                f = factors[i];
+int conf_parse_number(const char *s, size_t len, ConfUnit unit, uint64_t *ret) {
+        const ConfUnitName *units = unit == CONF_UNIT_BYTES ? byte_units : unit == CONF_UNIT_USEC ? time_units : no_units;
+        uint64_t v = 0, f = 1;
+        size_t i = 0;
+        int base = 10;
+
+        if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+                base = 16;
+                i = 2;
         }
-        if (v > ULLONG_MAX / f)
+        /* Digits only: no sign, no blank, no fraction (strtoull() would take the first two). */
+        for (size_t start = i;; i++) {
+                unsigned d;
+
+                if (i < len && s[i] >= '0' && s[i] <= '9')
+                        d = (unsigned) (s[i] - '0');
+                else if (base == 16 && i < len && isxdigit((unsigned char) s[i]))
+                        d = (unsigned) (tolower((unsigned char) s[i]) - 'a' + 10);
+                else {
+                        if (i == start)
+                                return -EINVAL;
+                        break;
+                }
+                if (v > (UINT64_MAX - d) / (unsigned) base)
+                        return -ERANGE;
+                v = v * (unsigned) base + d;
+        }
+
+        if (i < len) {
+                const ConfUnitName *u = units;
+
+                while (u->name && !(strlen(u->name) == len - i && memcmp(s + i, u->name, len - i) == 0))
+                        u++;
+                if (!u->name)
+                        return -EINVAL;
+                f = u->factor;
+        } else if (unit == CONF_UNIT_USEC)
+                f = 1000000; /* a bare number is seconds, as in systemd */
+
+        if (v > UINT64_MAX / f)
                 return -ERANGE;
         *ret = v * f;
         return 0;
 }
 
-int conf_parse_size(const char *value, unsigned long long *ret) {
-        static const char *const units[] = { "K", "M", "G", "T", "KiB", "MiB", "GiB", "TiB" };
-        static const unsigned long long f[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40,
-                                                1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40 };
-        return parse_with_units(value, units, f, ELEMENTSOF(units), ret);
+int conf_parse_size(const char *value, uint64_t *ret) {
+        return conf_parse_number(value, strlen(value), CONF_UNIT_BYTES, ret);
 }
 
-int conf_parse_usec(const char *value, unsigned long long *ret) {
-        static const char *const units[] = { "s", "sec", "ms", "msec", "us", "usec", "min" };
-        static const unsigned long long f[] = { 1000000, 1000000, 1000, 1000, 1, 1, 60000000 };
-        unsigned long long v;
-        int r;
-
-        r = parse_with_units(value, units, f, ELEMENTSOF(units), &v);
-        if (r < 0)
-                return r;
-        /* A bare number is seconds, as in systemd. */
-        if (!value[strspn(value, "0123456789")]) {
-                if (v > ULLONG_MAX / 1000000)
-                        return -ERANGE;
-                v *= 1000000;
-        }
-        *ret = v;
-        return 0;
+int conf_parse_usec(const char *value, uint64_t *ret) {
+        return conf_parse_number(value, strlen(value), CONF_UNIT_USEC, ret);
 }

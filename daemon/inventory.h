@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "memory.h"
+#include "procfs.h"
 #include "sysfs.h"
 
 /*
@@ -46,11 +47,6 @@ typedef struct NodeInfo {
         uint32_t n_blocks;      /* memory blocks linked to this node */
         uint32_t n_offline;
 } NodeInfo;
-
-typedef struct IomemRange {
-        uint64_t start, end; /* inclusive, as /proc/iomem prints them */
-        DeviceKind device;   /* DEVICE_UNKNOWN for plain "System RAM" */
-} IomemRange;
 
 typedef enum BlockChange {
         BLOCK_APPEARED,       /* new block: decide on it */
@@ -153,10 +149,5 @@ static inline uint64_t inventory_block_start(const Inventory *inv, uint32_t inde
         return (uint64_t) index * inv->block_size;
 }
 
-/* Pure parsers, exposed for the unit tests. */
-int iomem_parse(const char *text, IomemRange **ret, size_t *ret_n);
-const IomemRange *iomem_lookup(const IomemRange *ranges, size_t n, uint64_t addr);
-/* Sum "present" pages per node: kernel zones into kernel[node], Movable into movable[node]. */
-int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes);
-/* "memory123" -> 123, "node4" -> 4. -EINVAL on anything else. */
+/* Pure parser, exposed for the unit tests: "memory123" -> 123, "node4" -> 4. -EINVAL on anything else. */
 int parse_indexed_name(const char *name, const char *prefix, uint32_t *ret);

@@ -52,44 +52,8 @@ const char *action_to_string(Action a) {
         return a >= 0 && a < _ACTION_MAX ? action_table[a] : "invalid";
 }
 
-static int parse_number(const char *s, size_t len, bool with_units, uint64_t *ret) {
-        char buf[40], *end;
-        unsigned long long v, f = 1;
-        int base = 10;
-
-        if (len == 0 || len >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        if (!isdigit((unsigned char) buf[0]))
-                return -EINVAL;
-        if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
-                base = 16;
-                if (!isxdigit((unsigned char) buf[2]))
-                        return -EINVAL;
-        }
-        errno = 0;
-        v = strtoull(buf, &end, base);
-        if (errno == ERANGE)
-                return -ERANGE;
-        if (*end) {
-                if (!with_units || end[1])
-                        return -EINVAL;
-                switch (*end) {
-                case 'K': f = 1ULL << 10; break;
-                case 'M': f = 1ULL << 20; break;
-                case 'G': f = 1ULL << 30; break;
-                case 'T': f = 1ULL << 40; break;
-                default: return -EINVAL;
-                }
-                if (v > UINT64_MAX / f)
-                        return -ERANGE;
-        }
-        *ret = v * f;
-        return 0;
-}
-
 int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList *list, char *err, size_t err_size) {
+        ConfUnit units = with_units ? CONF_UNIT_BYTES : CONF_UNIT_NONE;
         const char *p = value;
 
         if (!*value) {
@@ -102,6 +66,7 @@ int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList
                 size_t len = strcspn(p, " \t,"), dash;
                 uint64_t a, b;
                 Range *items;
+                int r;
 
                 if (len == 0) {
                         p++;
@@ -110,17 +75,21 @@ int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList
                 /* "A-B" or "A"; a dash at position 0 is a sign, and numbers are unsigned. */
                 dash = strcspn(p, "-");
                 if (dash < len) {
-                        if (parse_number(p, dash, with_units, &a) < 0 ||
-                            parse_number(p + dash + 1, len - dash - 1, with_units, &b) < 0) {
-                                snprintf(err, err_size, "\"%.*s\" is not a number or a range A-B", (int) len, p);
-                                return -EINVAL;
-                        }
+                        r = conf_parse_number(p, dash, units, &a);
+                        if (r >= 0)
+                                r = conf_parse_number(p + dash + 1, len - dash - 1, units, &b);
                 } else {
-                        if (parse_number(p, len, with_units, &a) < 0) {
-                                snprintf(err, err_size, "\"%.*s\" is not a number or a range A-B", (int) len, p);
-                                return -EINVAL;
-                        }
+                        r = conf_parse_number(p, len, units, &a);
                         b = a;
+                }
+                if (r == -ERANGE) {
+                        snprintf(err, err_size, "\"%.*s\" is beyond the largest allowed value %" PRIu64, (int) len, p,
+                                 max);
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        snprintf(err, err_size, "\"%.*s\" is not a number or a range A-B", (int) len, p);
+                        return -EINVAL;
                 }
                 if (a > b) {
                         snprintf(err, err_size, "range \"%.*s\" ends before it starts", (int) len, p);
@@ -253,7 +222,7 @@ static int parse_ratio(const char *value, void *data, char *err, size_t err_size
 
         if (len > 0 && value[len - 1] == '%')
                 len--;
-        if (len == 0 || strspn(value, "0123456789") != len || parse_number(value, len, false, &v) < 0 || v > 100000) {
+        if (conf_parse_number(value, len, CONF_UNIT_NONE, &v) < 0 || v > 100000) {
                 snprintf(err, err_size, "expected a percentage such as 301%% (MOVABLE:KERNEL, 0-100000)");
                 return -EINVAL;
         }
@@ -355,7 +324,7 @@ void policy_set_done(PolicySet *set) {
 int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErrors *errors) {
         PolicySet set = {};
         ConfFile *files = NULL;
-        size_t before = errors->n;
+        size_t before = errors->n_total;
         int n;
 
         n = conf_files_list(rootfd, dirs, ".policy", &files, errors);
@@ -376,7 +345,7 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
                         set.n++;
         }
         conf_files_free(files, n);
-        if (errors->n > before) {
+        if (errors->n_total > before) {
                 policy_set_done(&set);
                 return -EINVAL;
         }

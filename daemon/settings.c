@@ -35,7 +35,7 @@ static int parse_source(const char *value, void *data, char *err, size_t err_siz
 }
 
 static int parse_buffer(const char *value, void *data, char *err, size_t err_size) {
-        unsigned long long v;
+        uint64_t v;
 
         /* The kernel clamps SO_RCVBUF to INT_MAX/2; below 4 KiB a single uevent may not fit. */
         if (conf_parse_size(value, &v) < 0 || v < 4096 || v > (1ULL << 30)) {
@@ -47,7 +47,7 @@ static int parse_buffer(const char *value, void *data, char *err, size_t err_siz
 }
 
 static int parse_settle(const char *value, void *data, char *err, size_t err_size) {
-        unsigned long long v;
+        uint64_t v;
 
         if (conf_parse_usec(value, &v) < 0 || v > 60ULL * 1000 * 1000) {
                 snprintf(err, err_size, "expected a time span up to 60s, such as 2s or 500ms");
@@ -77,6 +77,11 @@ static int settings_section(const char *section, unsigned line _unused_, void *t
         return strcmp(section, "Daemon") == 0 ? 0 : -EINVAL;
 }
 
+int settings_parse(const char *path, const char *text, Settings *s, ConfErrors *errors) {
+        int r = conf_parse_text(path, text, settings_keys, settings_section, s, errors);
+        return r > 0 ? -EINVAL : r;
+}
+
 static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErrors *errors) {
         _cleanup_free_ char *text = NULL, *shown = NULL;
         int r;
@@ -88,8 +93,7 @@ static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErro
                 return 0;
         if (r < 0)
                 return r;
-        r = conf_parse_text(shown, text, settings_keys, settings_section, s, errors);
-        return r > 0 ? -EINVAL : r;
+        return settings_parse(shown, text, s, errors);
 }
 
 int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
@@ -99,7 +103,7 @@ int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
                 MEMHPD_VENDOR_DIR "/memhpd.conf.d",
                 NULL,
         };
-        size_t before = errors->n;
+        size_t before = errors->n_total;
         ConfFile *files = NULL;
         Settings s;
         int n;
@@ -111,7 +115,7 @@ int settings_load(int rootfd, Settings *ret, ConfErrors *errors) {
                 (void) settings_load_one(rootfd, files[i].path, &s, errors);
         if (n >= 0)
                 conf_files_free(files, n);
-        if (errors->n > before)
+        if (errors->n_total > before)
                 return -EINVAL;
         *ret = s;
         return 0;

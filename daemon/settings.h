@@ -27,6 +27,12 @@ typedef struct Settings {
 void settings_defaults(Settings *s);
 
 /*
+ * Apply one file's text (from 'path', for messages) on top of *s. Returns 0, or -EINVAL with every
+ * problem in 'errors' (*s may then hold some of the file's values), or -ENOMEM.
+ */
+int settings_parse(const char *path, const char *text, Settings *s, ConfErrors *errors);
+
+/*
  * Load the main file and the drop-ins under 'rootfd'. Returns 0 with *ret filled only if every file is
  * clean; otherwise -EINVAL with every problem in 'errors' and *ret untouched.
  */

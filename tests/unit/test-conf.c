@@ -153,8 +153,14 @@ START_TEST(policy_ratio_forms) {
 
         parse_fails("[Online]\nMaxMovableRatio=100001%\n",
                     P ":2: MaxMovableRatio=100001%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
-        parse_fails("[Online]\nMaxMovableRatio=0x64%\n",
-                    P ":2: MaxMovableRatio=0x64%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        /* The one number parser: hexadecimal too, as in every other numeric key. */
+        parse_ok("[Online]\nMaxMovableRatio=0x64%\n", &p);
+        ck_assert_uint_eq(p.max_movable_ratio, 100);
+        policy_done(&p);
+        parse_fails("[Online]\nMaxMovableRatio=1.5%\n",
+                    P ":2: MaxMovableRatio=1.5%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        parse_fails("[Online]\nMaxMovableRatio=301%%\n",
+                    P ":2: MaxMovableRatio=301%%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
         parse_fails("[Online]\nMaxMovableRatio=%\n",
                     P ":2: MaxMovableRatio=%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
         parse_fails("[Online]\nMaxMovableRatio=-5\n",
@@ -195,6 +201,21 @@ START_TEST(policy_lists_reset_and_any) {
 }
 END_TEST
 
+/* A comment line of exactly CONF_LINE_MAX characters, lines ending in 'eol', must parse. */
+static void parse_longest_line(const char *eol) {
+        char line[CONF_LINE_MAX + 1], *text;
+        Policy p;
+
+        memset(line, 'x', sizeof(line));
+        memcpy(line, "# ", 2);
+        line[CONF_LINE_MAX] = '\0';
+        ck_assert(asprintf(&text, "[Match]%s%s%sNode=2%s", eol, line, eol, eol) > 0);
+        parse_ok(text, &p);
+        ck_assert_uint_eq(p.nodes.n, 1);
+        policy_done(&p);
+        free(text);
+}
+
 START_TEST(policy_comments_and_blanks) {
         Policy p;
 
@@ -217,18 +238,7 @@ START_TEST(policy_comments_and_blanks) {
         parse_fails("[Match]\nNode=1\n  2\n", P ":3: expected [Section] or Key=Value, got \"2\"");
 
         /* Exactly CONF_LINE_MAX characters is fine. */
-        {
-                char line[CONF_LINE_MAX + 2], *text;
-
-                memset(line, 'x', sizeof(line));
-                memcpy(line, "# ", 2);
-                line[CONF_LINE_MAX] = '\0';
-                ck_assert(asprintf(&text, "[Match]\n%s\nNode=2\n", line) > 0);
-                parse_ok(text, &p);
-                ck_assert_uint_eq(p.nodes.n, 1);
-                policy_done(&p);
-                free(text);
-        }
+        parse_longest_line("\n");
 }
 END_TEST
 
@@ -250,8 +260,8 @@ START_TEST(policy_key_errors) {
         parse_fails("[Match]\nZone=movable\n", P ":2: unknown key Zone= in section [Match]");
         parse_fails("[Match]\nnode=1\n", P ":2: unknown key node= in section [Match]");
         parse_fails("[Online]\nZone movable\n", P ":2: expected [Section] or Key=Value, got \"Zone movable\"");
-        parse_fails("[Online]\nZone=mov\x01" "able\n", P ":2: control character in line");
-        parse_fails("[Online]\nZone=movable\x1b[0m\n", P ":2: control character in line");
+        parse_fails("[Online]\nZone=mov\x01" "able\n", P ":2: control character 0x01 in line");
+        parse_fails("[Online]\nZone=movable\x1b[0m\n", P ":2: control character 0x1b in line");
 }
 END_TEST
 
@@ -292,10 +302,12 @@ START_TEST(policy_value_errors) {
                     P ":2: Block=4294967295: \"4294967295\" is beyond the largest allowed value 4294967294");
         parse_fails("[Match]\nPhysAddress=8G-4G\n", P ":2: PhysAddress=8G-4G: range \"8G-4G\" ends before it starts");
         parse_fails("[Match]\nPhysAddress=0x\n", P ":2: PhysAddress=0x: \"0x\" is not a number or a range A-B");
-        parse_fails("[Match]\nPhysAddress=4P\n", P ":2: PhysAddress=4P: \"4P\" is not a number or a range A-B");
-        parse_fails("[Match]\nPhysAddress=4GiB\n", P ":2: PhysAddress=4GiB: \"4GiB\" is not a number or a range A-B");
+        parse_fails("[Match]\nPhysAddress=4E\n", P ":2: PhysAddress=4E: \"4E\" is not a number or a range A-B");
+        parse_fails("[Match]\nPhysAddress=4gb\n", P ":2: PhysAddress=4gb: \"4gb\" is not a number or a range A-B");
         parse_fails("[Match]\nPhysAddress=16777216T\n",
-                    P ":2: PhysAddress=16777216T: \"16777216T\" is not a number or a range A-B");
+                    P ":2: PhysAddress=16777216T: \"16777216T\" is beyond the largest allowed value 18446744073709551615");
+        parse_fails("[Match]\nBlock=99999999999999999999\n",
+                    P ":2: Block=99999999999999999999: \"99999999999999999999\" is beyond the largest allowed value 4294967294");
         /* Several problems: every one of them, in order. */
         parse_fails("[Match]\nNode=x\n[Online]\nZone=y\nWhen=z\n",
                     P ":2: Node=x: \"x\" is not a number or a range A-B",
@@ -412,7 +424,7 @@ START_TEST(read_file_checks) {
         ck_assert_uint_eq(e.n, 0);
         close(fd);
 
-        read_fails(root, "etc/ww.policy", -EPERM, "world-writable");
+        read_fails(root, "etc/ww.policy", -EPERM, "world-writable, refusing to trust it (chmod go-w)");
         read_fails(root, "etc/dir.policy", -EISDIR, "not a regular file");
         read_fails(root, "etc/nul.policy", -EBADMSG, "contains a NUL byte");
         read_fails(root, "etc/big.policy", -EFBIG, "larger than 1048576 bytes");
@@ -615,8 +627,8 @@ START_TEST(policy_set_load_broken) {
         ck_assert_int_eq(policy_set_load(fd, policy_dirs, &set, &e), -EINVAL);
         ck_assert_uint_eq(set.n, 77);
         ck_assert_uint_eq(e.n, 1);
-        ck_assert_msg(strstr(e.items[0].text, "etc/memhpd/policies.d/30-c.policy: world-writable"), "%s",
-                      e.items[0].text);
+        ck_assert_str_eq(e.items[0].text, "/etc/memhpd/policies.d/30-c.policy: world-writable, "
+                                          "refusing to trust it (chmod go-w)");
         conf_errors_clear(&e);
         close(fd);
         free(root);
@@ -670,6 +682,22 @@ static void settings_fails(const char *text, const char *expected) {
         ck_assert_uint_eq(e.n, 1);
         ck_assert_str_eq(e.items[0].text, expected);
         conf_errors_clear(&e);
+        close(fd);
+        free(root);
+}
+
+/* 'text' as the main settings file must load, with this ReceiveBufferSize=. */
+static void settings_ok_(const char *text, unsigned long long receive_buffer) {
+        char *root = test_tmpdir();
+        ConfErrors e = {};
+        Settings s;
+        int fd;
+
+        write_file(root, "etc/memhpd/memhpd.conf", text);
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_eq(settings_load(fd, &s, &e), 0);
+        ck_assert_msg(e.n == 0, "%s", e.n ? e.items[0].text : "");
+        ck_assert_uint_eq(s.receive_buffer, receive_buffer);
         close(fd);
         free(root);
 }
@@ -778,7 +806,7 @@ START_TEST(settings_bad_values) {
 END_TEST
 
 START_TEST(shared_value_parsers) {
-        unsigned long long v;
+        uint64_t v;
         bool b;
 
         ck_assert_int_eq(conf_parse_size("128M", &v), 0);
@@ -787,22 +815,376 @@ START_TEST(shared_value_parsers) {
         ck_assert_uint_eq(v, 2ULL << 30);
         ck_assert_int_eq(conf_parse_size("4096", &v), 0);
         ck_assert_uint_eq(v, 4096);
-        ck_assert_int_lt(conf_parse_size("", &v), 0);
-        ck_assert_int_lt(conf_parse_size("-1", &v), 0);
-        ck_assert_int_lt(conf_parse_size("1 M", &v), 0);
-        ck_assert_int_lt(conf_parse_size("16777216T", &v), 0);
+        ck_assert_int_eq(conf_parse_size("0x1000", &v), 0);
+        ck_assert_uint_eq(v, 4096);
+        ck_assert_int_eq(conf_parse_size("0x1G", &v), 0);
+        ck_assert_uint_eq(v, 1ULL << 30);
+        ck_assert_int_eq(conf_parse_size("0X1e", &v), 0); /* E is a hex digit, never a unit */
+        ck_assert_uint_eq(v, 0x1e);
+        ck_assert_int_eq(conf_parse_size("3P", &v), 0);
+        ck_assert_uint_eq(v, 3ULL << 50);
+        ck_assert_int_eq(conf_parse_size("15PiB", &v), 0);
+        ck_assert_uint_eq(v, 15ULL << 50);
+        ck_assert_int_eq(conf_parse_size("18446744073709551615", &v), 0);
+        ck_assert_uint_eq(v, UINT64_MAX);
+        ck_assert_int_eq(conf_parse_size("18446744073709551616", &v), -ERANGE);
+        ck_assert_int_eq(conf_parse_size("0x10000000000000000", &v), -ERANGE);
+        ck_assert_int_eq(conf_parse_size("16777216T", &v), -ERANGE);
+        ck_assert_int_eq(conf_parse_size("16P", &v), 0);
+        ck_assert_int_eq(conf_parse_size("16384P", &v), -ERANGE);
+        static const char *const bad_sizes[] = {
+                "", "-1", "+1", " 1", "1 ", "1 M", "1m", "1KB", "1k", "1B", "1E", "1.5G", "0x", "0xG", "x1",
+                "1GiBx", "1Gi", "1iB", "0b101",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_sizes); i++)
+                ck_assert_msg(conf_parse_size(bad_sizes[i], &v) == -EINVAL, "accepted \"%s\"", bad_sizes[i]);
+
         ck_assert_int_eq(conf_parse_usec("2", &v), 0);
         ck_assert_uint_eq(v, 2000000);
         ck_assert_int_eq(conf_parse_usec("100us", &v), 0);
         ck_assert_uint_eq(v, 100);
         ck_assert_int_eq(conf_parse_usec("500ms", &v), 0);
         ck_assert_uint_eq(v, 500000);
+        ck_assert_int_eq(conf_parse_usec("2min", &v), 0);
+        ck_assert_uint_eq(v, 120000000);
+        ck_assert_int_eq(conf_parse_usec("0x10", &v), 0);
+        ck_assert_uint_eq(v, 16000000);
         ck_assert_int_lt(conf_parse_usec("1h", &v), 0);
+        ck_assert_int_lt(conf_parse_usec("1G", &v), 0);
+        ck_assert_int_lt(conf_parse_usec("-1s", &v), 0);
+        ck_assert_int_eq(conf_parse_usec("18446744073709551615", &v), -ERANGE);
+
+        ck_assert_int_eq(conf_parse_number("12", 2, CONF_UNIT_NONE, &v), 0);
+        ck_assert_uint_eq(v, 12);
+        ck_assert_int_eq(conf_parse_number("12K", 2, CONF_UNIT_NONE, &v), 0); /* only 'len' bytes */
+        ck_assert_int_eq(conf_parse_number("12K", 3, CONF_UNIT_NONE, &v), -EINVAL);
+        ck_assert_int_eq(conf_parse_number("12s", 3, CONF_UNIT_BYTES, &v), -EINVAL);
+
         ck_assert_int_eq(conf_parse_bool("YES", &b), 0);
         ck_assert(b);
         ck_assert_int_eq(conf_parse_bool("off", &b), 0);
         ck_assert(!b);
         ck_assert_int_lt(conf_parse_bool("2", &b), 0);
+}
+END_TEST
+
+/* Issue 7: PhysAddress=4GiB was rejected while ReceiveBufferSize=4GiB was accepted. Every key that
+ * takes a number now goes through conf_parse_number(): same digits, same units. */
+START_TEST(one_number_parser_for_all_keys) {
+        Policy p;
+
+        parse_ok("[Match]\nPhysAddress=4GiB-8GiB 0x1PiB 1T-0x20000000000\nNode=0x3 7\nBlock=0x20-33\n"
+                 "[Online]\nMaxMovableRatio=0x12D%\n", &p);
+        ck_assert_uint_eq(p.phys.n, 3);
+        ck_assert_uint_eq(p.phys.items[0].start, 4ULL << 30);
+        ck_assert_uint_eq(p.phys.items[0].end, 8ULL << 30);
+        ck_assert_uint_eq(p.phys.items[1].start, 1ULL << 50);
+        ck_assert_uint_eq(p.phys.items[2].start, 1ULL << 40);
+        ck_assert_uint_eq(p.phys.items[2].end, 2ULL << 40);
+        ck_assert_uint_eq(p.nodes.items[0].start, 3);
+        ck_assert_uint_eq(p.blocks.items[0].start, 32);
+        ck_assert_uint_eq(p.max_movable_ratio, 301);
+        policy_done(&p);
+
+        /* Counts take no unit. */
+        parse_fails("[Match]\nNode=1K\n", P ":2: Node=1K: \"1K\" is not a number or a range A-B");
+        parse_fails("[Match]\nBlock=1GiB\n", P ":2: Block=1GiB: \"1GiB\" is not a number or a range A-B");
+        parse_fails("[Online]\nMaxMovableRatio=3G%\n",
+                    P ":2: MaxMovableRatio=3G%: expected a percentage such as 301% (MOVABLE:KERNEL, 0-100000)");
+        /* The same size in both files, the same error for the same mistake. */
+        parse_fails("[Match]\nPhysAddress=4gib\n", P ":2: PhysAddress=4gib: \"4gib\" is not a number or a range A-B");
+        settings_ok_("[Daemon]\nReceiveBufferSize=0x100000\n", 1ULL << 20);
+        settings_ok_("[Daemon]\nReceiveBufferSize=1GiB\n", 1ULL << 30);
+        settings_fails("[Daemon]\nReceiveBufferSize=4gib\n", "/etc/memhpd/memhpd.conf:2: ReceiveBufferSize=4gib: "
+                                                            "expected a size between 4K and 1G, such as 128M");
+}
+END_TEST
+
+/* Issue 7: a UTF-8 byte order mark before the first line is skipped, as systemd does. */
+START_TEST(utf8_bom_accepted) {
+        Policy p;
+
+        parse_ok("\xef\xbb\xbf[Match]\nDevice=virtio-mem\n", &p);
+        ck_assert_uint_eq(p.match_line, 1);
+        ck_assert_uint_eq(p.devices, 1u << DEVICE_VIRTIO_MEM);
+        policy_done(&p);
+        parse_ok("\xef\xbb\xbf# comment first\n[Online]\nZone=movable\n", &p);
+        ck_assert_uint_eq(p.online_line, 2);
+        policy_done(&p);
+        settings_ok_("\xef\xbb\xbf[Daemon]\nReceiveBufferSize=8M\n", 8ULL << 20);
+        /* Only at the very start: elsewhere it is part of a name. */
+        parse_fails("[Match]\n\xef\xbb\xbf" "Device=any\n", P ":2: unknown key \xef\xbb\xbf" "Device= in section [Match]");
+        /* A lone BOM is an empty file. */
+        parse_fails("\xef\xbb\xbf", P ": no [Match] or [Online] section; an empty policy file is a mistake "
+                                     "(mask a vendor file with a symlink to /dev/null)");
+}
+END_TEST
+
+/* Issue 7, item 8: the trust rules of the service, which --check applies too (same code). */
+
+static void chmod_at(const char *root, const char *rel, mode_t mode) {
+        char *p;
+
+        ck_assert(asprintf(&p, "%s/%s", root, rel) > 0);
+        ck_assert_int_eq(chmod(p, mode), 0);
+        free(p);
+}
+
+static void chown_at(const char *root, const char *rel, uid_t uid) {
+        char *p;
+
+        ck_assert(asprintf(&p, "%s/%s", root, rel) > 0);
+        ck_assert_int_eq(lchown(p, uid, (gid_t) -1), 0);
+        free(p);
+}
+
+/* Load the policies of 'root': must fail with exactly 'expected' as the only error. */
+static void policies_fail(const char *root, const char *expected) {
+        ConfErrors e = {};
+        PolicySet set = {};
+        int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        ck_assert_int_eq(policy_set_load(fd, policy_dirs, &set, &e), -EINVAL);
+        ck_assert_msg(e.n == 1, "%zu errors, first: %s", e.n, e.n ? e.items[0].text : "none");
+        ck_assert_str_eq(e.items[0].text, expected);
+        conf_errors_clear(&e);
+        close(fd);
+}
+
+static size_t policies_load(const char *root) {
+        ConfErrors e = {};
+        PolicySet set = {};
+        int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        size_t n;
+
+        ck_assert_int_eq(policy_set_load(fd, policy_dirs, &set, &e), 0);
+        ck_assert_msg(e.n == 0, "%s", e.n ? e.items[0].text : "");
+        n = set.n;
+        policy_set_done(&set);
+        close(fd);
+        return n;
+}
+
+START_TEST(trust_directories) {
+        char *root = policy_root();
+
+        ck_assert_uint_eq(policies_load(root), 4);
+
+        /* A policies.d at 1777 lets anyone add a policy: refused, and its files are not read. */
+        chmod_at(root, "etc/memhpd/policies.d", 01777);
+        policies_fail(root, "/etc/memhpd/policies.d: world-writable, refusing to trust it (chmod go-w)");
+        chmod_at(root, "etc/memhpd/policies.d", 0775);
+        policies_fail(root, "/etc/memhpd/policies.d: group-writable, refusing to trust it (chmod go-w)");
+        chmod_at(root, "etc/memhpd/policies.d", 0755);
+
+        /* The directories above count too, up to the root. */
+        chmod_at(root, "etc", 0757);
+        policies_fail(root, "/etc: world-writable, refusing to trust it (chmod go-w)");
+        chmod_at(root, "etc", 0755);
+        chmod_at(root, ".", 0777);
+        {
+                ConfErrors e = {};
+                PolicySet set = {};
+                int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                /* Every search directory is below it: one error, not one per directory or file. */
+                ck_assert_int_eq(policy_set_load(fd, policy_dirs, &set, &e), -EINVAL);
+                ck_assert_uint_eq(e.n, 1);
+                ck_assert_str_eq(e.items[0].text, "/: world-writable, refusing to trust it (chmod go-w)");
+                ck_assert_uint_ge(e.n_total, 3);
+                conf_errors_clear(&e);
+                close(fd);
+        }
+        chmod_at(root, ".", 0700);
+
+        /* As root (with CAP_DAC_OVERRIDE, as --check runs): a directory the service, which has no
+         * CAP_DAC_OVERRIDE, could not list or enter. (Other users cannot open it at all.) */
+        if (geteuid() == 0) {
+                chmod_at(root, "run/memhpd/policies.d", 0000);
+                policies_fail(root, "/run/memhpd/policies.d: mode 0000: the service, which has no "
+                                    "CAP_DAC_OVERRIDE, cannot list it");
+                chmod_at(root, "run/memhpd/policies.d", 0755);
+                chmod_at(root, "run/memhpd", 0600);
+                policies_fail(root, "/run/memhpd: mode 0600: the service, which has no CAP_DAC_OVERRIDE, "
+                                    "cannot enter it");
+                chmod_at(root, "run/memhpd", 0755);
+
+                chown_at(root, "usr/lib/memhpd/policies.d", 65534);
+                policies_fail(root, "/usr/lib/memhpd/policies.d: owned by uid 65534, not by root: refusing to trust "
+                                    "it (chown root)");
+                chown_at(root, "usr/lib/memhpd/policies.d", 0);
+        }
+        ck_assert_uint_eq(policies_load(root), 4);
+        free(root);
+}
+END_TEST
+
+START_TEST(trust_files) {
+        char *root = policy_root();
+
+        chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0620);
+        policies_fail(root, "/etc/memhpd/policies.d/30-c.policy: group-writable, refusing to trust it (chmod go-w)");
+        chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0400);
+        ck_assert_uint_eq(policies_load(root), 4);
+        if (geteuid() == 0) {
+                /* Root reads a 0200 file only with CAP_DAC_OVERRIDE, which the service does not have. */
+                chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0200);
+                policies_fail(root, "/etc/memhpd/policies.d/30-c.policy: mode 0200: the service, which has no "
+                                    "CAP_DAC_OVERRIDE, cannot read it");
+                /* Another user's 0600 file: --check as root could read it, the service must not trust it. */
+                chmod_at(root, "etc/memhpd/policies.d/30-c.policy", 0600);
+                chown_at(root, "etc/memhpd/policies.d/30-c.policy", 65534);
+                policies_fail(root, "/etc/memhpd/policies.d/30-c.policy: owned by uid 65534, not by root: refusing "
+                                    "to trust it (chown root)");
+                chown_at(root, "etc/memhpd/policies.d/30-c.policy", 0);
+        }
+
+        /* A link to a file elsewhere is trusted only if the directories above its target are. */
+        write_file(root, "opt/shared/40-link.policy", "[Match]\nBlock=40\n");
+        make_symlink(root, "etc/memhpd/policies.d/40-link.policy", "../../../opt/shared/40-link.policy");
+        ck_assert_uint_eq(policies_load(root), 5);
+        chmod_at(root, "opt/shared", 0777);
+        policies_fail(root, "/opt/shared: world-writable, refusing to trust it (chmod go-w)");
+        chmod_at(root, "opt/shared", 0755);
+
+        /* The settings files obey the same rules. */
+        {
+                ConfErrors e = {};
+                Settings s;
+                int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                write_file(root, "etc/memhpd/memhpd.conf", "[Daemon]\n");
+                write_file(root, "etc/memhpd/memhpd.conf.d/10-a.conf", "[Daemon]\n");
+                ck_assert_int_eq(settings_load(fd, &s, &e), 0);
+                chmod_at(root, "etc/memhpd/memhpd.conf", geteuid() == 0 ? 0000 : 0602);
+                chmod_at(root, "etc/memhpd/memhpd.conf.d", 0770);
+                ck_assert_int_eq(settings_load(fd, &s, &e), -EINVAL);
+                ck_assert_uint_eq(e.n, 2);
+                ck_assert_str_eq(e.items[0].text, geteuid() == 0 ?
+                                 "/etc/memhpd/memhpd.conf: mode 0000: the service, which has no CAP_DAC_OVERRIDE, "
+                                 "cannot read it" :
+                                 "/etc/memhpd/memhpd.conf: world-writable, refusing to trust it (chmod go-w)");
+                ck_assert_str_eq(e.items[1].text, "/etc/memhpd/memhpd.conf.d: group-writable, refusing to trust it "
+                                                  "(chmod go-w)");
+                conf_errors_clear(&e);
+                close(fd);
+        }
+        free(root);
+}
+END_TEST
+
+/* A dangling link was skipped silently, and still masked the vendor preset of its name. */
+START_TEST(dangling_symlink_is_an_error) {
+        char *root = policy_root();
+
+        make_symlink(root, "etc/memhpd/policies.d/90-z.policy", "/nonexistent/90-z.policy");
+        policies_fail(root, "/etc/memhpd/policies.d/90-z.policy: dangling symbolic link to /nonexistent/90-z.policy");
+
+        /* The main settings file too. */
+        {
+                ConfErrors e = {};
+                Settings s;
+                int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                make_symlink(root, "etc/memhpd/memhpd.conf", "memhpd.conf.orig");
+                ck_assert_int_eq(settings_load(fd, &s, &e), -EINVAL);
+                ck_assert_uint_eq(e.n, 1);
+                ck_assert_str_eq(e.items[0].text, "/etc/memhpd/memhpd.conf: dangling symbolic link to memhpd.conf.orig");
+                conf_errors_clear(&e);
+                close(fd);
+        }
+        free(root);
+}
+END_TEST
+
+/* A 1 MiB file of "x" lines made 520,003 records in 3.3 s; the list is capped per file and in all. */
+START_TEST(errors_capped) {
+        size_t size = CONF_FILE_MAX, n_lines = size / 2;
+        char *text = malloc(size + 1), *root;
+        ConfErrors e = {};
+        Policy p;
+        char name[128];
+        int fd;
+
+        ck_assert_ptr_nonnull(text);
+        for (size_t i = 0; i < size; i += 2)
+                memcpy(text + i, "x\n", 2);
+        text[size] = '\0';
+        ck_assert_int_eq(policy_parse(P, text, &p, &e), -EINVAL);
+        /* n_lines errors plus "no [Match] or [Online] section". */
+        ck_assert_uint_eq(e.n_total, n_lines + 1);
+        ck_assert_uint_eq(e.n, CONF_ERRORS_PER_FILE_MAX + 1);
+        ck_assert_str_eq(e.items[0].text, P ":1: expected [Section] or Key=Value, got \"x\"");
+        snprintf(name, sizeof(name), P ": %zu more errors in this file not shown",
+                 n_lines + 1 - CONF_ERRORS_PER_FILE_MAX);
+        ck_assert_str_eq(e.items[e.n - 1].text, name);
+        conf_errors_clear(&e);
+
+        /* In all: many broken files end with one line that counts the rest. */
+        root = test_tmpdir();
+        for (int i = 0; i < 20; i++) {
+                snprintf(name, sizeof(name), "etc/memhpd/policies.d/%02d.policy", i);
+                write_bytes(root, name, text, 60 * 2);
+        }
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        {
+                PolicySet set = {};
+
+                ck_assert_int_eq(policy_set_load(fd, policy_dirs, &set, &e), -EINVAL);
+        }
+        ck_assert_uint_eq(e.n_total, 20 * 61);
+        /* Files 00-08 list 50 errors and a line for their other 11; 09 fills the list to 500. */
+        ck_assert_str_eq(e.items[50].text, "/etc/memhpd/policies.d/00.policy: 11 more errors in this file not shown");
+        ck_assert_uint_eq(e.n, 9 * 51 + 50 + 1);
+        ck_assert_str_eq(e.items[e.n - 1].text, "621 more errors not shown (at most 500 are listed)");
+        conf_errors_clear(&e);
+        close(fd);
+        free(root);
+        free(text);
+}
+END_TEST
+
+START_TEST(cosmetic_errors) {
+        Policy p;
+        ConfErrors e = {};
+
+        /* A carriage return inside a line is an error, and never echoed raw. */
+        parse_fails("[Online]\nZone=mov\rable\n", P ":2: control character 0x0d in line");
+        ck_assert_int_eq(policy_parse("/etc/x\r\x1b[2K.policy", "[Online]\nZone=up\n", &p, &e), -EINVAL);
+        ck_assert_uint_eq(e.n, 1);
+        ck_assert_str_eq(e.items[0].text, "/etc/x\\x0d\\x1b[2K.policy:2: Zone=up: unknown zone, expected auto, "
+                                          "movable, kernel or offline");
+        conf_errors_clear(&e);
+
+        /* A CRLF line end does not count toward the 199 characters. */
+        parse_longest_line("\r\n");
+
+        /* inih splits keys at ':' as well as '=': refuse such a key instead of a misleading value error. */
+        parse_fails("[Online]\nZone:x=movable\n", P ":2: \"Zone:x\" is not a key name (':' is not allowed)");
+        parse_fails("[Online]\nZone:movable\n", P ":2: expected [Section] or Key=Value, got \"Zone:movable\"");
+        parse_ok("[Match]\nDevice=any # a:b\n", &p); /* ':' in a value or comment is fine */
+        policy_done(&p);
+
+        /* Directory errors name the directory as the administrator knows it. */
+        {
+                char *root = test_tmpdir();
+                static const char *const dirs[] = { "etc/memhpd/policies.d", NULL };
+                ConfFile *files = NULL;
+                int fd;
+
+                make_dirs(root, "etc/memhpd/policies.d");
+                chmod_at(root, "etc/memhpd/policies.d", 0);
+                fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                /* As root the open succeeds, and the trust check names it; otherwise the open fails. */
+                (void) conf_files_list(fd, dirs, ".policy", &files, &e);
+                ck_assert_uint_eq(e.n, 1);
+                ck_assert_msg(strncmp(e.items[0].text, "/etc/memhpd/policies.d: ", 24) == 0, "%s", e.items[0].text);
+                conf_errors_clear(&e);
+                conf_files_free(files, 0);
+                chmod_at(root, "etc/memhpd/policies.d", 0755);
+                close(fd);
+                free(root);
+        }
 }
 END_TEST
 
@@ -832,6 +1214,11 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, policy_set_load_order);
         tcase_add_test(tc, policy_set_load_broken);
         tcase_add_test(tc, read_error_names_absolute_path);
+        tcase_add_test(tc, trust_directories);
+        tcase_add_test(tc, trust_files);
+        tcase_add_test(tc, dangling_symlink_is_an_error);
+        tcase_add_test(tc, errors_capped);
+        tcase_add_test(tc, cosmetic_errors);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("settings");
@@ -839,6 +1226,8 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, settings_dropins);
         tcase_add_test(tc, settings_bad_values);
         tcase_add_test(tc, shared_value_parsers);
+        tcase_add_test(tc, one_number_parser_for_all_keys);
+        tcase_add_test(tc, utf8_bom_accepted);
         suite_add_tcase(s, tc);
         return s;
 }

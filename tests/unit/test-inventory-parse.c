@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "inventory.h"
+#include "macro.h"
+#include "procfs.h"
 #include "unit-helpers.h"
 
 /* The /proc/iomem section of the snapshot, cut out of the file that fixture_root() reads. */
@@ -138,23 +140,80 @@ START_TEST(iomem_odd_lines) {
         IomemRange *r;
         size_t n;
 
-        /* Empty lines, garbage, an inverted range, no final newline: only the good lines count. */
-        parse_iomem("\n"
-                    "garbage\n"
-                    "2000-1000 : System RAM\n"
-                    "  : System RAM\n"
-                    "1000-1fff : System RAMBO\n"
-                    "3000-3fff : System RAM (virtio_mem)", &r, &n);
-        ck_assert_uint_eq(n, 2);
+        /* Upper-case hex, deep indentation, names that only start like "System RAM". */
+        parse_iomem("00001000-00001FFF : System RAM\n"
+                    "      00002000-00002fff : System RAMBO\n"
+                    "00003000-00003fff : System RAM (virtio_mem)\n"
+                    "00004000-00004fff : System RAM (kmem) \n"
+                    "00000000-00000000 : System RAM\n", &r, &n);
+        ck_assert_uint_eq(n, 5);
         ck_assert_uint_eq(r[0].start, 0x1000);
-        ck_assert_int_eq(r[1].device, DEVICE_VIRTIO_MEM);
-        ck_assert_uint_eq(r[1].end, 0x3fff);
+        ck_assert_uint_eq(r[0].end, 0x1fff);
+        ck_assert_int_eq(r[1].device, DEVICE_UNKNOWN);
+        ck_assert_int_eq(r[2].device, DEVICE_VIRTIO_MEM);
+        ck_assert_uint_eq(r[2].end, 0x3fff);
+        ck_assert_int_eq(r[3].device, DEVICE_UNKNOWN); /* not the kernel's exact name */
         free(r);
 
-        parse_iomem("", &r, &n);
-        ck_assert_uint_eq(n, 0);
-        ck_assert_ptr_null(iomem_lookup(r, n, 0));
+        /* 64-bit limits. */
+        parse_iomem("ffffffffffffffff-ffffffffffffffff : System RAM\n", &r, &n);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(r[0].start, UINT64_MAX);
+        ck_assert_ptr_eq(iomem_lookup(r, n, UINT64_MAX), &r[0]);
         free(r);
+}
+END_TEST
+
+/* Hostile-input review: every text the kernel would not print is -EBADMSG, and nothing is returned. */
+START_TEST(iomem_rejects) {
+        static const char *const bad[] = {
+                "",                                                     /* empty: no System RAM */
+                "00000000-00000fff : Reserved\n",                       /* no System RAM at all */
+                "\n00001000-00001fff : System RAM\n",                   /* blank line */
+                "garbage\n00001000-00001fff : System RAM\n",
+                "00001000-00001fff : System RAM\n00002000-00002fff : System",  /* cut mid-line */
+                "00001000-00001fff : System RAM",                       /* no final newline */
+                "00002000-00001000 : System RAM\n",                     /* inverted */
+                "  : System RAM\n",
+                "-1-fff : System RAM\n",                                /* sign */
+                "00001000--1 : System RAM\n",
+                "0x1000-0x1fff : System RAM\n",                         /* prefix */
+                "10000000000000000-10000000000000001 : System RAM\n",   /* 65 bits */
+                "00001000-00001fff: System RAM\n",                      /* separator */
+                "00001000-00001fff : \n",                               /* no name */
+                "00001000 - 00001fff : System RAM\n",
+                "\t00001000-00001fff : System RAM\n",                   /* tab indentation */
+                "00001000-00001fff : System RAM\r\n00002000-00002fff\r\n",
+        };
+        IomemRange *r = (IomemRange *) 0x1;
+        size_t n = 77;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ck_assert_msg(iomem_parse(bad[i], &r, &n) == -EBADMSG, "accepted: \"%s\"", bad[i]);
+                ck_assert_ptr_eq(r, (IomemRange *) 0x1);
+                ck_assert_uint_eq(n, 77);
+        }
+}
+END_TEST
+
+/* A newline inside a range line is not skipped as whitespace (sscanf " %llx" did). */
+START_TEST(iomem_line_bounds) {
+        IomemRange *r;
+        size_t n;
+
+        ck_assert_int_eq(iomem_parse("00001000-\n00001fff : System RAM\n", &r, &n), -EBADMSG);
+        ck_assert_int_eq(iomem_parse("00001000-00001fff :\nSystem RAM\n", &r, &n), -EBADMSG);
+        /* A very long name is fine (the old parser skipped lines over 168 bytes). */
+        {
+                char line[600];
+                int l = snprintf(line, sizeof(line), "00001000-00001fff : System RAM (virtio_mem)\n"
+                                 "  00002000-00002fff : %0500d\n", 0);
+
+                ck_assert_int_lt(l, (int) sizeof(line));
+                parse_iomem(line, &r, &n);
+                ck_assert_uint_eq(n, 1);
+                free(r);
+        }
 }
 END_TEST
 
@@ -193,15 +252,103 @@ START_TEST(zoneinfo_sample) {
 END_TEST
 
 START_TEST(zoneinfo_rejects) {
+        static const char *const bad[] = {
+                "",
+                "nothing here\n present 5\n",
+                /* "present" before any zone header counts nowhere: not the kernel's file. */
+                "        present  7\nNode 0, zone   Normal\n        present  5\n",
+                /* Cut short: mid-line, a zone without its present line, no final newline. */
+                "Node 0, zone   Normal\n        pres",
+                "Node 0, zone   Normal\n        present  5\nNode 0, zone  Movable\n        spanned  0\n",
+                "Node 0, zone   Normal\n        present  5\nNode 0, zone  Movable\n",
+                "Node 0, zone   Normal\n        present  5",
+                /* Counts the kernel never prints. */
+                "Node 0, zone   Normal\n        present  18446744073709551615\n",
+                "Node 0, zone   Normal\n        present  18446744073709551616\n",
+                "Node 0, zone   Normal\n        present  -1\n",
+                "Node 0, zone   Normal\n        present  +1\n",
+                "Node 0, zone   Normal\n        present  0x10\n",
+                "Node 0, zone   Normal\n        present  12abc\n",
+                "Node 0, zone   Normal\n        present\n",
+                "Node 0, zone   Normal\n        present  1099511627777\n", /* 2^40 + 1 */
+                /* Twice the same zone, twice "present", nodes going backwards. */
+                "Node 0, zone   Normal\n        present  5\nNode 0, zone   Normal\n        present  5\n",
+                "Node 0, zone   Normal\n        present  5\n        present  5\n",
+                "Node 1, zone   Normal\n        present  5\nNode 0, zone  Movable\n        present  5\n",
+                /* Headers that start like one but are not. */
+                "Node -1, zone   Normal\n        present  5\n",
+                "Node 0 zone   Normal\n        present  5\n",
+                "Node 0, zone\n        present  5\n",
+                "Node 0, zone   Nor/mal\n        present  5\n",
+                "Node 0, zone   Normal extra\n        present  5\n",
+                "Node 0, zone   Normal\r\n        present  5\r\n",
+        };
+        uint64_t kernel[2] = { 1, 2 }, movable[2] = { 3, 4 };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ck_assert_msg(zoneinfo_parse(bad[i], kernel, movable, 2) == -EBADMSG, "accepted: \"%s\"", bad[i]);
+                /* Not written on failure. */
+                ck_assert_uint_eq(kernel[0], 1);
+                ck_assert_uint_eq(kernel[1], 2);
+                ck_assert_uint_eq(movable[0], 3);
+                ck_assert_uint_eq(movable[1], 4);
+        }
+}
+END_TEST
+
+/* A blank line made sscanf(" present %llu") read the next line too: the count was added twice. */
+START_TEST(zoneinfo_blank_line) {
         uint64_t kernel[1], movable[1];
 
-        ck_assert_int_eq(zoneinfo_parse("", kernel, movable, 1), -EINVAL);
-        ck_assert_int_eq(zoneinfo_parse("nothing here\n present 5\n", kernel, movable, 1), -EINVAL);
-        /* "present" before any zone header counts nowhere. */
-        ck_assert_int_eq(zoneinfo_parse("        present  7\nNode 0, zone   Normal\n        present  5\n",
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone   Normal\n\n        present  5\n        managed  5\n\n",
                                         kernel, movable, 1), 0);
         ck_assert_uint_eq(kernel[0], 5);
         ck_assert_uint_eq(movable[0], 0);
+        /* Words that merely start with "present" are other fields. */
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone  Movable\n        presently 9\n        present 6\n",
+                                        kernel, movable, 1), 0);
+        ck_assert_uint_eq(kernel[0], 0);
+        ck_assert_uint_eq(movable[0], 6);
+}
+END_TEST
+
+/* Sums stop at ZONEINFO_PAGES_MAX instead of wrapping (UBSan flagged the old sum). */
+START_TEST(zoneinfo_sums_bounded) {
+        uint64_t kernel[1], movable[1];
+
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone   Normal\n        present  1099511627776\n"
+                                        "Node 0, zone  Movable\n        present  1099511627776\n",
+                                        kernel, movable, 1), 0);
+        ck_assert_uint_eq(kernel[0], ZONEINFO_PAGES_MAX);
+        ck_assert_uint_eq(movable[0], ZONEINFO_PAGES_MAX);
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone      DMA\n        present  1099511627776\n"
+                                        "Node 0, zone   Normal\n        present  1\n",
+                                        kernel, movable, 1), -EBADMSG);
+        /* Device pages are not counted, but still must be a number. */
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone   Normal\n        present  3\n"
+                                        "Node 0, zone   Device\n        present  1099511627776\n",
+                                        kernel, movable, 1), 0);
+        ck_assert_uint_eq(kernel[0], 3);
+        ck_assert_uint_eq(movable[0], 0);
+}
+END_TEST
+
+/* "Node 5000" beyond the caller's arrays is -ERANGE, told apart from a malformed file. */
+START_TEST(zoneinfo_node_beyond) {
+        uint64_t kernel[4] = { 9, 9, 9, 9 }, movable[4] = { 9, 9, 9, 9 };
+
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone   Normal\n        present  5\n"
+                                        "Node 5000, zone   Normal\n        present  5\n",
+                                        kernel, movable, 4), -ERANGE);
+        ck_assert_int_eq(zoneinfo_parse("Node 4, zone   Normal\n        present  5\n", kernel, movable, 4), -ERANGE);
+        ck_assert_int_eq(zoneinfo_parse("Node 99999999999999999999999, zone   Normal\n        present  5\n",
+                                        kernel, movable, 4), -ERANGE);
+        ck_assert_uint_eq(kernel[0], 9);
+        ck_assert_uint_eq(movable[3], 9);
+        ck_assert_int_eq(zoneinfo_parse("Node 3, zone   Normal\n        present  5\n", kernel, movable, 4), 0);
+        ck_assert_uint_eq(kernel[3], 5);
+        ck_assert_uint_eq(kernel[0], 0);
+        ck_assert_int_eq(zoneinfo_parse("Node 0, zone   Normal\n        present  5\n", kernel, movable, 0), -ERANGE);
 }
 END_TEST
 
@@ -243,12 +390,17 @@ static Suite *inventory_parse_suite(void) {
         tcase_add_test(tc, iomem_virtio_mem_sample);
         tcase_add_test(tc, iomem_cxl_kmem_sample);
         tcase_add_test(tc, iomem_odd_lines);
+        tcase_add_test(tc, iomem_rejects);
+        tcase_add_test(tc, iomem_line_bounds);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("zoneinfo");
         tcase_add_test(tc, zoneinfo_snapshot);
         tcase_add_test(tc, zoneinfo_sample);
         tcase_add_test(tc, zoneinfo_rejects);
+        tcase_add_test(tc, zoneinfo_blank_line);
+        tcase_add_test(tc, zoneinfo_sums_bounded);
+        tcase_add_test(tc, zoneinfo_node_beyond);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("names");

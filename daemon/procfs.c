@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Pure parsers for the /proc files memhpd reads: /proc/iomem (which device a physical range belongs to)
+ * and /proc/zoneinfo (present pages per node and zone). They take the file's text and fill plain
+ * structs; reading the file (through the rooted sysfs module) is the caller's business.
+ *
+ * Both are strict: the kernel's format is fixed and a line we do not understand means the text is not
+ * what we think it is (a truncated read, a foreign file, a bind mount someone planted). A decision
+ * made on half a file is worse than no decision, so every such text is -EBADMSG, never a best effort.
+ * Each line is parsed within its own bounds: no scanf, which skips newlines as whitespace.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "procfs.h"
+
+/* One line of 'text' from *p: its start and length without the '\n'. Returns 1 for a line ending in
+ * '\n', 0 for a last line without one (a truncated read: the kernel ends every line), -1 at the end. */
+static int next_line(const char **p, const char **ret_line, size_t *ret_len) {
+        const char *line = *p, *eol;
+
+        if (!line || !*line)
+                return -1;
+        eol = strchr(line, '\n');
+        *ret_line = line;
+        if (!eol) {
+                *ret_len = strlen(line);
+                *p = NULL;
+                return 0;
+        }
+        *ret_len = (size_t) (eol - line);
+        *p = eol + 1;
+        return 1;
+}
+
+static size_t span_spaces(const char *s, size_t len) {
+        size_t i = 0;
+
+        while (i < len && s[i] == ' ')
+                i++;
+        return i;
+}
+
+/* Digits of 'base' (10 or 16) from s[*i], no sign, no prefix, at least one. -ERANGE past UINT64_MAX. */
+static int parse_digits(const char *s, size_t len, size_t *i, int base, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t start = *i;
+
+        for (; *i < len; (*i)++) {
+                char c = s[*i];
+                unsigned d;
+
+                if (c >= '0' && c <= '9')
+                        d = (unsigned) (c - '0');
+                else if (base == 16 && c >= 'a' && c <= 'f')
+                        d = (unsigned) (c - 'a' + 10);
+                else if (base == 16 && c >= 'A' && c <= 'F')
+                        d = (unsigned) (c - 'A' + 10);
+                else
+                        break;
+                if (v > (UINT64_MAX - d) / (unsigned) base)
+                        return -ERANGE;
+                v = v * (unsigned) base + d;
+        }
+        if (*i == start)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static bool has_prefix(const char *s, size_t len, const char *prefix) {
+        size_t l = strlen(prefix);
+
+        return len >= l && memcmp(s, prefix, l) == 0;
+}
+
+static DeviceKind iomem_name_to_device(const char *name, size_t len) {
+        static const struct {
+                const char *name;
+                DeviceKind device;
+        } table[] = {
+                { "System RAM (virtio_mem)", DEVICE_VIRTIO_MEM },
+                { "System RAM (kmem)", DEVICE_DAX_KMEM },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (len == strlen(table[i].name) && memcmp(name, table[i].name, len) == 0)
+                        return table[i].device;
+        return DEVICE_UNKNOWN;
+}
+
+/* "  100000000-10fffffff : System RAM (virtio_mem)": indentation (two spaces a level), start-end in hex,
+ * " : ", the name (anything, to the end of the line). */
+static int iomem_parse_line(const char *line, size_t len, uint64_t *ret_start, uint64_t *ret_end,
+                            const char **ret_name, size_t *ret_name_len) {
+        uint64_t start, end;
+        size_t i = span_spaces(line, len);
+
+        if (parse_digits(line, len, &i, 16, &start) < 0)
+                return -EBADMSG;
+        if (i >= len || line[i] != '-')
+                return -EBADMSG;
+        i++;
+        if (parse_digits(line, len, &i, 16, &end) < 0)
+                return -EBADMSG;
+        if (!has_prefix(line + i, len - i, " : "))
+                return -EBADMSG;
+        i += 3;
+        if (start > end || i >= len)
+                return -EBADMSG;
+        *ret_start = start;
+        *ret_end = end;
+        *ret_name = line + i;
+        *ret_name_len = len - i;
+        return 0;
+}
+
+int iomem_parse(const char *text, IomemRange **ret, size_t *ret_n) {
+        _cleanup_free_ IomemRange *ranges = NULL;
+        size_t n = 0, alloc = 0, len;
+        const char *p = text, *line;
+        int k;
+
+        while ((k = next_line(&p, &line, &len)) >= 0) {
+                uint64_t start, end;
+                const char *name;
+                size_t name_len;
+
+                if (k == 0)
+                        return -EBADMSG;
+                if (iomem_parse_line(line, len, &start, &end, &name, &name_len) < 0)
+                        return -EBADMSG;
+                if (!has_prefix(name, name_len, "System RAM"))
+                        continue;
+                if (n == alloc) {
+                        size_t a = alloc ? alloc * 2 : 32;
+                        IomemRange *r = realloc(ranges, a * sizeof(*r));
+                        if (!r)
+                                return -ENOMEM;
+                        ranges = r;
+                        alloc = a;
+                }
+                ranges[n++] = (IomemRange) {
+                        .start = start, .end = end, .device = iomem_name_to_device(name, name_len),
+                };
+        }
+        /* Every machine has System RAM: a file without any is not /proc/iomem, or was cut short. */
+        if (n == 0)
+                return -EBADMSG;
+        *ret = TAKE_PTR(ranges);
+        *ret_n = n;
+        return 0;
+}
+
+const IomemRange *iomem_lookup(const IomemRange *ranges, size_t n, uint64_t addr) {
+        /* Few entries (one per device range, hot-added ranges merge); a linear walk is fine. The
+         * innermost match wins because children follow their parent in the file. */
+        const IomemRange *found = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (ranges[i].start <= addr && addr <= ranges[i].end)
+                        found = &ranges[i];
+        return found;
+}
+
+#define ZONES_PER_NODE_MAX 8 /* MAX_NR_ZONES is at most 6 (DMA, DMA32, Normal, HighMem, Movable, Device) */
+#define ZONE_NAME_MAX 16
+
+/* "Node 0, zone   Normal" (the kernel pads the name to 8). Returns 1 and the node and name for a
+ * header, 0 for a line that is not one, -EBADMSG for a line that starts like one but is not, -ERANGE
+ * for a node number that does not fit. */
+static int zoneinfo_parse_header(const char *line, size_t len, uint64_t *ret_node, char ret_zone[static ZONE_NAME_MAX]) {
+        size_t i = 4, j, name_start;
+        uint64_t node;
+        int r;
+
+        if (!has_prefix(line, len, "Node "))
+                return 0;
+        i += span_spaces(line + i, len - i);
+        r = parse_digits(line, len, &i, 10, &node);
+        if (r == -ERANGE)
+                return -ERANGE;
+        if (r < 0)
+                return -EBADMSG;
+        if (!has_prefix(line + i, len - i, ", zone "))
+                return -EBADMSG;
+        i += strlen(", zone ");
+        i += span_spaces(line + i, len - i);
+        name_start = i;
+        while (i < len && line[i] != ' ')
+                i++;
+        if (i == name_start || i - name_start >= ZONE_NAME_MAX)
+                return -EBADMSG;
+        j = i + span_spaces(line + i, len - i);
+        if (j != len)
+                return -EBADMSG;
+        for (size_t k = name_start; k < i; k++)
+                if (!(line[k] >= 'A' && line[k] <= 'Z') && !(line[k] >= 'a' && line[k] <= 'z') &&
+                    !(line[k] >= '0' && line[k] <= '9'))
+                        return -EBADMSG;
+        memcpy(ret_zone, line + name_start, i - name_start);
+        ret_zone[i - name_start] = '\0';
+        *ret_node = node;
+        return 1;
+}
+
+/* "        present  3998". Returns 1 and the count, 0 for another line, -EBADMSG for a bad count. */
+static int zoneinfo_parse_present(const char *line, size_t len, uint64_t *ret) {
+        size_t i = span_spaces(line, len);
+        uint64_t v;
+
+        if (!has_prefix(line + i, len - i, "present"))
+                return 0;
+        i += strlen("present");
+        if (i < len && line[i] != ' ')
+                return 0; /* another word that starts with "present" */
+        i += span_spaces(line + i, len - i);
+        if (parse_digits(line, len, &i, 10, &v) < 0)
+                return -EBADMSG;
+        if (i + span_spaces(line + i, len - i) != len)
+                return -EBADMSG;
+        if (v > ZONEINFO_PAGES_MAX)
+                return -EBADMSG;
+        *ret = v;
+        return 1;
+}
+
+int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes) {
+        _cleanup_free_ uint64_t *sums = NULL;
+        char zones[ZONES_PER_NODE_MAX][ZONE_NAME_MAX];
+        size_t n_zones = 0, len;
+        uint64_t node = 0;
+        bool in_zone = false, is_movable = false, skip = false, has_present = false, seen_zone = false;
+        const char *p = text, *line;
+        int k;
+
+        /* Sums go to a scratch array first: the caller's arrays are not written on failure. */
+        sums = calloc(n_nodes ?: 1, 2 * sizeof(uint64_t));
+        if (!sums)
+                return -ENOMEM;
+
+        while ((k = next_line(&p, &line, &len)) >= 0) {
+                char zone[ZONE_NAME_MAX];
+                uint64_t nd, present;
+                int r;
+
+                if (k == 0)
+                        return -EBADMSG;
+
+                r = zoneinfo_parse_header(line, len, &nd, zone);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        if (nd >= n_nodes)
+                                return -ERANGE;
+                        /* A zone without its "present" line: the file was cut short. */
+                        if (in_zone && !has_present)
+                                return -EBADMSG;
+                        /* The kernel walks nodes in increasing order and prints each zone once. */
+                        if (seen_zone && nd < node)
+                                return -EBADMSG;
+                        if (!seen_zone || nd != node)
+                                n_zones = 0;
+                        for (size_t z = 0; z < n_zones; z++)
+                                if (strcmp(zones[z], zone) == 0)
+                                        return -EBADMSG;
+                        if (n_zones >= ZONES_PER_NODE_MAX)
+                                return -EBADMSG;
+                        strcpy(zones[n_zones++], zone);
+
+                        node = nd;
+                        is_movable = strcmp(zone, "Movable") == 0;
+                        /* ZONE_DEVICE pages are not memory blocks' business (always 0 present). */
+                        skip = strcmp(zone, "Device") == 0;
+                        in_zone = seen_zone = true;
+                        has_present = false;
+                        continue;
+                }
+
+                r = zoneinfo_parse_present(line, len, &present);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                if (!in_zone || has_present)
+                        return -EBADMSG;
+                has_present = true;
+                if (!skip) {
+                        uint64_t *sum = is_movable ? &sums[n_nodes + node] : &sums[node];
+
+                        /* Each term is at most ZONEINFO_PAGES_MAX, so the sum cannot wrap first. */
+                        if (*sum + present > ZONEINFO_PAGES_MAX)
+                                return -EBADMSG;
+                        *sum += present;
+                }
+        }
+        if (!seen_zone || !has_present)
+                return -EBADMSG;
+
+        memcpy(kernel, sums, n_nodes * sizeof(uint64_t));
+        memcpy(movable, sums + n_nodes, n_nodes * sizeof(uint64_t));
+        return 0;
+}

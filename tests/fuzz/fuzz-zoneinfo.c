@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libFuzzer harness: /proc/zoneinfo text through zoneinfo_parse(), with the daemon's NODES_MAX and
+ * with a small node count (so that -ERANGE is reached too). */
+#include <errno.h>
+
+#include "fuzz.h"
+#include "inventory.h"
+#include "procfs.h"
+
+static void one(const char *text, size_t n_nodes) {
+        static uint64_t kernel[NODES_MAX], movable[NODES_MAX];
+        int r;
+
+        for (size_t i = 0; i < n_nodes; i++)
+                kernel[i] = movable[i] = UINT64_MAX;
+        r = zoneinfo_parse(text, kernel, movable, n_nodes);
+        fuzz_require(r == 0 || r == -EBADMSG || r == -ERANGE);
+        for (size_t i = 0; i < n_nodes; i++)
+                if (r < 0)
+                        fuzz_require(kernel[i] == UINT64_MAX && movable[i] == UINT64_MAX); /* untouched */
+                else
+                        fuzz_require(kernel[i] <= ZONEINFO_PAGES_MAX && movable[i] <= ZONEINFO_PAGES_MAX);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *text = fuzz_text(data, size);
+
+        one(text, NODES_MAX);
+        one(text, 2);
+        free(text);
+        return 0;
+}
