@@ -373,8 +373,10 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                         b->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
                         f.zone = zone_to_string(inventory_block_zone(inv, index));
                         f.result = "skipped";
-                        audit_record(AUDIT_ONLINE_BY_OTHER, &f, "memory%" PRIu32 " appeared already online (zone %s); "
-                                     "leaving it alone", index, f.zone);
+                        /* ownership.c: under KernelAutoOnline=delegate the kernel onlined it for us. */
+                        if (!ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                                audit_record(AUDIT_ONLINE_BY_OTHER, &f, "memory%" PRIu32 " appeared already online "
+                                             "(zone %s); leaving it alone", index, f.zone);
                 } else if (b->state == STATE_ONLINE)
                         b->flags |= BLOCK_DECIDED; /* boot memory: never touched */
                 break;
@@ -391,8 +393,10 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                         b->flags &= ~BLOCK_REDECIDE;
                         f.zone = zone_to_string(inventory_block_zone(inv, index));
                         f.result = "skipped";
-                        audit_record(AUDIT_ONLINE_BY_OTHER, &f, "memory%" PRIu32 " was onlined by someone else (zone %s)",
-                                     index, f.zone);
+                        /* ownership.c: under KernelAutoOnline=delegate the kernel onlined it for us. */
+                        if (!ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                                audit_record(AUDIT_ONLINE_BY_OTHER, &f, "memory%" PRIu32 " was onlined by someone else "
+                                             "(zone %s)", index, f.zone);
                 } else if (b->state == STATE_OFFLINE &&
                            (rep->old_state == STATE_ONLINE || rep->old_state == STATE_GOING_OFFLINE)) {
                         /* The administrator (or a driver) took it offline: never fight that. */
@@ -719,6 +723,8 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
 
         (void) sd_notify(false, "RELOADING=1");
         (void) manager_load_config(m, false);
+        /* ownership.c: report the other agents again and apply the (new) KernelAutoOnline=. */
+        ownership_apply(m->ownership, &m->settings, &m->policies);
         if ((old.event_source != m->settings.event_source || old.receive_buffer != m->settings.receive_buffer) &&
             monitor_start(m) < 0) {
                 log_msg(LOG_ERR, "Keeping the %s uevent monitor", event_source_to_string(old.event_source));
@@ -770,6 +776,12 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
                 manager_free(m);
                 return r;
         }
+        /* ownership.c: the kernel's auto-online and the other agents that online memory. */
+        r = ownership_new(m->root->fd, opts->dry_run, &m->ownership);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
         *ret = m;
         return 0;
 }
@@ -777,6 +789,8 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* ownership.c: a stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
+        m->ownership = ownership_free(m->ownership);
         monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
@@ -857,6 +871,9 @@ int manager_run(Manager *m) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_msg(LOG_WARNING, "Cannot enable the watchdog: %s", strerror(-r));
+
+        /* ownership.c: report the other agents, apply KernelAutoOnline= before the first scan. */
+        ownership_apply(m->ownership, &m->settings, &m->policies);
 
         /* Listen before scanning: a block added during the scan then arrives as an event too. */
         r = monitor_start(m);

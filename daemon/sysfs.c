@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -152,5 +153,90 @@ int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *
         if (ret_st)
                 *ret_st = st;
         *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int root_state_dir(int rootfd, const char *path, bool create) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (create && mkdirat(rootfd, path, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ELOOP ? -ENOTDIR : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return -EPERM;
+        return TAKE_FD(fd);
+}
+
+int root_state_read(int dirfd, const char *name, size_t max, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        if ((size_t) st.st_size > max)
+                return -EFBIG;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + len, max + 1 - len);
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += n;
+                if (len > max)
+                        return -EFBIG;
+        }
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int root_state_write(int dirfd, const char *name, const char *content) {
+        _cleanup_close_ int fd = -EBADF;
+        char tmp[256];
+        size_t len = strlen(content), done = 0;
+
+        if ((size_t) snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        /* A temporary file left by a crash, or planted: never written through, always replaced. */
+        if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0)
+                return -errno;
+        while (done < len) {
+                ssize_t n = write(fd, content + done, len - done);
+                if (n < 0) {
+                        int r = -errno;
+                        (void) unlinkat(dirfd, tmp, 0);
+                        return r;
+                }
+                done += n;
+        }
+        if (fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = -errno;
+                (void) unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        return 0;
+}
+
+int root_state_remove(int dirfd, const char *name) {
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
         return 0;
 }
