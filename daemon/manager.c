@@ -158,9 +158,11 @@ static void decide_and_act(Manager *m, uint32_t index) {
                 f.zone = zone_to_string(zone);
                 f.result = "skipped";
                 f.error = err;
-                audit_record(AUDIT_ONLINE_BY_OTHER, &f,
-                             "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there", index,
-                             zone_to_string(zone));
+                /* ownership.c: under KernelAutoOnline=delegate the kernel was faster, acting for us. */
+                if (!ownership_kernel_onlined(m->ownership, &m->policies, m->inv, index, &f))
+                        audit_record(AUDIT_ONLINE_BY_OTHER, &f,
+                                     "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there",
+                                     index, zone_to_string(zone));
                 break;
         default:
                 m->n_failed++;
@@ -387,6 +389,9 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                 if (b->state == STATE_GOING_OFFLINE)
                         break; /* someone is offlining it; its offline uevent follows */
                 if (b->state == STATE_ONLINE) {
+                        /* ownership.c: only a block memhpd had not decided on can be the kernel's auto-online. */
+                        bool undecided = !(b->flags & BLOCK_DECIDED);
+
                         if (b->flags & BLOCK_BY_OTHER)
                                 kept_offline_changed(m);
                         b->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
@@ -394,7 +399,7 @@ static void on_block_report(Inventory *inv, const BlockReport *rep, void *userda
                         f.zone = zone_to_string(inventory_block_zone(inv, index));
                         f.result = "skipped";
                         /* ownership.c: under KernelAutoOnline=delegate the kernel onlined it for us. */
-                        if (!ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                        if (!undecided || !ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
                                 audit_record(AUDIT_ONLINE_BY_OTHER, &f, "memory%" PRIu32 " was onlined by someone else "
                                              "(zone %s)", index, f.zone);
                 } else if (b->state == STATE_OFFLINE &&

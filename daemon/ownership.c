@@ -953,16 +953,30 @@ static void reconcile(Ownership *o, KnobValues *target) {
         }
 
         for (int k = 0; k < _KNOB_MAX; k++) {
-                if (!target->set[k] || strcmp(cur[k], target->value[k]) == 0)
+                if (!target->set[k])
                         continue;
                 if (k == KNOB_AUTO_ONLINE_BLOCKS && strcmp(target->value[k], "offline") != 0)
                         for (int j = 0; j < KNOB_AUTO_ONLINE_BLOCKS; j++)
                                 if (target->set[j] && strcmp(cur[j], target->value[j]) != 0) {
-                                        /* A knob before it failed: the kernel must not online with the old one. */
+                                        /* A knob before it failed: the kernel must not online with the old
+                                         * one. Take the auto-online over instead, saving it first. */
+                                        say(o, "skipped", 0, "%s could not be set: taking the kernel's auto-online "
+                                            "over instead of delegating to it", knob_names[j]);
                                         knob_values_put(target, k, "offline");
+                                        if (!o->saved.set[k] && strcmp(cur[k], "offline") != 0) {
+                                                KnobValues with = o->saved;
+                                                knob_values_put(&with, k, cur[k]);
+                                                r = saved_store(o, &with);
+                                                if (r < 0) {
+                                                        say(o, "failed", r, "cannot save %s in %s (%s): leaving it %s",
+                                                            knob_names[k], SAVED_SHOWN, strerror(-r), cur[k]);
+                                                        target->set[k] = false;
+                                                } else
+                                                        o->saved = with;
+                                        }
                                         break;
                                 }
-                if (strcmp(cur[k], target->value[k]) == 0)
+                if (!target->set[k] || strcmp(cur[k], target->value[k]) == 0)
                         continue;
                 r = root_write(o->rootfd, knob_paths[k], target->value[k]);
                 if (r < 0) {
@@ -1080,7 +1094,8 @@ bool ownership_kernel_onlined(Ownership *o, const PolicySet *set, Inventory *inv
         const Policy *p;
         Block *b;
 
-        if (!o || o->active != KERNEL_AUTO_ONLINE_DELEGATE)
+        /* Under --dry-run the kernel was not programmed: whoever onlined the block, it was not for us. */
+        if (!o || o->active != KERNEL_AUTO_ONLINE_DELEGATE || o->dry_run)
                 return false;
         b = inventory_block(inv, index);
         if (!b)
@@ -1100,6 +1115,7 @@ bool ownership_kernel_onlined(Ownership *o, const PolicySet *set, Inventory *inv
         f->policy_line = p->line;
         f->action = o->action;
         f->result = "ok";
+        f->error = 0;
         audit_record(AUDIT_ONLINED, f, "memory%" PRIu32 " was onlined by the kernel for memhpd, in zone %s "
                      "(KernelAutoOnline=delegate, auto_online_blocks=%s): Zone=%s", index, strna(f->zone), o->action,
                      zone_target_to_string(p->zone));
