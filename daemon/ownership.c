@@ -740,10 +740,18 @@ void ownership_detect(int rootfd, const KnobValues *saved, KernelAutoOnline mode
 
 void ownership_print_conflicts(int rootfd, KernelAutoOnline mode, FILE *out) {
         Conflicts *c = calloc(1, sizeof(*c));
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        KnobValues saved = {};
 
         if (!c)
                 abort();
-        ownership_detect(rootfd, NULL, mode, c);
+        /* While memhpd runs (or after it crashed) the kernel's own values are the saved ones. */
+        dfd = root_state_dir(rootfd, SAVED_DIR, false);
+        if (dfd >= 0 && root_state_read(dfd, SAVED_NAME, SAVED_MAX, &text) >= 0 &&
+            knob_values_parse(text, &saved, NULL) < 0)
+                saved = (KnobValues) {};
+        ownership_detect(rootfd, &saved, mode, c);
         for (size_t i = 0; i < c->n; i++)
                 fprintf(out, "conflict: %s%s%s: %s\n", c->items[i].agent, c->items[i].file[0] ? " " : "",
                         c->items[i].file, c->items[i].text);

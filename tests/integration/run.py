@@ -518,6 +518,9 @@ def scenario_takeover_crash(s):
     d.proc.wait()
     check(rd(s.root, AOB) == "offline" and saved(s.root) == {"auto_online_blocks": "online_movable"},
           "after kill -9: kernel still offline, original saved")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check("conflict: kernel /sys/devices/system/memory/auto_online_blocks:" in r.stdout and
+          "auto_online_blocks=online_movable" in r.stdout, f"--check names the kernel's own value: {r.stdout}")
     d = restart(s)
     check(saved(s.root) == {"auto_online_blocks": "online_movable"}, f"not overwritten: {saved(s.root)}")
     check(any("saved by an earlier memhpd that did not stop cleanly" in r["_line"]
