@@ -653,83 +653,80 @@ static void detect_kernel(int rootfd, const KnobValues *saved, KernelAutoOnline 
                              cmdline_state);
 }
 
+typedef void (*file_scan_t)(Conflicts *c, const char *shown, const char *name, const char *text, void *userdata);
+
+/* Read every file of a search path (same-name and /dev/null masking as for policies) and scan it. */
+static void scan_files(int rootfd, const char *const *dirs, const char *suffix, const char *agent, file_scan_t scan,
+                       void *userdata, Conflicts *c) {
+        ConfErrors errors = {};
+        ConfFile *files = NULL;
+        int n;
+
+        n = conf_files_list(rootfd, dirs, suffix, &files, &errors);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *text = NULL, *shown = NULL;
+                int r;
+
+                if (asprintf(&shown, "/%s", files[i].path) < 0)
+                        abort();
+                r = root_read_file(rootfd, files[i].path, UDEV_RULES_MAX, &text, NULL, NULL);
+                if (r < 0)
+                        conflict_add(c, agent, shown, 0, true, "cannot read %s (%s): memhpd cannot tell whether %s "
+                                     "onlines memory", files[i].name, strerror(-r), agent);
+                else
+                        scan(c, shown, files[i].name, text, userdata);
+        }
+        if (n >= 0)
+                conf_files_free(files, n);
+        conf_errors_clear(&errors);
+}
+
+static void scan_udev_rules(Conflicts *c, const char *shown, const char *name, const char *text, void *userdata) {
+        char *daxctl_rule = userdata; /* the first rule that runs daxctl, for the daxctl conflict */
+        UdevRuleScan scan;
+
+        udev_rules_scan(text, &scan);
+        if (scan.bad_line)
+                conflict_add(c, "udev", shown, scan.bad_line, true, "line %u of %s does not parse (%s): udevd skips it, "
+                             "and memhpd cannot tell whether it onlines memory", scan.bad_line, name, scan.bad);
+        if (scan.kind == UDEV_RULE_ONLINES_MEMORY)
+                conflict_add(c, "udev", shown, scan.line, false,
+                             "udev onlines hot-added memory blocks (%s) in a race with memhpd; mask the rule "
+                             "(ln -s /dev/null /etc/udev/rules.d/%s) and run udevadm control --reload", scan.what, name);
+        else if (scan.kind == UDEV_RULE_RUNS_DAXCTL && !daxctl_rule[0])
+                snprintf(daxctl_rule, 320, "%.300s:%u", shown, scan.line);
+}
+
+static void scan_daxctl_conf(Conflicts *c, const char *shown, const char *name, const char *text, void *userdata) {
+        const char *daxctl_rule = userdata;
+        DaxctlConfScan scan;
+        char when[400];
+
+        daxctl_conf_scan(text, &scan);
+        if (scan.bad_line)
+                conflict_add(c, "daxctl", shown, scan.bad_line, true, "line %u of %s does not parse: memhpd cannot tell "
+                             "whether daxctl onlines memory", scan.bad_line, name);
+        if (!scan.n_online)
+                return;
+        if (daxctl_rule[0])
+                snprintf(when, sizeof(when), "as soon as the device appears (its udev rule %s runs daxctl)", daxctl_rule);
+        else
+                snprintf(when, sizeof(when), "when daxctl reconfigure-device --check-config runs");
+        conflict_add(c, "daxctl", shown, scan.line, false,
+                     "daxctl onlines the memory of %u dax device%s ([reconfigure-device %s], mode = system-ram) %s; "
+                     "set online = false there to leave it to memhpd", scan.n_online, scan.n_online == 1 ? "" : "s",
+                     scan.name, when);
+}
+
 static void detect_udev_and_daxctl(int rootfd, Conflicts *c) {
         static const char *const udev_dirs[] = {
                 "etc/udev/rules.d", "run/udev/rules.d", "usr/lib/udev/rules.d", "lib/udev/rules.d", NULL,
         };
         static const char *const daxctl_dirs[] = { "etc/daxctl.conf.d", NULL };
         char daxctl_rule[320] = "";
-        ConfErrors errors = {};
-        ConfFile *files = NULL;
-        int n;
 
-        n = conf_files_list(rootfd, udev_dirs, ".rules", &files, &errors);
-        for (int i = 0; i < n; i++) {
-                _cleanup_free_ char *text = NULL, *shown = NULL;
-                UdevRuleScan scan;
-                int r;
-
-                if (asprintf(&shown, "/%s", files[i].path) < 0)
-                        abort();
-                r = root_read_file(rootfd, files[i].path, UDEV_RULES_MAX, &text, NULL, NULL);
-                if (r < 0) {
-                        conflict_add(c, "udev", shown, 0, true, "cannot read %s (%s): memhpd cannot tell whether it "
-                                     "onlines memory", files[i].name, strerror(-r));
-                        continue;
-                }
-                udev_rules_scan(text, &scan);
-                if (scan.bad_line)
-                        conflict_add(c, "udev", shown, scan.bad_line, true, "line %u of %s does not parse (%s): udevd "
-                                     "skips it, and memhpd cannot tell whether it onlines memory", scan.bad_line,
-                                     files[i].name, scan.bad);
-                if (scan.kind == UDEV_RULE_ONLINES_MEMORY)
-                        conflict_add(c, "udev", shown, scan.line, false,
-                                     "udev onlines hot-added memory blocks (%s) in a race with memhpd; mask the rule "
-                                     "(ln -s /dev/null /etc/udev/rules.d/%s) and run udevadm control --reload",
-                                     scan.what, files[i].name);
-                else if (scan.kind == UDEV_RULE_RUNS_DAXCTL && !daxctl_rule[0])
-                        snprintf(daxctl_rule, sizeof(daxctl_rule), "%s:%u", shown, scan.line);
-        }
-        if (n >= 0)
-                conf_files_free(files, n);
-        conf_errors_clear(&errors);
-
-        files = NULL;
-        n = conf_files_list(rootfd, daxctl_dirs, ".conf", &files, &errors);
-        for (int i = 0; i < n; i++) {
-                _cleanup_free_ char *text = NULL, *shown = NULL;
-                DaxctlConfScan scan;
-                int r;
-
-                if (asprintf(&shown, "/%s", files[i].path) < 0)
-                        abort();
-                r = root_read_file(rootfd, files[i].path, UDEV_RULES_MAX, &text, NULL, NULL);
-                if (r < 0) {
-                        conflict_add(c, "daxctl", shown, 0, true, "cannot read %s (%s): memhpd cannot tell whether "
-                                     "daxctl onlines memory", files[i].name, strerror(-r));
-                        continue;
-                }
-                daxctl_conf_scan(text, &scan);
-                if (scan.bad_line)
-                        conflict_add(c, "daxctl", shown, scan.bad_line, true, "line %u of %s does not parse: memhpd "
-                                     "cannot tell whether daxctl onlines memory", scan.bad_line, files[i].name);
-                if (scan.n_online) {
-                        char when[400];
-
-                        if (daxctl_rule[0])
-                                snprintf(when, sizeof(when), "as soon as the device appears (its udev rule %s runs "
-                                         "daxctl)", daxctl_rule);
-                        else
-                                snprintf(when, sizeof(when), "when daxctl reconfigure-device --check-config runs");
-                        conflict_add(c, "daxctl", shown, scan.line, false,
-                                     "daxctl onlines the memory of %u dax device%s ([reconfigure-device %s], mode = "
-                                     "system-ram) %s; set online = false there to leave it to memhpd", scan.n_online,
-                                     scan.n_online == 1 ? "" : "s", scan.name, when);
-                }
-        }
-        if (n >= 0)
-                conf_files_free(files, n);
-        conf_errors_clear(&errors);
+        scan_files(rootfd, udev_dirs, ".rules", "udev", scan_udev_rules, daxctl_rule, c);
+        scan_files(rootfd, daxctl_dirs, ".conf", "daxctl", scan_daxctl_conf, daxctl_rule, c);
 }
 
 void ownership_detect(int rootfd, const KnobValues *saved, KernelAutoOnline mode, Conflicts *ret) {

@@ -100,25 +100,18 @@ int root_write(int dirfd, const char *path, const char *value) {
         return 0;
 }
 
-int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
-        _cleanup_close_ int fd = -EBADF;
+/* Read all of 'fd' (at most 'max' bytes) into a new NUL-terminated buffer; 'st' is its fstat(). */
+static int read_all(int fd, const struct stat *st, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
-        struct stat st;
         size_t len = 0, alloc;
 
-        /* O_NONBLOCK: a FIFO dropped where a config file belongs must not hang the daemon. */
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
+        if (S_ISDIR(st->st_mode))
                 return -EISDIR;
-        if (!S_ISREG(st.st_mode))
+        if (!S_ISREG(st->st_mode))
                 return -EBADF;
         /* procfs files report size 0; start small and grow. One byte more than 'max' tells a file of
          * exactly 'max' bytes from a longer one. */
-        alloc = st.st_size > 0 && (size_t) st.st_size <= max ? (size_t) st.st_size + 2 : 4096;
+        alloc = st->st_size > 0 && (size_t) st->st_size <= max ? (size_t) st->st_size + 2 : 4096;
         if (alloc > max + 2)
                 alloc = max + 2;
         buf = malloc(alloc);
@@ -150,10 +143,25 @@ int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *
         buf[len] = '\0';
         if (ret_len)
                 *ret_len = len;
-        if (ret_st)
-                *ret_st = st;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        /* O_NONBLOCK: a FIFO dropped where a config file belongs must not hang the daemon. */
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        r = read_all(fd, &st, max, ret, ret_len);
+        if (r >= 0 && ret_st)
+                *ret_st = st;
+        return r;
 }
 
 int root_state_dir(int rootfd, const char *path, bool create) {
@@ -174,35 +182,14 @@ int root_state_dir(int rootfd, const char *path, bool create) {
 
 int root_state_read(int dirfd, const char *name, size_t max, char **ret) {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
         struct stat st;
-        size_t len = 0;
 
         fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        if ((size_t) st.st_size > max)
-                return -EFBIG;
-        buf = malloc(max + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, buf + len, max + 1 - len);
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += n;
-                if (len > max)
-                        return -EFBIG;
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return read_all(fd, &st, max, ret, NULL);
 }
 
 int root_state_write(int dirfd, const char *name, const char *content) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "unit-helpers.h"
 
 #ifndef FIXTURE_DIR
@@ -225,4 +226,22 @@ int unit_main(Suite *s) {
         if (r < 0)
                 fprintf(stderr, "removing %s: %s\n", base_dir, strerror(-r));
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void policy_set_from_texts(PolicySet *set, const char *const *texts) {
+        size_t n = 0;
+
+        while (texts[n])
+                n++;
+        *set = (PolicySet) { .items = calloc(n ? n : 1, sizeof(Policy)) };
+        ck_assert_ptr_nonnull(set->items);
+        for (size_t i = 0; i < n; i++) {
+                ConfErrors e = {};
+                char path[64];
+
+                snprintf(path, sizeof(path), "/test/%zu.policy", i);
+                ck_assert_msg(policy_parse(path, texts[i], &set->items[i], &e) == 0, "%s",
+                              e.n ? e.items[0].text : "?");
+                set->n++;
+        }
 }

@@ -33,5 +33,10 @@ void make_dirs(const char *dir, const char *rel);
 void make_symlink(const char *dir, const char *rel, const char *target);
 void remove_tree(const char *dir, const char *rel);
 
+/* A policy set from policy texts, in order, named /test/0.policy, /test/1.policy...; each must be clean. */
+struct PolicySet;
+void policy_set_from_texts(struct PolicySet *set, const char *const *texts);
+#define set_from(set, ...) policy_set_from_texts(set, (const char *const[]) { __VA_ARGS__, NULL })
+
 /* Run the suite, remove the temporary directories, return the exit status. */
 int unit_main(Suite *s);
