@@ -762,7 +762,6 @@ struct Ownership {
         bool dry_run;
         bool loaded;                /* the saved file was looked at */
         bool applied;               /* ownership_apply() ran: a stop puts the values back */
-        bool file_exists;           /* a saved file is on disk (perhaps one that did not parse) */
         bool dir_said;              /* a problem with /run/memhpd was said once */
         KnobValues saved;           /* the kernel's values before memhpd changed them (= the file) */
         KernelAutoOnline active;    /* what is in force: delegate may have fallen back to takeover */
@@ -833,7 +832,6 @@ static void saved_load(Ownership *o) {
         r = root_state_read(dfd, SAVED_NAME, SAVED_MAX, &text);
         if (r == -ENOENT)
                 return;
-        o->file_exists = true;
         if (r < 0) {
                 say(o, "failed", r, "cannot read %s (%s): the kernel's values from before an earlier memhpd changed "
                     "them are unknown; nothing is restored from it", SAVED_SHOWN, strerror(-r));
@@ -866,19 +864,12 @@ static int saved_store(Ownership *o, const KnobValues *v) {
                 return 0;
         if (dfd < 0)
                 return dfd;
-        if (!any) {
-                r = root_state_remove(dfd, SAVED_NAME);
-                if (r >= 0)
-                        o->file_exists = false;
-                return r;
-        }
+        if (!any)
+                return root_state_remove(dfd, SAVED_NAME);
         r = knob_values_format(v, text, sizeof(text));
         if (r < 0)
                 return r;
-        r = root_state_write(dfd, SAVED_NAME, text);
-        if (r >= 0)
-                o->file_exists = true;
-        return r;
+        return root_state_write(dfd, SAVED_NAME, text);
 }
 
 /*
