@@ -1100,13 +1100,15 @@ bool ownership_kernel_onlined(Ownership *o, const PolicySet *set, Inventory *inv
                 .index = index,
                 .start = inventory_block_start(inv, index),
                 .size = inv->block_size,
-                .device = inventory_block_device(inv, index),
+                /* Not classified here: an ACPI DIMM's firmware_node link comes only after the add (and
+                 * the kernel's online inside it); classifying now would fix it as "unknown" for good.
+                 * Every policy that can match decides alike under delegate, so the match is the same. */
+                .device = (b->flags & BLOCK_CLASSIFIED) ? b->device : DEVICE_UNKNOWN,
                 .node = b->node,
         };
         p = policy_match(set, &facts);
         if (!p)
                 return false;
-        f->device = device_kind_to_string(facts.device);
         f->policy_path = p->path;
         f->policy_line = p->line;
         f->action = o->action;
