@@ -597,6 +597,17 @@ def scenario_delegate(s):
     # One the kernel could not online is decided by memhpd.
     s.kernel.add_block(1201, node=0)
     s.wait_all_online([1201])
+    # A reload with a policy set the kernel cannot carry out: takeover, the module parameters go back.
+    write(s.root, "etc/memhpd/policies.d/10-manual.policy", "[Match]\nDevice=dax-kmem\n\n[Online]\nWhen=manual\n")
+    d.signal(signal.SIGHUP)
+    rec = d.wait_record(lambda r: r["event"] == "kernel-auto-online" and r.get("result") == "skipped",
+                        "the fallback on reload")
+    check("10-manual.policy:1 (Device=) decides differently" in rec["_line"], rec["_line"])
+    check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
+          rd(s.root, PARAM + "auto_movable_ratio") == "200", "taken over, parameters restored on reload")
+    check(saved(s.root) == {"auto_online_blocks": "offline"}, f"saved: {saved(s.root)}")
+    s.kernel.add_block(1203, node=0, state="online", zones="Normal")
+    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1203", "not claimed after fallback")
     check(d.stop() == 0, "clean stop")
     check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
           rd(s.root, PARAM + "auto_movable_ratio") == "200" and rd(s.root, PARAM + "auto_movable_numa_aware") == "Y",
