@@ -37,6 +37,8 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_EVENTS_LOST] = { "events-lost", "ee86999fc2cf4e198d3735c8aa0ba7da", LOG_WARNING },
         [AUDIT_BAD_UEVENT] = { "bad-uevent", "bfe9c7bb89bb4b62bc5000e3244fff8b", LOG_WARNING },
         [AUDIT_BAD_SYSFS] = { "bad-sysfs", "dd0c8a2c88ef4a378838da46c0ccbe8b", LOG_WARNING },
+        [AUDIT_CONFLICT] = { "conflict", "8bcc7a8dce444945be40d52cc6ae6aa8", LOG_WARNING },
+        [AUDIT_KERNEL_AUTO_ONLINE] = { "kernel-auto-online", "9abfd29f4c324d239acf325e0bd67755", LOG_NOTICE },
 };
 
 static bool use_journal;
@@ -112,8 +114,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
 
         if (use_journal) {
                 /* Fixed-size iovecs on the stack: nothing to allocate on the event path. */
-                char v[12][600];
-                struct iovec iov[12];
+                char v[14][600];
+                struct iovec iov[14];
                 int n = 0;
 
 #define ADD(fmtstr, val)                                                                       \
@@ -138,6 +140,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
                 ADD("MEMHPD_RESULT=%s", f->result);
                 ADD("MEMHPD_POLICY=%s", policy);
                 ADD("ERRNO=%s", err);
+                ADD("MEMHPD_AGENT=%s", f->agent);
+                ADD("MEMHPD_FILE=%s", f->file);
 #undef ADD
                 if (sd_journal_sendv(iov, n) >= 0)
                         return;
@@ -156,6 +160,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
         append_field(line, sizeof(line), &len, "result", f->result);
         append_field(line, sizeof(line), &len, "policy", policy[0] ? policy : NULL);
         append_field(line, sizeof(line), &len, "errno", err[0] ? err : NULL);
+        append_field(line, sizeof(line), &len, "agent", f->agent);
+        append_field(line, sizeof(line), &len, "file", f->file);
         if (len + 2 < sizeof(line)) {
                 line[len++] = ']';
                 line[len++] = '\n';

@@ -31,6 +31,8 @@ typedef enum AuditEvent {
         AUDIT_EVENTS_LOST,
         AUDIT_BAD_UEVENT,
         AUDIT_BAD_SYSFS,
+        AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c) */
+        AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
         _AUDIT_MAX,
 } AuditEvent;
 
@@ -44,6 +46,8 @@ typedef struct AuditFields {
         const char *policy_path;
         unsigned policy_line;
         int error;           /* errno, 0 for none */
+        const char *agent;   /* conflict: kernel, cmdline, udev, daxctl */
+        const char *file;    /* conflict: where that agent is configured, "PATH" or "PATH:LINE" */
 } AuditFields;
 
 #define AUDIT_FIELDS_INIT { .block = -1, .node = -1 }

@@ -44,13 +44,18 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
         case LC_APPEARED_ONLINE:
                 f.zone = zone_to_string(inventory_block_zone(inv, index));
                 f.result = "skipped";
-                audit_record(o.record, &f, "memory%" PRIu32 " appeared already online (zone %s); "
-                             "leaving it alone", index, f.zone);
+                /* Under KernelAutoOnline=delegate the kernel onlined it for memhpd. */
+                if (!ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                        audit_record(o.record, &f, "memory%" PRIu32 " appeared already online (zone %s); "
+                                     "leaving it alone", index, f.zone);
                 break;
         case LC_ONLINED_BY_OTHER:
                 f.zone = zone_to_string(inventory_block_zone(inv, index));
                 f.result = "skipped";
-                audit_record(o.record, &f, "memory%" PRIu32 " was onlined by someone else (zone %s)", index, f.zone);
+                /* Only a block memhpd had not decided on can be the kernel's auto-online under delegate. */
+                if ((flags & BLOCK_DECIDED) || !ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                        audit_record(o.record, &f, "memory%" PRIu32 " was onlined by someone else (zone %s)", index,
+                                     f.zone);
                 break;
         case LC_OFFLINED_BY_OTHER:
                 f.result = "skipped";

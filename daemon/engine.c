@@ -109,9 +109,11 @@ void engine_decide(Manager *m, uint32_t index) {
                 f.zone = zone_to_string(zone);
                 f.result = "skipped";
                 f.error = err;
-                audit_record(AUDIT_ONLINE_BY_OTHER, &f,
-                             "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there", index,
-                             zone_to_string(zone));
+                /* Under KernelAutoOnline=delegate the kernel was faster, acting for memhpd. */
+                if (!ownership_kernel_onlined(m->ownership, &m->policies, m->inv, index, &f))
+                        audit_record(AUDIT_ONLINE_BY_OTHER, &f,
+                                     "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there",
+                                     index, zone_to_string(zone));
                 break;
         default:
                 m->n_failed++;

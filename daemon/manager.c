@@ -88,6 +88,11 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
                 manager_free(m);
                 return r;
         }
+        r = ownership_new(m->root->fd, opts->dry_run, &m->ownership);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
         *ret = m;
         return 0;
 }
@@ -95,6 +100,8 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
+        m->ownership = ownership_free(m->ownership);
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
@@ -188,6 +195,9 @@ int manager_run(Manager *m) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warning_errno(r, "Cannot enable the watchdog: %m");
+
+        /* The other agents, and KernelAutoOnline= applied before the first scan. */
+        ownership_apply(m->ownership, &m->settings, &m->policies);
 
         /* Listen before scanning: a block added during the scan then arrives as an event too. */
         r = uevent_monitor_start(m);

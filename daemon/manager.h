@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "inventory.h"
+#include "ownership.h"
 #include "policy.h"
 #include "report.h"
 #include "settings.h"
@@ -28,6 +29,7 @@ typedef struct Manager {
         Inventory *inv;
         Settings settings;
         PolicySet policies;
+        Ownership *ownership;    /* ownership.c: the kernel's auto-online and the other agents */
 
         sd_event *event;
         struct udev *udev;

@@ -11,6 +11,7 @@
 #include "build-config.h"
 #include "log.h"
 #include "manager.h"
+#include "ownership.h"
 #include "policy.h"
 #include "reload.h"
 #include "report.h"
@@ -53,15 +54,19 @@ static int check(const char *root) {
         for (size_t i = 0; i < errors.n; i++)
                 fprintf(stderr, "%s\n", errors.items[i].text);
         if (ok == 0) {
-                printf("settings: EventSource=%s ReceiveBufferSize=%llu SettleTimeoutSec=%llums LockMemory=%s\n",
+                printf("settings: EventSource=%s ReceiveBufferSize=%llu SettleTimeoutSec=%llums LockMemory=%s "
+                       "KernelAutoOnline=%s\n",
                        event_source_to_string(settings.event_source), settings.receive_buffer,
-                       settings.settle_usec / 1000, yes_no(settings.lock_memory));
+                       settings.settle_usec / 1000, yes_no(settings.lock_memory),
+                       kernel_auto_online_to_string(settings.kernel_auto_online));
                 printf("%zu policies, first match wins:\n", set.n);
                 for (size_t i = 0; i < set.n; i++)
                         printf("  %s:%u Zone=%s When=%s\n", set.items[i].path, set.items[i].line,
                                zone_target_to_string(set.items[i].zone), when_to_string(set.items[i].when));
         } else
                 fprintf(stderr, "memhpd: %zu error%s\n", errors.n, errors.n == 1 ? "" : "s");
+        /* ownership.c: the other agents that online memory (not errors: the exit status ignores them). */
+        ownership_print_conflicts(fd, ok == 0 ? settings.kernel_auto_online : KERNEL_AUTO_ONLINE_TAKEOVER, stdout);
         conf_errors_clear(&errors);
         policy_set_done(&set);
         return ok == 0 ? 0 : 1;
@@ -152,6 +157,8 @@ int main(int argc, char *argv[]) {
                 log_warning_errno(errno, "Cannot lock memory (mlockall: %m); set LockMemory=no to silence this");
 
         if (opts.once) {
+                /* ownership.c: report the other agents; --once changes none of the kernel's settings. */
+                ownership_report(m->ownership, &m->settings);
                 r = manager_coldplug(m);
                 if (r == -ENOENT) {
                         fprintf(stderr, "memhpd: %s/sys/devices/system/memory does not exist: this kernel has no "

@@ -79,6 +79,8 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
 
         (void) sd_notify(false, "RELOADING=1");
         (void) manager_load_config(m, false);
+        /* Report the other agents again and apply the (new) KernelAutoOnline=. */
+        ownership_apply(m->ownership, &m->settings, &m->policies);
         if ((old.event_source != m->settings.event_source || old.receive_buffer != m->settings.receive_buffer) &&
             uevent_monitor_start(m) < 0) {
                 log_error("Keeping the %s uevent monitor", event_source_to_string(old.event_source));

@@ -15,12 +15,23 @@ const char *event_source_to_string(EventSource s) {
         return s >= 0 && s < _SOURCE_MAX ? event_source_table[s] : "invalid";
 }
 
+static const char *const kernel_auto_online_table[_KERNEL_AUTO_ONLINE_MAX] = {
+        [KERNEL_AUTO_ONLINE_TAKEOVER] = "takeover",
+        [KERNEL_AUTO_ONLINE_KEEP] = "keep",
+        [KERNEL_AUTO_ONLINE_DELEGATE] = "delegate",
+};
+
+const char *kernel_auto_online_to_string(KernelAutoOnline k) {
+        return k >= 0 && k < _KERNEL_AUTO_ONLINE_MAX ? kernel_auto_online_table[k] : "invalid";
+}
+
 void settings_defaults(Settings *s) {
         *s = (Settings) {
                 .event_source = SOURCE_KERNEL,
                 .receive_buffer = SETTINGS_DEFAULT_RECEIVE_BUFFER,
                 .settle_usec = SETTINGS_DEFAULT_SETTLE_USEC,
                 .lock_memory = true,
+                .kernel_auto_online = KERNEL_AUTO_ONLINE_TAKEOVER,
         };
 }
 
@@ -65,11 +76,22 @@ static int parse_lock(const char *value, void *data, char *err, size_t err_size)
         return 0;
 }
 
+static int parse_kernel_auto_online(const char *value, void *data, char *err, size_t err_size) {
+        for (int i = 0; i < _KERNEL_AUTO_ONLINE_MAX; i++)
+                if (strcmp(value, kernel_auto_online_table[i]) == 0) {
+                        *(KernelAutoOnline *) data = i;
+                        return 0;
+                }
+        snprintf(err, err_size, "expected takeover, keep or delegate");
+        return -EINVAL;
+}
+
 static const ConfKey settings_keys[] = {
         { "Daemon", "LockMemory", parse_lock, offsetof(Settings, lock_memory) },
         { "Daemon", "EventSource", parse_source, offsetof(Settings, event_source) },
         { "Daemon", "ReceiveBufferSize", parse_buffer, offsetof(Settings, receive_buffer) },
         { "Daemon", "SettleTimeoutSec", parse_settle, offsetof(Settings, settle_usec) },
+        { "Daemon", "KernelAutoOnline", parse_kernel_auto_online, offsetof(Settings, kernel_auto_online) },
         {}
 };
 

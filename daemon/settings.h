@@ -14,11 +14,20 @@ typedef enum EventSource {
         _SOURCE_MAX,
 } EventSource;
 
+/* What memhpd does about the kernel's own auto-online (auto_online_blocks); see ownership.h. */
+typedef enum KernelAutoOnline {
+        KERNEL_AUTO_ONLINE_TAKEOVER, /* set it to offline while memhpd runs, put it back at stop */
+        KERNEL_AUTO_ONLINE_KEEP,     /* leave it alone */
+        KERNEL_AUTO_ONLINE_DELEGATE, /* program it to do what a uniform policy set says, else takeover */
+        _KERNEL_AUTO_ONLINE_MAX,
+} KernelAutoOnline;
+
 typedef struct Settings {
         EventSource event_source;
         unsigned long long receive_buffer;  /* bytes */
         unsigned long long settle_usec;     /* longest wait for a new block's node/firmware links */
         bool lock_memory;                   /* mlockall(): keep working when memory runs out */
+        KernelAutoOnline kernel_auto_online;
 } Settings;
 
 #define SETTINGS_DEFAULT_RECEIVE_BUFFER (128ULL * 1024 * 1024)
@@ -39,3 +48,4 @@ int settings_parse(const char *path, const char *text, Settings *s, ConfErrors *
 int settings_load(int rootfd, Settings *ret, ConfErrors *errors);
 
 const char *event_source_to_string(EventSource s);
+const char *kernel_auto_online_to_string(KernelAutoOnline k);

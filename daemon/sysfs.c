@@ -2,6 +2,7 @@
 /* Owns file access under the Root ("/" or --root): small attribute reads and writes, whole-file reads,
  * directory listings with their errors. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -114,25 +115,18 @@ int root_write(int dirfd, const char *path, const char *value) {
         return 0;
 }
 
-int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
-        _cleanup_close_ int fd = -EBADF;
+/* Read all of 'fd' (at most 'max' bytes) into a new NUL-terminated buffer; 'st' is its fstat(). */
+static int read_all(int fd, const struct stat *st, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
-        struct stat st;
         size_t len = 0, alloc;
 
-        /* O_NONBLOCK: a FIFO dropped where a config file belongs must not hang the daemon. */
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
+        if (S_ISDIR(st->st_mode))
                 return -EISDIR;
-        if (!S_ISREG(st.st_mode))
+        if (!S_ISREG(st->st_mode))
                 return -EBADF;
         /* procfs files report size 0; start small and grow. One byte more than 'max' tells a file of
          * exactly 'max' bytes from a longer one. */
-        alloc = st.st_size > 0 && (size_t) st.st_size <= max ? (size_t) st.st_size + 2 : 4096;
+        alloc = st->st_size > 0 && (size_t) st->st_size <= max ? (size_t) st->st_size + 2 : 4096;
         if (alloc > max + 2)
                 alloc = max + 2;
         buf = malloc(alloc);
@@ -164,8 +158,87 @@ int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *
         buf[len] = '\0';
         if (ret_len)
                 *ret_len = len;
-        if (ret_st)
-                *ret_st = st;
         *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        /* O_NONBLOCK: a FIFO dropped where a config file belongs must not hang the daemon. */
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        r = read_all(fd, &st, max, ret, ret_len);
+        if (r >= 0 && ret_st)
+                *ret_st = st;
+        return r;
+}
+
+int root_state_dir(int rootfd, const char *path, bool create) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (create && mkdirat(rootfd, path, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ELOOP ? -ENOTDIR : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return -EPERM;
+        return TAKE_FD(fd);
+}
+
+int root_state_read(int dirfd, const char *name, size_t max, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        return read_all(fd, &st, max, ret, NULL);
+}
+
+int root_state_write(int dirfd, const char *name, const char *content) {
+        _cleanup_close_ int fd = -EBADF;
+        char tmp[256];
+        size_t len = strlen(content), done = 0;
+
+        if ((size_t) snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        /* A temporary file left by a crash, or planted: never written through, always replaced. */
+        if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0)
+                return -errno;
+        while (done < len) {
+                ssize_t n = write(fd, content + done, len - done);
+                if (n < 0) {
+                        int r = -errno;
+                        (void) unlinkat(dirfd, tmp, 0);
+                        return r;
+                }
+                done += n;
+        }
+        if (fsync(fd) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = -errno;
+                (void) unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        return 0;
+}
+
+int root_state_remove(int dirfd, const char *name) {
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
         return 0;
 }

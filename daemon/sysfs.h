@@ -2,6 +2,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -57,3 +58,17 @@ int root_write(int dirfd, const char *path, const char *value);
  * -EFBIG if it is larger. If 'ret_st' is given it receives the file's fstat().
  */
 int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len, struct stat *ret_st);
+
+/*
+ * memhpd's own state under the root (/run/memhpd): root_state_dir() opens the directory 'path',
+ * creating it 0755 if it is missing and 'create' is set (its parent must exist), and refuses one memhpd must not trust
+ * (-ENOTDIR for a symlink or a non-directory, -EPERM if another user owns it or may write to it).
+ * Returns the fd or -errno. The others work inside that directory and never follow a symlink.
+ */
+int root_state_dir(int rootfd, const char *path, bool create);
+/* Read 'name' (a regular file, at most 'max' bytes) into a new NUL-terminated buffer; -errno. */
+int root_state_read(int dirfd, const char *name, size_t max, char **ret);
+/* Replace 'name' atomically: write 'content' to a temporary file, fsync, rename it over 'name'. */
+int root_state_write(int dirfd, const char *name, const char *content);
+/* Remove 'name'; a missing file is success. */
+int root_state_remove(int dirfd, const char *name);

@@ -481,6 +481,379 @@ def scenario_unread_counts(s):
           f"virtio-mem blocks are not called boot: {r.stdout}")
 
 
+# ------------------------------------------------------------------- ownership of the onlining decision
+
+AOB = "sys/devices/system/memory/auto_online_blocks"
+PARAM = "sys/module/memory_hotplug/parameters/"
+SAVED = "run/memhpd/kernel-auto-online"
+PRESET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "policies", "50-default.policy")
+
+
+def rd(root, rel):
+    with open(os.path.join(root, rel)) as f:
+        return f.read().strip()
+
+
+def saved(root):
+    p = os.path.join(root, SAVED)
+    if not os.path.exists(p):
+        return None
+    with open(p) as f:
+        return dict(l.split("=", 1) for l in f.read().splitlines() if l and not l.startswith("#"))
+
+
+def restart(s, *args):
+    """Start memhpd again on the same tree (the fake kernel first completes what the last one wrote)."""
+    s.kernel.complete_onlines([67])
+    return s.start(*args)
+
+
+def set_mode(s, mode):
+    write(s.root, "etc/memhpd/memhpd.conf", SETTINGS + f"KernelAutoOnline={mode}\n")
+
+
+def events(d, name, **fields):
+    return [r for r in d.records() if r["event"] == name and all(r.get(k) == v for k, v in fields.items())]
+
+
+def scenario_takeover(s):
+    """KernelAutoOnline=takeover (the default): auto_online_blocks=online is reported, set to offline
+    while memhpd runs (the old value saved in /run), and written back at SIGTERM; hot-added blocks
+    follow the policy."""
+    write(s.root, AOB, "online\n")
+    d = s.start()
+    c = events(d, "conflict", agent="kernel")
+    check(len(c) == 1 and c[0]["file"] == "/sys/devices/system/memory/auto_online_blocks" and
+          "auto_online_blocks=online" in c[0]["_line"] and "KernelAutoOnline=takeover" in c[0]["_line"], c)
+    check(rd(s.root, AOB) == "offline", "auto_online_blocks taken over")
+    check(saved(s.root) == {"auto_online_blocks": "online"}, f"saved: {saved(s.root)}")
+    check(events(d, "kernel-auto-online", result="ok"), "the change is audited")
+    s.kernel.add_block(1000, node=0)
+    s.wait_all_online([1000])
+    check(s.kernel.read(1000, "valid_zones") == "Movable", "policy decided the new block")
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, AOB) == "online", "auto_online_blocks put back at SIGTERM")
+    check(saved(s.root) is None, "saved file removed after the restore")
+    check("put auto_online_blocks back to online" in d.text(), d.text())
+
+    # SIGINT is a clean stop too; the kernel's value 'offline' needs no change and no file.
+    write(s.root, AOB, "offline\n")
+    d = restart(s)
+    check(saved(s.root) is None and not events(d, "conflict", agent="kernel"), "nothing to take over")
+    d.signal(signal.SIGINT)
+    d.proc.wait(timeout=20)
+    check(rd(s.root, AOB) == "offline", "still offline")
+
+
+def scenario_takeover_crash(s):
+    """kill -9 leaves the saved file; the next instance does not overwrite it with its own 'offline'
+    and its SIGTERM restores the ORIGINAL value."""
+    write(s.root, AOB, "online_movable\n")
+    d = s.start()
+    check(rd(s.root, AOB) == "offline", "taken over")
+    d.proc.kill()
+    d.proc.wait()
+    check(rd(s.root, AOB) == "offline" and saved(s.root) == {"auto_online_blocks": "online_movable"},
+          "after kill -9: kernel still offline, original saved")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check("conflict: kernel /sys/devices/system/memory/auto_online_blocks:" in r.stdout and
+          "auto_online_blocks=online_movable" in r.stdout, f"--check names the kernel's own value: {r.stdout}")
+    d = restart(s)
+    check(saved(s.root) == {"auto_online_blocks": "online_movable"}, f"not overwritten: {saved(s.root)}")
+    check(any("saved by an earlier memhpd that did not stop cleanly" in r["_line"]
+              for r in events(d, "kernel-auto-online")), d.text())
+    c = events(d, "conflict", agent="kernel")
+    check(c and "auto_online_blocks=online_movable" in c[0]["_line"], f"the conflict names the original: {c}")
+    # A second crash and restart changes nothing either.
+    d.proc.kill()
+    d.proc.wait()
+    d = restart(s)
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, AOB) == "online_movable", f"original restored: {rd(s.root, AOB)}")
+    check(saved(s.root) is None, "saved file removed")
+
+
+def scenario_keep(s):
+    """KernelAutoOnline=keep: the kernel is left alone and the conflict says policies do not apply to
+    what it onlines; a reload to takeover takes it over, a reload back to keep restores it at once."""
+    set_mode(s, "keep")
+    write(s.root, AOB, "online\n")
+    d = s.start()
+    c = events(d, "conflict", agent="kernel")
+    check(len(c) == 1 and "KernelAutoOnline=keep" in c[0]["_line"] and
+          "policies do not apply to what the kernel onlines" in c[0]["_line"], c)
+    check(rd(s.root, AOB) == "online" and saved(s.root) is None, "kernel untouched, nothing saved")
+    # The kernel onlines a hot-added block: someone else's, as before.
+    s.kernel.add_block(1100, node=0, state="online", zones="Normal")
+    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1100", "online-by-other 1100")
+
+    set_mode(s, "takeover")
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: r["event"] == "kernel-auto-online" and "set auto_online_blocks to offline" in r["_line"],
+                  "takeover on reload")
+    check(rd(s.root, AOB) == "offline" and saved(s.root) == {"auto_online_blocks": "online"}, "taken over")
+    set_mode(s, "keep")
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: r["event"] == "kernel-auto-online" and "put auto_online_blocks back" in r["_line"],
+                  "restore on reload")
+    check(rd(s.root, AOB) == "online" and saved(s.root) is None, "restored on reload to keep")
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, AOB) == "online", "keep: unchanged at stop")
+
+
+def scenario_delegate(s):
+    """KernelAutoOnline=delegate with the shipped preset (Zone=auto, 301%): the kernel is programmed to
+    online with its auto-movable policy; its onlines are audited with the policy's file:line; every
+    knob is put back at stop."""
+    set_mode(s, "delegate")
+    os.unlink(os.path.join(s.root, "etc/memhpd/policies.d/50-test.policy"))
+    shutil.copy(PRESET, os.path.join(s.root, "usr/lib/memhpd/policies.d/50-default.policy"))
+    write(s.root, PARAM + "auto_movable_ratio", "200\n")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "kernel-auto-online" and "KernelAutoOnline=delegate" in r["_line"],
+                        "the delegation record")
+    check(rec["policy"] == "/usr/lib/memhpd/policies.d/50-default.policy:29", rec)
+    check(rd(s.root, AOB) == "online" and rd(s.root, PARAM + "online_policy") == "auto-movable" and
+          rd(s.root, PARAM + "auto_movable_ratio") == "301" and rd(s.root, PARAM + "auto_movable_numa_aware") == "Y",
+          "knobs programmed")
+    check(saved(s.root) == {"auto_online_blocks": "offline", "online_policy": "contig-zones",
+                            "auto_movable_ratio": "200"}, f"saved: {saved(s.root)}")
+    # The kernel onlines inside the add.
+    s.kernel.add_block(1200, node=0, state="online", zones="Movable")
+    rec = d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "1200", "onlined 1200")
+    check(rec["policy"] == "/usr/lib/memhpd/policies.d/50-default.policy:29" and rec["zone"] == "Movable" and
+          rec["action"] == "online" and "onlined by the kernel for memhpd" in rec["_line"], rec)
+    check(not events(d, "online-by-other", block="1200"), "not someone else's")
+    # The kernel's online arrives while memhpd still waits for the block's node link.
+    s.kernel.add_block(1202, node=0, link_node=False)
+    s.kernel.write(1202, "valid_zones", "Movable")
+    s.kernel.write(1202, "state", "online")
+    s.sender.memory("online", 1202)
+    rec = d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "1202", "onlined 1202")
+    check(rec["policy"] == "/usr/lib/memhpd/policies.d/50-default.policy:29", rec)
+    # One the kernel could not online is decided by memhpd.
+    s.kernel.add_block(1201, node=0)
+    s.wait_all_online([1201])
+    # A reload with a policy set the kernel cannot carry out: takeover, the module parameters go back.
+    write(s.root, "etc/memhpd/policies.d/10-manual.policy", "[Match]\nDevice=dax-kmem\n\n[Online]\nWhen=manual\n")
+    d.signal(signal.SIGHUP)
+    rec = d.wait_record(lambda r: r["event"] == "kernel-auto-online" and r.get("result") == "skipped",
+                        "the fallback on reload")
+    check("10-manual.policy:1 (Device=) decides differently" in rec["_line"], rec["_line"])
+    check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
+          rd(s.root, PARAM + "auto_movable_ratio") == "200", "taken over, parameters restored on reload")
+    check(saved(s.root) == {"auto_online_blocks": "offline"}, f"saved: {saved(s.root)}")
+    s.kernel.add_block(1203, node=0, state="online", zones="Normal")
+    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1203", "not claimed after fallback")
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
+          rd(s.root, PARAM + "auto_movable_ratio") == "200" and rd(s.root, PARAM + "auto_movable_numa_aware") == "Y",
+          "every knob put back")
+    check(saved(s.root) is None, "saved file removed")
+
+
+def scenario_delegate_fallback(s):
+    """A policy set the kernel cannot carry out (a Node= policy that decides differently) falls back
+    to takeover and says why; so does delegate with an unreadable module parameter, and with an
+    unwritable one auto_online_blocks is not turned on."""
+    set_mode(s, "delegate")
+    write(s.root, "etc/memhpd/policies.d/10-node1.policy", "[Match]\nNode=1\n\n[Online]\nZone=kernel\n")
+    write(s.root, AOB, "online\n")
+    d = s.start()
+    rec = events(d, "kernel-auto-online", result="skipped")
+    check(rec and "falls back to takeover" in rec[0]["_line"] and "10-node1.policy:1" in rec[0]["_line"], d.text())
+    check(rd(s.root, AOB) == "offline", "taken over")
+    s.kernel.add_block(1300, node=0)
+    s.wait_all_online([1300])
+    check(d.stop() == 0 and rd(s.root, AOB) == "online", "restored")
+
+    # Unreadable online_policy (a directory where the file should be): fall back, write nothing to it.
+    os.unlink(os.path.join(s.root, "etc/memhpd/policies.d/10-node1.policy"))
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", "[Online]\nZone=auto\n")
+    os.unlink(os.path.join(s.root, PARAM + "online_policy"))
+    os.mkdir(os.path.join(s.root, PARAM + "online_policy"))
+    d = restart(s)
+    c = events(d, "conflict", agent="kernel", result="unknown")
+    check(c and "cannot read memory_hotplug.online_policy" in c[0]["_line"], d.text())
+    check(events(d, "kernel-auto-online", result="skipped"), "falls back")
+    check(rd(s.root, AOB) == "offline", "taken over")
+    check(d.stop() == 0 and rd(s.root, AOB) == "online", "restored")
+    os.rmdir(os.path.join(s.root, PARAM + "online_policy"))
+    write(s.root, PARAM + "online_policy", "contig-zones\n")
+
+    # Unwritable online_policy (read-only bind mount): auto_online_blocks must not go to 'online'.
+    p = os.path.join(s.root, PARAM + "online_policy")
+    subprocess.run(["mount", "--bind", p, p], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", p], check=True)
+    try:
+        d = restart(s)
+        rec = d.wait_record(lambda r: r["event"] == "kernel-auto-online" and r.get("result") == "failed",
+                            "the failed write")
+        check("cannot set online_policy to auto-movable" in rec["_line"], rec["_line"])
+        check(rd(s.root, AOB) == "offline", f"auto_online_blocks not turned on: {rd(s.root, AOB)}")
+        s.kernel.add_block(1301, node=0)
+        s.wait_all_online([1301])
+        check(d.stop() == 0, "clean stop")
+    finally:
+        subprocess.run(["umount", p], check=True)
+    check(rd(s.root, AOB) == "online" and rd(s.root, PARAM + "auto_movable_ratio") == "301", "restored")
+    check(saved(s.root) is None, "saved file removed")
+
+
+UDEV_RHEL = """# Memory hotadd request
+SUBSYSTEM!="memory", GOTO="memory_hotplug_end"
+ACTION!="add", GOTO="memory_hotplug_end"
+PROGRAM="/bin/uname -p", RESULT=="s390*", GOTO="memory_hotplug_end"
+
+ENV{.state}="online"
+PROGRAM="/bin/systemd-detect-virt", RESULT=="none", ENV{.state}="online_movable"
+ATTR{state}=="offline", ATTR{state}="$env{.state}"
+
+LABEL="memory_hotplug_end"
+"""
+UDEV_SUSE = ('SUBSYSTEM=="cpu", ACTION=="add", ATTR{online}!="1", ATTR{online}="1"\n'
+             'SUBSYSTEM=="memory", ACTION=="add", PROGRAM=="/bin/uname -m", RESULT!="s390x", '
+             'ATTR{state}=="offline", ATTR{state}="online"\n')
+UDEV_DAXCTL = ('ACTION=="add", SUBSYSTEM=="dax", TAG+="systemd", '
+               'ENV{SYSTEMD_WANTS}="daxdev-reconfigure@$env{DEVNAME}.service"\n')
+DAXCTL_CONF = """[reconfigure-device unique_identifier_foo]
+nvdimm.uuid = 48d8e42c-a2f0-4312-9e70-a837faafe862
+mode = system-ram
+online = true
+movable = false
+"""
+
+
+def scenario_conflicts(s):
+    """Every other agent is one conflict record (the daemon, --check and --dry-run --once): the boot
+    command line, udev rules in each directory with same-name and /dev/null masking, a rules file
+    that does not parse, daxctl's rule with a daxctl.conf.d entry."""
+    write(s.root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda memhp_default_state=online quiet\n")
+    write(s.root, "etc/udev/rules.d/40-redhat.rules", UDEV_RHEL)
+    write(s.root, "usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules", UDEV_SUSE)
+    write(s.root, "lib/udev/rules.d/40-vm-hotadd.rules", UDEV_SUSE)           # masked by /dev/null below
+    os.symlink("/dev/null", os.path.join(s.root, "etc/udev/rules.d/40-vm-hotadd.rules"))
+    write(s.root, "usr/lib/udev/rules.d/60-overridden.rules", UDEV_SUSE)      # masked by /run's harmless one
+    write(s.root, "run/udev/rules.d/60-overridden.rules", 'SUBSYSTEM=="block", TAG+="x"\n')
+    write(s.root, "etc/udev/rules.d/70-broken.rules", 'SUBSYSTEM=="memory", ATTR{state}=online\n')
+    write(s.root, "usr/lib/udev/rules.d/90-daxctl-device.rules", UDEV_DAXCTL)
+    write(s.root, "etc/daxctl.conf.d/daxctl.conf", DAXCTL_CONF)
+    write(s.root, "usr/lib/udev/rules.d/99-systemd.rules", 'SUBSYSTEM=="memory", ACTION=="add", TAG+="systemd"\n')
+
+    def check_found(lines, fmt):
+        expect = {
+            ("cmdline", "/proc/cmdline"),
+            ("udev", "/etc/udev/rules.d/40-redhat.rules:8"),
+            ("udev", "/usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2"),
+            ("udev", "/etc/udev/rules.d/70-broken.rules:1"),
+            ("daxctl", "/etc/daxctl.conf.d/daxctl.conf:1"),
+        }
+        got = set(fmt(l) for l in lines)
+        check(got == expect, f"conflicts {sorted(got)} != {sorted(expect)}")
+
+    d = s.start()
+    recs = events(d, "conflict")
+    check_found(recs, lambda r: (r["agent"], r["file"]))
+    by_file = {r["file"]: r for r in recs}
+    check(by_file["/etc/udev/rules.d/70-broken.rules:1"]["result"] == "unknown" and
+          "does not parse" in by_file["/etc/udev/rules.d/70-broken.rules:1"]["_line"], recs)
+    check("ln -s /dev/null /etc/udev/rules.d/40-redhat.rules" in
+          by_file["/etc/udev/rules.d/40-redhat.rules:8"]["_line"], recs)
+    dax = by_file["/etc/daxctl.conf.d/daxctl.conf:1"]["_line"]
+    check("/usr/lib/udev/rules.d/90-daxctl-device.rules:1" in dax and "online = false" in dax, dax)
+    check("memhp_default_state=online" in by_file["/proc/cmdline"]["_line"], recs)
+    # A reload reports them again; nothing stops working.
+    n = len(recs)
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: len(events(d, "conflict")) == 2 * n, "the conflicts again after a reload")
+    s.kernel.add_block(1400, node=0)
+    s.wait_all_online([1400])
+
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check(r.returncode == 0, f"conflicts are not --check errors: {r.returncode} {r.stderr}")
+    lines = [l for l in r.stdout.splitlines() if l.startswith("conflict: ")]
+    check_found(lines, lambda l: tuple(l[len("conflict: "):].split(":", 1)[0].rsplit(" ", 1)) if
+                l.count(":") < 3 else (l.split()[1], l.split()[2].rstrip(":")))
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--dry-run", "--once"], capture_output=True, text=True)
+    check(r.returncode == 0, r.stderr)
+    check(r.stderr.count("event=conflict") == 5, r.stderr)
+
+
+def scenario_bad_kernel_input(s):
+    """auto_online_blocks with a value memhpd does not know, a saved value in /run that is garbage, a
+    /run/memhpd memhpd must not trust: a clear record, nothing written on their account, memhpd keeps
+    running."""
+    write(s.root, AOB, "sideways\n")
+    d = s.start()
+    c = events(d, "conflict", agent="kernel", result="unknown")
+    check(c and 'holds "sideways"' in c[0]["_line"], d.text())
+    check(rd(s.root, AOB) == "sideways" and saved(s.root) is None, "nothing written")
+    s.kernel.add_block(1500, node=0)
+    s.wait_all_online([1500])
+    check(d.stop() == 0 and rd(s.root, AOB) == "sideways", "nothing written at stop")
+
+    # Garbage saved value: recorded, nothing restored from it.
+    write(s.root, AOB, "offline\n")
+    write(s.root, SAVED, "auto_online_blocks=\x01\x02garbage\n")
+    d = restart(s)
+    rec = events(d, "kernel-auto-online", result="failed")
+    check(rec and "kernel-auto-online:1 is not a knob=value line" in rec[0]["_line"], d.text())
+    s.kernel.add_block(1501, node=0)
+    s.wait_all_online([1501])
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, AOB) == "offline", f"nothing restored from garbage: {rd(s.root, AOB)}")
+
+    # Garbage saved value and a kernel that onlines: the current value is saved over it, and restored.
+    write(s.root, AOB, "online\n")
+    d = restart(s)
+    check(rd(s.root, AOB) == "offline" and saved(s.root) == {"auto_online_blocks": "online"}, "saved over garbage")
+    check(d.stop() == 0 and rd(s.root, AOB) == "online" and saved(s.root) is None, "restored")
+
+    # /run/memhpd is a symlink someone planted: not followed, said once, the kernel left as it is.
+    shutil.rmtree(os.path.join(s.root, "run/memhpd"))
+    os.makedirs(os.path.join(s.root, "tmp/elsewhere"))
+    os.symlink("../tmp/elsewhere", os.path.join(s.root, "run/memhpd"))
+    d = restart(s)
+    rec = events(d, "kernel-auto-online", result="failed")
+    check(len(rec) == 1 and "cannot use /run/memhpd" in rec[0]["_line"], d.text())
+    check(rd(s.root, AOB) == "online" and os.listdir(os.path.join(s.root, "tmp/elsewhere")) == [], "nothing written")
+    check(d.stop() == 0 and rd(s.root, AOB) == "online", "still online")
+
+    # /run/memhpd missing (no systemd RuntimeDirectory=): created.
+    os.unlink(os.path.join(s.root, "run/memhpd"))
+    d = restart(s)
+    check(rd(s.root, AOB) == "offline" and saved(s.root) == {"auto_online_blocks": "online"}, "run/memhpd created")
+    check(d.stop() == 0 and rd(s.root, AOB) == "online", "restored")
+
+
+def scenario_kernel_auto_online_settings(s):
+    """An unknown KernelAutoOnline= is a settings error naming file:line:key (--check exits 1; the
+    daemon runs with the defaults, i.e. takeover); --dry-run writes nothing and says what it would."""
+    write(s.root, "etc/memhpd/memhpd.conf", SETTINGS + "KernelAutoOnline=sometimes\n")
+    write(s.root, AOB, "online\n")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check(r.returncode == 1, f"--check exits 1: {r.returncode}")
+    check("/etc/memhpd/memhpd.conf:5: KernelAutoOnline=sometimes: expected takeover, keep or delegate" in r.stderr,
+          r.stderr)
+    d = s.start()
+    check(events(d, "settings-rejected"), "settings rejected")
+    check(rd(s.root, AOB) == "offline", "defaults: takeover")
+    check(d.stop() == 0 and rd(s.root, AOB) == "online", "restored")
+
+    set_mode(s, "delegate")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check(r.returncode == 0 and "KernelAutoOnline=delegate" in r.stdout, r.stdout + r.stderr)
+    set_mode(s, "takeover")
+    d = restart(s, "--dry-run")
+    rec = events(d, "kernel-auto-online", result="dry-run")
+    check(rec and "would set auto_online_blocks to offline, now online" in rec[0]["_line"], d.text())
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, AOB) == "online" and saved(s.root) is None, "dry run wrote nothing")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--once"], capture_output=True, text=True)
+    check(r.returncode == 0 and "event=conflict" in r.stderr, r.stderr)
+    check(rd(s.root, AOB) == "online" and saved(s.root) is None, "--once changes no kernel setting")
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 

@@ -713,6 +713,7 @@ START_TEST(settings_defaults_and_keys) {
         ck_assert_uint_eq(d.receive_buffer, 128ULL << 20);
         ck_assert_uint_eq(d.settle_usec, 2000000);
         ck_assert(d.lock_memory);
+        ck_assert_int_eq(d.kernel_auto_online, KERNEL_AUTO_ONLINE_TAKEOVER);
 
         /* No file at all: the defaults. */
         memset(&s, 0xaa, sizeof(s));
@@ -722,20 +723,25 @@ START_TEST(settings_defaults_and_keys) {
         ck_assert_uint_eq(s.receive_buffer, d.receive_buffer);
         ck_assert_uint_eq(s.settle_usec, d.settle_usec);
         ck_assert_int_eq(s.lock_memory, d.lock_memory);
+        ck_assert_int_eq(s.kernel_auto_online, d.kernel_auto_online);
 
         write_file(root, "etc/memhpd/memhpd.conf",
                    "# every key\n[Daemon]\nEventSource=udev\nReceiveBufferSize=64M\nSettleTimeoutSec=500ms\n"
-                   "LockMemory=no\n");
+                   "LockMemory=no\nKernelAutoOnline=delegate\n");
         ck_assert_int_eq(settings_load(fd, &s, &e), 0);
         ck_assert_uint_eq(e.n, 0);
+        ck_assert_int_eq(s.kernel_auto_online, KERNEL_AUTO_ONLINE_DELEGATE);
+        ck_assert_str_eq(kernel_auto_online_to_string(s.kernel_auto_online), "delegate");
         ck_assert_int_eq(s.event_source, SOURCE_UDEV);
         ck_assert_uint_eq(s.receive_buffer, 64ULL << 20);
         ck_assert_uint_eq(s.settle_usec, 500000);
         ck_assert(!s.lock_memory);
 
         write_file(root, "etc/memhpd/memhpd.conf",
-                   "[Daemon]\nEventSource=kernel\nReceiveBufferSize=4096\nSettleTimeoutSec=60\nLockMemory=yes\n");
+                   "[Daemon]\nEventSource=kernel\nReceiveBufferSize=4096\nSettleTimeoutSec=60\nLockMemory=yes\n"
+                   "KernelAutoOnline=keep\n");
         ck_assert_int_eq(settings_load(fd, &s, &e), 0);
+        ck_assert_int_eq(s.kernel_auto_online, KERNEL_AUTO_ONLINE_KEEP);
         ck_assert_int_eq(s.event_source, SOURCE_KERNEL);
         ck_assert_uint_eq(s.receive_buffer, 4096);
         ck_assert_uint_eq(s.settle_usec, 60000000);
@@ -798,6 +804,9 @@ START_TEST(settings_bad_values) {
         settings_fails("[Daemon]\nSettleTimeoutSec=2h\n",
                        C ":2: SettleTimeoutSec=2h: expected a time span up to 60s, such as 2s or 500ms");
         settings_fails("[Daemon]\nLockMemory=maybe\n", C ":2: LockMemory=maybe: expected yes or no");
+        settings_fails("[Daemon]\nKernelAutoOnline=sometimes\n",
+                       C ":2: KernelAutoOnline=sometimes: expected takeover, keep or delegate");
+        settings_fails("[Daemon]\nKernelAutoOnline=\n", C ":2: KernelAutoOnline=: expected takeover, keep or delegate");
         settings_fails("[Daemon]\nVerbose=yes\n", C ":2: unknown key Verbose= in section [Daemon]");
         settings_fails("[Policy]\nZone=movable\n", C ":1: unknown section [Policy]");
         settings_fails("LockMemory=no\n", C ":1: LockMemory= outside of a section");

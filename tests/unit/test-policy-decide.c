@@ -10,26 +10,6 @@
 
 #define BLOCK_SIZE (128ULL << 20)
 
-/* A set from policy texts, in order; the texts must be clean. */
-static void set_from_(PolicySet *set, const char *const *texts) {
-        size_t n = 0;
-
-        while (texts[n])
-                n++;
-        *set = (PolicySet) { .items = calloc(n ? n : 1, sizeof(Policy)) };
-        ck_assert_ptr_nonnull(set->items);
-        for (size_t i = 0; i < n; i++) {
-                ConfErrors e = {};
-                char path[64];
-
-                snprintf(path, sizeof(path), "/test/%zu.policy", i);
-                ck_assert_msg(policy_parse(path, texts[i], &set->items[i], &e) == 0, "%s",
-                              e.n ? e.items[0].text : "?");
-                set->n++;
-        }
-}
-#define set_from(set, ...) set_from_(set, (const char *const[]) { __VA_ARGS__, NULL })
-
 /* An offline 128 MiB block of 4 KiB pages with both zones offered, on a node with room for movable. */
 static BlockFacts facts(uint32_t index, DeviceKind device, int node) {
         return (BlockFacts) {

@@ -10,6 +10,7 @@
 
 #include "inventory.h"
 #include "sysfs.h"
+#include "policy.h"
 #include "unit-helpers.h"
 
 #ifndef FIXTURE_DIR
@@ -241,4 +242,22 @@ void inventory_fixture_open(const char *dir, Root **ret_root, Inventory **ret_in
 void inventory_fixture_close(Root *root, Inventory *inv) {
         inventory_free(inv);
         root_free(root);
+}
+
+void policy_set_from_texts(PolicySet *set, const char *const *texts) {
+        size_t n = 0;
+
+        while (texts[n])
+                n++;
+        *set = (PolicySet) { .items = calloc(n ? n : 1, sizeof(Policy)) };
+        ck_assert_ptr_nonnull(set->items);
+        for (size_t i = 0; i < n; i++) {
+                ConfErrors e = {};
+                char path[64];
+
+                snprintf(path, sizeof(path), "/test/%zu.policy", i);
+                ck_assert_msg(policy_parse(path, texts[i], &set->items[i], &e) == 0, "%s",
+                              e.n ? e.items[0].text : "?");
+                set->n++;
+        }
 }

@@ -39,6 +39,10 @@ struct Root;
 struct Inventory;
 void inventory_fixture_open(const char *dir, struct Root **ret_root, struct Inventory **ret_inv);
 void inventory_fixture_close(struct Root *root, struct Inventory *inv);
+/* A policy set from policy texts, in order, named /test/0.policy, /test/1.policy...; each must be clean. */
+struct PolicySet;
+void policy_set_from_texts(struct PolicySet *set, const char *const *texts);
+#define set_from(set, ...) policy_set_from_texts(set, (const char *const[]) { __VA_ARGS__, NULL })
 
 /* Run the suite, remove the temporary directories, return the exit status. */
 int unit_main(Suite *s);
