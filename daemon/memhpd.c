@@ -64,7 +64,7 @@ static int check(const char *root) {
                         printf("  %s:%u Zone=%s When=%s\n", set.items[i].path, set.items[i].line,
                                zone_target_to_string(set.items[i].zone), when_to_string(set.items[i].when));
         } else
-                fprintf(stderr, "memhpd: %zu error%s\n", errors.n, errors.n == 1 ? "" : "s");
+                fprintf(stderr, "memhpd: %zu error%s\n", errors.n_total, errors.n_total == 1 ? "" : "s");
         /* ownership.c: the other agents that online memory (not errors: the exit status ignores them). */
         ownership_print_conflicts(fd, ok == 0 ? settings.kernel_auto_online : KERNEL_AUTO_ONLINE_TAKEOVER, stdout);
         conf_errors_clear(&errors);

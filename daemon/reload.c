@@ -34,7 +34,7 @@ int manager_load_config(Manager *m, bool initial) {
         if (!policies_ok) {
                 audit_errors(AUDIT_POLICY_REJECTED, &errors);
                 f.result = "failed";
-                audit_record(AUDIT_POLICY_REJECTED, &f, "policy set rejected (%zu errors)", errors.n);
+                audit_record(AUDIT_POLICY_REJECTED, &f, "policy set rejected (%zu errors)", errors.n_total);
                 conf_errors_clear(&errors);
         }
         m->config_ok = settings_ok && policies_ok;
