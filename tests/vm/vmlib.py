@@ -55,8 +55,7 @@ class VMError(Exception):
 
 
 class GuestShellTimeout(VMError):
-    """The guest's command loop on the serial port stopped answering: the harness lost its channel
-    (seen about once in 7 runs of a scenario under TCG), not a verdict on memhpd."""
+    """The guest's command loop on the serial port did not answer a request in time."""
 
 
 def log(msg):
@@ -179,20 +178,38 @@ while [ ! -s /run/memhpd.pid ]; do sleep 0.05; done
 
 # The command loop: each request is "TOKEN BASE64(script)"; the reply is the script's output, a
 # newline, and "@@TOKEN@@ RC".
+#
+# The request line is read by `head -n1` in a child process, not by the shell's `read` builtin.
+# In the busybox guest this shell is PID 1: every orphan exits into it (memhpd's wrapper from
+# memhpd-start when memhpd stops, anything a script left in the background), and busybox ash
+# catches SIGCHLD. Its `read` reads the tty one byte per poll(); a SIGCHLD makes poll() fail with
+# EINTR, and ash restarts `read` from scratch, dropping the bytes it had already consumed. A
+# request arriving at that moment lost its head: the loop ran a mangled line and answered with a
+# mangled token, and the harness waited in vain ("guest shell: no answer"; seen about once in
+# seven runs right after memhpd's SIGTERM). A child's read(2) is not interrupted by PID 1's
+# signals and consumes exactly what arrived: the harness sends one request at a time.
 CMDLOOP = r"""#!/bin/sh
 exec </dev/ttyS1 >/dev/ttyS1 2>&1
 stty raw -echo 115200
 echo "@@READY@@ $(cut -d' ' -f1 /proc/uptime)"
-while read -r tok b64; do
-    [ -n "$tok" ] || continue
+while :; do
+    line=$(head -n1)
+    tok=${line%% *}
+    b64=${line#* }
+    if [ -z "$line" ]; then
+        sleep 0.1   # end of file: the port hung up; nothing else to do but wait
+        continue
+    fi
+    if [ -z "$tok" ] || [ "$tok" = "$line" ]; then
+        echo "cmdloop: malformed request: $(echo "$line" | cut -c1-80)" > /dev/kmsg
+        continue
+    fi
     echo "$b64" | base64 -d > /tmp/cmd.sh
     sh /tmp/cmd.sh </dev/null >/tmp/cmd.out 2>&1
     rc=$?
     cat /tmp/cmd.out
     printf '\n@@%s@@ %d\n' "$tok" "$rc"
 done
-echo "cmdloop: ttyS1 closed" > /dev/kmsg
-while :; do sleep 3600; done
 """
 
 
