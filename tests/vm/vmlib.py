@@ -283,6 +283,12 @@ def base_initramfs(kdir):
     with open(tmp, "wb") as f:
         f.write(c.finish())
     os.rename(tmp, path)
+    for old in os.listdir(kdir):   # archives of earlier inputs (another /init, other modules)
+        if old.startswith("base-") and old.endswith(".cpio") and old != os.path.basename(path):
+            try:
+                os.unlink(os.path.join(kdir, old))
+            except OSError:
+                pass
     return path
 
 
