@@ -7,6 +7,11 @@ rdinit=/sbin/init: no disk image, no loop mount. memhpd is installed into a stag
 `systemctl --root=STAGING enable`, and appended as a second cpio together with the test's command
 channel: a service running vmlib's command loop on ttyS1. memhpd logs to the journal, so the
 audit records come from `journalctl -u memhpd -o json`.
+
+The rootfs is Debian 12 whatever the kernel: on 6.12 (bookworm-backports) the same rootfs boots the
+6.12 kernel, and the kernel's modules from the VM cache are staged under
+/usr/lib/modules/<kver>/kernel/extra with a unit that runs depmod before systemd-modules-load loads
+them (/etc/modules-load.d/memhpd-test.conf), as on an installed system.
 """
 
 import fcntl
@@ -20,7 +25,7 @@ import tarfile
 import tempfile
 import time
 
-from vmlib import CMDLOOP, HERE, VM, Cpio, Scenario, VMError, log, write_initrd
+from vmlib import CMDLOOP, DEFAULT_KERNEL, HERE, VM, Cpio, Scenario, VMError, log, write_initrd
 
 SUITE = "bookworm"
 PACKAGES = ("systemd", "systemd-sysv", "udev", "dbus", "kmod", "libinih1")
@@ -48,6 +53,22 @@ Environment=SYSTEMD_COLORS=0 SYSTEMD_PAGER=cat PAGER=cat TERM=dumb LC_ALL=C.UTF-
 StandardInput=null
 StandardOutput=journal
 KillMode=process
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+# depmod for the staged modules of the booted kernel (the rootfs holds no kernel package), before
+# systemd-modules-load and udev want them.
+DEPMOD_UNIT = """[Unit]
+Description=memhpd test: depmod for the staged kernel modules
+DefaultDependencies=no
+ConditionDirectoryNotEmpty=/usr/lib/modules/%v/kernel/extra
+Before=systemd-modules-load.service systemd-udevd.service sysinit.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/sbin/depmod -a %v
 
 [Install]
 WantedBy=sysinit.target
@@ -169,9 +190,15 @@ def find_build_dir(memhpd):
     raise VMError(f"{memhpd} is not inside a meson build directory (pass --build-dir)")
 
 
-def stage_install(build_dir, staging):
-    """`meson install` into staging, enable memhpd and add the command channel."""
-    r = subprocess.run(["meson", "install", "-C", build_dir, "--no-rebuild", "--quiet",
+def stage_install(build_dir, staging, kdir=None, kver=None):
+    """`meson install` into staging, enable memhpd and add the command channel (and the booted
+    kernel's modules from kdir, see the module docstring).
+
+    `meson install` builds first (no --no-rebuild): a test installs whatever the build installs
+    (man pages, units, ...), which `meson test` alone does not build, only the tests' own
+    dependencies. meson runs this test alone (is_parallel: false), so no other ninja runs in the
+    build directory meanwhile."""
+    r = subprocess.run(["meson", "install", "-C", build_dir, "--quiet",
                         "--destdir", staging],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
@@ -189,9 +216,26 @@ def stage_install(build_dir, staging):
     with open(loop, "w") as f:
         f.write(CMDLOOP.replace("/tmp/", "/run/memhpd-test/"))
     os.chmod(loop, 0o755)
+    units = ["memhpd.service", "memhpd-test-cmdloop.service"]
+    if kdir and kver:
+        moddir = os.path.join(kdir, "modules")
+        with open(os.path.join(moddir, "order")) as f:
+            order = f.read().split()
+        dst = os.path.join(staging, "usr/lib/modules", kver, "kernel/extra")
+        os.makedirs(dst, exist_ok=True)
+        for m in order:
+            shutil.copy(os.path.join(moddir, m + ".ko"), dst)
+        conf = os.path.join(staging, "etc/modules-load.d/memhpd-test.conf")
+        os.makedirs(os.path.dirname(conf), exist_ok=True)
+        with open(conf, "w") as f:
+            f.write("".join(m + "\n" for m in order))
+        with open(os.path.join(staging, "etc/systemd/system/memhpd-test-depmod.service"),
+                  "w") as f:
+            f.write(DEPMOD_UNIT)
+        units.append("memhpd-test-depmod.service")
     # `systemctl enable` as an administrator would, against the staged tree (the unit's [Install]
     # section decides where the symlink goes).
-    for name in ("memhpd.service", "memhpd-test-cmdloop.service"):
+    for name in units:
         r = subprocess.run(["systemctl", "--root", staging, "enable", name],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode != 0:
@@ -202,9 +246,11 @@ class SystemdVM(VM):
     """A Debian 12 guest booting systemd, with memhpd installed by `meson install` and enabled."""
 
     def __init__(self, memhpd, source_root, cache, build_dir=None, workdir=None, keep=False,
-                 mem="1G", cpus=2, accel=None, extra_qemu=None, packages=None):
+                 mem="1G", cpus=2, accel=None, extra_qemu=None, packages=None,
+                 kernel=DEFAULT_KERNEL, cmdline_extra=None):
         super().__init__(Scenario(extra_qemu=extra_qemu, presets=False), memhpd, source_root,
-                         cache, workdir=workdir, keep=keep, mem=mem, cpus=cpus, accel=accel)
+                         cache, workdir=workdir, keep=keep, mem=mem, cpus=cpus, accel=accel,
+                         kernel=kernel, cmdline_extra=cmdline_extra)
         self.build_dir = build_dir or find_build_dir(memhpd)
         self.packages = packages or packages_default()
         self.sysconfdir = "/etc/memhpd"
@@ -212,15 +258,16 @@ class SystemdVM(VM):
         self.staging = None
 
     def kernel_cmdline(self):
-        return ("console=ttyS0,115200 panic=-1 loglevel=4 rdinit=/sbin/init "
-                "memhp_default_state=offline tsc=reliable systemd.show_status=auto")
+        # No memhp_default_state=: the kernel's own default, as in vmlib.VM.
+        return self.with_extra("console=ttyS0,115200 panic=-1 loglevel=4 rdinit=/sbin/init "
+                               "tsc=reliable systemd.show_status=auto")
 
     def make_initrd(self, initrd):
         rootfs = rootfs_cpio(self.cache, self.packages)
         self.staging = os.path.join(self.workdir, "staging")
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
-        stage_install(self.build_dir, self.staging)
+        stage_install(self.build_dir, self.staging, self.kdir, self.kver)
         c = Cpio()
         c.add_tree(self.staging)
         write_initrd(initrd, [rootfs], c.finish())

@@ -1,6 +1,7 @@
 """Real-kernel test harness for memhpd: busybox initramfs, QEMU under TCG, QMP, guest shell.
 
-The guest is a Debian 6.1 kernel (prepared by setup.sh) booted as a PVH ELF with an uncompressed
+The guest is a Debian kernel, 6.1 (Debian 12's) or 6.12 (bookworm-backports), prepared by setup.sh
+under <cache>/kernel-<K>/ and booted as a PVH ELF with an uncompressed
 initramfs made of two concatenated newc archives: a cached base (busybox, modules, /init) and a
 small per-scenario archive (memhpd, its libraries, its configuration). Three serial ports:
   ttyS0  kernel console                -> <workdir>/console.log
@@ -28,6 +29,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MiB = 1 << 20
 GiB = 1 << 30
 
+# The kernel lines the suite runs on (setup.sh --kernel); 6.1 is the default (README demo).
+KERNELS = ("6.1", "6.12")
+DEFAULT_KERNEL = "6.1"
+# A debugging aid, never set by the meson tests: words appended to the guest kernel's command line,
+# e.g. MEMHPD_VM_KERNEL_CMDLINE_EXTRA=memhp_default_state=offline (run.py --cmdline-extra).
+CMDLINE_EXTRA_ENV = "MEMHPD_VM_KERNEL_CMDLINE_EXTRA"
+
 # Paths memhpd uses in the guest (the defaults of the contract; detect_paths() refines them).
 DEFAULT_SYSCONFDIR = "/etc/memhpd"
 DEFAULT_VENDORDIR = "/usr/lib/memhpd/policies.d"
@@ -47,8 +55,7 @@ class VMError(Exception):
 
 
 class GuestShellTimeout(VMError):
-    """The guest's command loop on the serial port stopped answering: the harness lost its channel
-    (seen about once in 7 runs of a scenario under TCG), not a verdict on memhpd."""
+    """The guest's command loop on the serial port did not answer a request in time."""
 
 
 def log(msg):
@@ -171,20 +178,38 @@ while [ ! -s /run/memhpd.pid ]; do sleep 0.05; done
 
 # The command loop: each request is "TOKEN BASE64(script)"; the reply is the script's output, a
 # newline, and "@@TOKEN@@ RC".
+#
+# The request line is read by `head -n1` in a child process, not by the shell's `read` builtin.
+# In the busybox guest this shell is PID 1: every orphan exits into it (memhpd's wrapper from
+# memhpd-start when memhpd stops, anything a script left in the background), and busybox ash
+# catches SIGCHLD. Its `read` reads the tty one byte per poll(); a SIGCHLD makes poll() fail with
+# EINTR, and ash restarts `read` from scratch, dropping the bytes it had already consumed. A
+# request arriving at that moment lost its head: the loop ran a mangled line and answered with a
+# mangled token, and the harness waited in vain ("guest shell: no answer"; seen about once in
+# seven runs right after memhpd's SIGTERM). A child's read(2) is not interrupted by PID 1's
+# signals and consumes exactly what arrived: the harness sends one request at a time.
 CMDLOOP = r"""#!/bin/sh
 exec </dev/ttyS1 >/dev/ttyS1 2>&1
 stty raw -echo 115200
 echo "@@READY@@ $(cut -d' ' -f1 /proc/uptime)"
-while read -r tok b64; do
-    [ -n "$tok" ] || continue
+while :; do
+    line=$(head -n1)
+    tok=${line%% *}
+    b64=${line#* }
+    if [ -z "$line" ]; then
+        sleep 0.1   # end of file: the port hung up; nothing else to do but wait
+        continue
+    fi
+    if [ -z "$tok" ] || [ "$tok" = "$line" ]; then
+        echo "cmdloop: malformed request: $(echo "$line" | cut -c1-80)" > /dev/kmsg
+        continue
+    fi
     echo "$b64" | base64 -d > /tmp/cmd.sh
     sh /tmp/cmd.sh </dev/null >/tmp/cmd.out 2>&1
     rc=$?
     cat /tmp/cmd.out
     printf '\n@@%s@@ %d\n' "$tok" "$rc"
 done
-echo "cmdloop: ttyS1 closed" > /dev/kmsg
-while :; do sleep 3600; done
 """
 
 
@@ -192,22 +217,41 @@ def cache_dir_default(source_root):
     return os.path.join(source_root, "build", "vm-cache")
 
 
-def run_setup(cache):
-    """Run setup.sh once (under a lock, meson may start several tests at once)."""
+def kernel_dir(cache, kernel=DEFAULT_KERNEL):
+    """Where setup.sh caches one kernel: vmlinux, modules/, kver."""
+    if kernel not in KERNELS:
+        raise VMError(f"unknown kernel {kernel!r} (one of {', '.join(KERNELS)})")
+    return os.path.join(cache, f"kernel-{kernel}")
+
+
+def kernel_version(cache, kernel=DEFAULT_KERNEL):
+    """The cached kernel's version string (e.g. 6.12.95+deb12-amd64), or None."""
+    try:
+        with open(os.path.join(kernel_dir(cache, kernel), "kver")) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def run_setup(cache, kernel=DEFAULT_KERNEL):
+    """Run setup.sh once for a kernel (under a lock, meson may start several tests at once).
+    Returns the cache directory."""
+    kernel_dir(cache, kernel)   # validates the name
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, ".lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
-        r = subprocess.run(["bash", os.path.join(HERE, "setup.sh"), cache],
+        r = subprocess.run(["bash", os.path.join(HERE, "setup.sh"), "--kernel", kernel, cache],
                            stdout=subprocess.PIPE, text=True)
         if r.returncode != 0:
-            raise VMError(f"setup.sh failed with {r.returncode}")
+            raise VMError(f"setup.sh --kernel {kernel} failed with {r.returncode}")
     return cache
 
 
-def base_initramfs(cache):
-    """The cached base archive: busybox, modules, /init and helpers. Rebuilt when inputs change."""
+def base_initramfs(kdir):
+    """The cached base archive of one kernel (its directory from kernel_dir()): busybox, modules,
+    /init and helpers. Rebuilt when inputs change."""
     busybox = "/bin/busybox"
-    moddir = os.path.join(cache, "modules")
+    moddir = os.path.join(kdir, "modules")
     with open(os.path.join(moddir, "order")) as f:
         order = f.read().split()
     h = hashlib.sha256()
@@ -216,7 +260,7 @@ def base_initramfs(cache):
     for p in [busybox] + [os.path.join(moddir, m + ".ko") for m in order]:
         st = os.stat(p)
         h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
-    path = os.path.join(cache, f"base-{h.hexdigest()[:16]}.cpio")
+    path = os.path.join(kdir, f"base-{h.hexdigest()[:16]}.cpio")
     if os.path.exists(path):
         return path
     c = Cpio()
@@ -239,6 +283,12 @@ def base_initramfs(cache):
     with open(tmp, "wb") as f:
         f.write(c.finish())
     os.rename(tmp, path)
+    for old in os.listdir(kdir):   # archives of earlier inputs (another /init, other modules)
+        if old.startswith("base-") and old.endswith(".cpio") and old != os.path.basename(path):
+            try:
+                os.unlink(os.path.join(kdir, old))
+            except OSError:
+                pass
     return path
 
 
@@ -429,7 +479,7 @@ from auditlog import AUDIT_RE, parse_audit  # noqa: E402,F401  one parser for ev
 # ---------------------------------------------------------------------------------------------
 # The VM
 
-def choose_accel(cache):
+def choose_accel(cache, kernel=DEFAULT_KERNEL):
     """'kvm' only where a probe saw this kernel boot under KVM, else 'tcg'.
 
     DESIGN: the /dev/kvm here cannot boot a normal kernel (QEMU aborts setting an MSR, or the
@@ -441,7 +491,7 @@ def choose_accel(cache):
         return forced
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg"
-    path = os.path.join(cache, "kvm-probe")
+    path = os.path.join(kernel_dir(cache, kernel), "kvm-probe")
     with open(os.path.join(cache, ".lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         try:
@@ -449,9 +499,9 @@ def choose_accel(cache):
                 return f.read().strip()
         except OSError:
             pass
-        log("probing whether KVM boots the guest kernel (once per cache)")
+        log(f"probing whether KVM boots the {kernel} guest kernel (once per cache)")
         vm = VM(Scenario(autostart=False, presets=False), "/bin/busybox", HERE, cache,
-                accel="kvm")
+                accel="kvm", kernel=kernel)
         result = "tcg"
         try:
             vm.start(boot_timeout=15)
@@ -469,15 +519,21 @@ def choose_accel(cache):
 
 class VM:
     def __init__(self, scenario, memhpd, source_root, cache, workdir=None, keep=False,
-                 mem="512M", cpus=2, accel=None):
+                 mem="512M", cpus=2, accel=None, kernel=DEFAULT_KERNEL, cmdline_extra=None):
         self.scn = scenario
+        self.kernel = kernel
+        self.kdir = kernel_dir(cache, kernel)
+        self.kver = kernel_version(cache, kernel)
+        # Debugging aid only (see CMDLINE_EXTRA_ENV); the meson tests never set it.
+        self.cmdline_extra = (cmdline_extra if cmdline_extra is not None
+                              else os.environ.get(CMDLINE_EXTRA_ENV, "")).strip()
         self.memhpd = os.path.abspath(memhpd)
         self.source_root = source_root
         self.cache = cache
         self.keep = keep
         self.mem = mem
         self.cpus = cpus
-        self.accel = accel or choose_accel(cache)
+        self.accel = accel or choose_accel(cache, kernel)
         self.workdir = workdir or tempfile.mkdtemp(prefix="memhpd-vm-")
         os.makedirs(self.workdir, exist_ok=True)
         self.console_path = os.path.join(self.workdir, "console.log")
@@ -507,7 +563,7 @@ class VM:
             argv += ["-object", f"memory-backend-ram,id=m0,size={self.mem}",
                      "-numa", f"node,nodeid=0,cpus=0-{self.cpus - 1},memdev=m0",
                      "-numa", "node,nodeid=1"]
-        argv += ["-kernel", os.path.join(self.cache, "vmlinux"), "-initrd", initrd,
+        argv += ["-kernel", os.path.join(self.kdir, "vmlinux"), "-initrd", initrd,
                  "-append", self.kernel_cmdline(),
                  "-chardev", f"file,id=con,path={self.console_path}", "-serial", "chardev:con",
                  "-chardev", f"socket,id=cmd,path={self.cmd_path}", "-serial", "chardev:cmd",
@@ -517,12 +573,18 @@ class VM:
         return argv
 
     def kernel_cmdline(self):
-        return ("console=ttyS0,115200 panic=-1 loglevel=7 rdinit=/init "
-                "memhp_default_state=offline tsc=reliable")
+        # No memhp_default_state=: each kernel keeps its own default for auto_online_blocks
+        # (Debian's 6.1: offline; 6.12: online, CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y), as users
+        # run it.
+        return self.with_extra("console=ttyS0,115200 panic=-1 loglevel=7 rdinit=/init "
+                               "tsc=reliable")
+
+    def with_extra(self, cmdline):
+        return f"{cmdline} {self.cmdline_extra}" if self.cmdline_extra else cmdline
 
     def make_initrd(self, initrd):
         """Write the initramfs the guest boots: the cached base archive plus the scenario's."""
-        base = base_initramfs(self.cache)
+        base = base_initramfs(self.kdir)
         extra, self.sysconfdir, self.vendordir = scenario_cpio(self.scn, self.memhpd,
                                                                 self.source_root)
         write_initrd(initrd, [base], extra)
@@ -539,6 +601,9 @@ class VM:
         argv = self.qemu_argv(initrd)
         with open(os.path.join(self.workdir, "qemu.cmdline"), "w") as f:
             f.write(" ".join(argv) + "\n")
+        log(f"booting {self.kver or self.kernel}: {self.kernel_cmdline()}"
+            + (f"  [{CMDLINE_EXTRA_ENV}/--cmdline-extra: debugging aid]" if self.cmdline_extra
+               else ""))
         t0 = time.monotonic()
         self.qemu_err = open(os.path.join(self.workdir, "qemu.stderr"), "w+")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.qemu_err,
@@ -622,6 +687,9 @@ class VM:
 
     def sh(self, script, timeout=60, check=False):
         """Run a shell script in the guest; returns (rc, output)."""
+        if self.cmd is None:
+            # Before the guest connected (a failure while preparing or booting it) or after stop().
+            raise VMError("guest shell not connected")
         tok = f"{self.next_id}x{secrets.token_hex(4)}"
         self.next_id += 1
         b64 = base64.b64encode(script.encode()).decode()
