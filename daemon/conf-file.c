@@ -295,8 +295,9 @@ static void errors_add_once(ConfErrors *errors, const char *shown, const char *m
         conf_errors_addf(errors, shown, 0, "%s", msg);
 }
 
-/* Check one file's or directory's owner and mode; 'list' = a directory whose entries we read. */
-static int check_trust(const struct stat *st, bool list, const char *shown, ConfErrors *errors) {
+/* Check one file's or directory's owner and mode; 'list' = a directory whose entries we read, 'above' = a
+ * directory on the way to it. */
+static int check_trust(const struct stat *st, bool list, bool above, const char *shown, ConfErrors *errors) {
         bool dir = S_ISDIR(st->st_mode);
         char msg[256];
 
@@ -306,7 +307,9 @@ static int check_trust(const struct stat *st, bool list, const char *shown, Conf
                 errors_add_once(errors, shown, msg);
                 return -EPERM;
         }
-        if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        /* A sticky directory of root's on the way (the 1777 "/" of an initramfs on tmpfs, or /tmp) is
+         * safe: only root may rename or remove root's entries in it, and the next one must be root's. */
+        if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(above && (st->st_mode & S_ISVTX) && st->st_uid == 0)) {
                 snprintf(msg, sizeof(msg), "%s, refusing to trust it (chmod go-w)",
                          st->st_mode & S_IWOTH ? "world-writable" : "group-writable");
                 errors_add_once(errors, shown, msg);
@@ -379,7 +382,7 @@ static int check_directories(int rootfd, const char *path, bool list, ConfErrors
                         snprintf(shown, sizeof(shown), "%s", pl == 0 ? "/" : prefix);
                 else
                         snprintf(shown, sizeof(shown), "/%s", prefix);
-                r = check_trust(&d, last && list, shown, errors);
+                r = check_trust(&d, last && list, !last, shown, errors);
                 if (r < 0 || last)
                         break;
         }
@@ -421,7 +424,7 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
                 free(text);
                 return -EBADF;
         }
-        r = check_trust(&st, false, shown, errors);
+        r = check_trust(&st, false, false, shown, errors);
         if (r >= 0)
                 r = check_directories(rootfd, path, false, errors);
         if (r < 0) {

@@ -1004,6 +1004,22 @@ START_TEST(trust_directories) {
                 conf_errors_clear(&e);
                 close(fd);
         }
+        /* A sticky directory of root's on the way is safe (the 1777 "/" of an initramfs on tmpfs): only
+         * root can rename or remove what root owns in it. Not so for the directory that is listed. */
+        if (geteuid() == 0) {
+                chmod_at(root, ".", 01777);
+                ck_assert_uint_eq(policies_load(root), 4);
+                chmod_at(root, "etc", 01777);
+                ck_assert_uint_eq(policies_load(root), 4);
+                chmod_at(root, "etc", 0777);
+                policies_fail(root, "/etc: world-writable, refusing to trust it (chmod go-w)");
+                chmod_at(root, "etc", 01777);
+                chmod_at(root, "etc/memhpd/policies.d", 01777);
+                policies_fail(root, "/etc/memhpd/policies.d: world-writable, refusing to trust it (chmod go-w)");
+                chmod_at(root, "etc/memhpd/policies.d", 0755);
+                chmod_at(root, "etc", 0755);
+                ck_assert_uint_eq(policies_load(root), 4);
+        }
         chmod_at(root, ".", 0700);
 
         /* As root (with CAP_DAC_OVERRIDE, as --check runs): a directory the service, which has no
