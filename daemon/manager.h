@@ -43,6 +43,7 @@ typedef struct Manager {
         /* Blocks someone else took offline, as saved in /run by an earlier instance (sorted). */
         uint32_t *kept_offline;
         size_t n_kept_offline;
+        int kept_offline_save_error; /* the last failed save, said once (kept-offline.c); 0 after a good one */
 
         unsigned n_failed;       /* actions that failed since start */
         bool config_ok;          /* the last load of settings and policies was clean */

@@ -640,11 +640,13 @@ def scenario_delegate(s):
     rec = d.wait_record(lambda r: r["event"] == "kernel-auto-online" and r.get("result") == "skipped",
                         "the fallback on reload")
     check("10-manual.policy:1 (Device=) decides differently" in rec["_line"], rec["_line"])
+    # The fallback is said before the knobs and the saved file are written; memhpd handles the next
+    # uevent only after the whole reload, so its record is the marker.
+    s.kernel.add_block(1203, node=0, state="online", zones="Normal")
+    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1203", "not claimed after fallback")
     check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
           rd(s.root, PARAM + "auto_movable_ratio") == "200", "taken over, parameters restored on reload")
     check(saved(s.root) == {"auto_online_blocks": "offline"}, f"saved: {saved(s.root)}")
-    s.kernel.add_block(1203, node=0, state="online", zones="Normal")
-    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1203", "not claimed after fallback")
     check(d.stop() == 0, "clean stop")
     check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
           rd(s.root, PARAM + "auto_movable_ratio") == "200" and rd(s.root, PARAM + "auto_movable_numa_aware") == "Y",
