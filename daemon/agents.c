@@ -382,6 +382,12 @@ void agents_scan_files(int rootfd, const char *const *dirs, const char *suffix, 
         }
         if (n >= 0)
                 conf_files_free(files, n);
+        else
+                /* The search path could not be listed (a directory failed part-way): no file of it was
+                 * scanned, so memhpd cannot tell. */
+                for (size_t i = 0; i < errors.n; i++)
+                        conflicts_add(c, agent, NULL, 0, true, n, "%s: memhpd cannot tell whether %s onlines memory",
+                                      errors.items[i].text, agent);
         conf_errors_clear(&errors);
 }
 

@@ -90,7 +90,7 @@ typedef void (*agents_file_scan_t)(Conflicts *c, const char *shown, const char *
 /*
  * Read every file named '*suffix' of the search path 'dirs' (relative to 'rootfd', first directory
  * first; a same-name file in a later one is masked, as for policies) and pass each to 'scan'. A file
- * that cannot be read is an "unknown" finding of 'agent'.
+ * that cannot be read is an "unknown" finding of 'agent', and so is a search path that cannot be listed.
  */
 void agents_scan_files(int rootfd, const char *const *dirs, const char *suffix, const char *agent,
                        agents_file_scan_t scan, void *userdata, Conflicts *c);

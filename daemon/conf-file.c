@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "conf-file.h"
+#include "log.h"
 #include "sysfs.h"
 
 #define UTF8_BOM "\xef\xbb\xbf"
@@ -37,7 +38,7 @@ static void errors_append(ConfErrors *e, char *text) {
                 ConfError *items = realloc(e->items, a * sizeof(ConfError));
 
                 if (!items)
-                        abort(); /* -ENOMEM is fatal */
+                        log_oom_abort();
                 e->items = items;
                 e->n_allocated = a;
         }
@@ -55,7 +56,7 @@ static void errors_set(ConfErrors *e, size_t *slot, const char *fmt, ...) {
         r = vasprintf(&text, fmt, ap);
         va_end(ap);
         if (r < 0)
-                abort();
+                log_oom_abort();
         if (*slot == 0) {
                 errors_append(e, text);
                 *slot = e->n;
@@ -75,7 +76,7 @@ void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char
                 free(e->file);
                 e->file = strdup(file);
                 if (!e->file)
-                        abort();
+                        log_oom_abort();
                 e->n_file = 0;
                 e->file_summary = 0;
         }
@@ -107,7 +108,7 @@ void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char
         else
                 r = asprintf(&text, "%s: %s", where, clean);
         if (r < 0)
-                abort();
+                log_oom_abort();
         errors_append(e, text);
         e->n_shown++;
 }
@@ -286,7 +287,7 @@ static void errors_add_once(ConfErrors *errors, const char *shown, const char *m
         _cleanup_free_ char *text = NULL;
 
         if (asprintf(&text, "%s: %s", shown, msg) < 0)
-                abort();
+                log_oom_abort();
         for (size_t i = 0; i < errors->n; i++)
                 if (strcmp(errors->items[i].text, text) == 0) {
                         errors->n_total++; /* still an error, only not listed twice */
@@ -478,7 +479,7 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                         closedir(d);
                         continue;
                 }
-                for (struct dirent *de; (de = readdir(d));) {
+                for (struct dirent *de; (r = root_readdir(d, &de)) > 0;) {
                         size_t l = strlen(de->d_name);
                         char target[64];
                         bool dup = false, is_mask;
@@ -502,22 +503,29 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                         is_mask = tl == 9 && memcmp(target, "/dev/null", 9) == 0;
 
                         ConfFile *nf = realloc(files, (n + 1) * sizeof(ConfFile));
-                        bool *nm = realloc(masked, (n + 1) * sizeof(bool));
-                        if (!nf || !nm) {
-                                free(nf ?: files);
-                                free(nm ?: masked);
-                                closedir(d);
-                                return -ENOMEM;
-                        }
+                        if (!nf)
+                                log_oom_abort();
                         files = nf;
+                        bool *nm = realloc(masked, (n + 1) * sizeof(bool));
+                        if (!nm)
+                                log_oom_abort();
                         masked = nm;
                         masked[n] = is_mask;
                         files[n].name = strdup(de->d_name);
                         if (asprintf(&files[n].path, "%s/%s", *dir, de->d_name) < 0 || !files[n].name)
-                                abort();
+                                log_oom_abort();
                         n++;
                 }
                 closedir(d);
+                if (r < 0) {
+                        /* A listing that failed part-way would silently drop the files not yet seen:
+                         * a policy, or the mask of one, would be missing. Fail the whole listing. */
+                        errno = -r;
+                        conf_errors_addf(errors, shown, 0, "cannot list the directory: %m");
+                        conf_files_free(files, n);
+                        free(masked);
+                        return r;
+                }
         }
 
         /* Drop the masks; they did their work by being found first. */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The pure parts of agents.c: the command line, udev rules, daxctl config, and the conflict list. */
+/* agents.c: the pure scanners (command line, udev rules, daxctl config), the conflict list, and a search
+ * path that cannot be listed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agents.h"
 #include "unit-helpers.h"
@@ -168,6 +171,38 @@ START_TEST(conflict_list) {
 }
 END_TEST
 
+START_TEST(unlisted_rules_are_unknown) {
+        char *root = test_tmpdir();
+        Conflicts *c = calloc(1, sizeof(*c));
+        int fd;
+
+        ck_assert_ptr_nonnull(c);
+        write_file(root, "usr/lib/udev/rules.d/40-redhat.rules",
+                   "SUBSYSTEM==\"memory\", ACTION==\"add\", ATTR{state}==\"offline\", ATTR{state}=\"online\"\n");
+        fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+
+        agents_detect_udev_and_daxctl(fd, c);
+        ck_assert_uint_eq(c->n, 1);
+        ck_assert_str_eq(c->items[0].file, "/usr/lib/udev/rules.d/40-redhat.rules:1");
+        ck_assert(!c->items[0].unknown);
+
+        /* The listing fails part-way: not "no rule", but "cannot tell". */
+        c->n = 0;
+        readdir_fail_after(1);
+        agents_detect_udev_and_daxctl(fd, c);
+        readdir_fail_reset();
+        ck_assert_uint_eq(c->n, 1);
+        ck_assert(c->items[0].unknown);
+        ck_assert_int_eq(c->items[0].error, EIO);
+        ck_assert_msg(strstr(c->items[0].text, "/usr/lib/udev/rules.d: cannot list the directory: Input/output error"),
+                      "%s", c->items[0].text);
+        close(fd);
+        free(c);
+        free(root);
+}
+END_TEST
+
 static Suite *agents_suite(void) {
         Suite *s = suite_create("agents");
         TCase *tc = tcase_create("pure");
@@ -176,6 +211,7 @@ static Suite *agents_suite(void) {
         tcase_add_test(tc, udev_rules);
         tcase_add_test(tc, daxctl_conf);
         tcase_add_test(tc, conflict_list);
+        tcase_add_test(tc, unlisted_rules_are_unknown);
         suite_add_tcase(s, tc);
         return s;
 }
