@@ -61,10 +61,4 @@ int manager_coldplug(Manager *m);
 /* Run the daemon until SIGTERM/SIGINT. */
 int manager_run(Manager *m);
 
-/* Rescan everything now, or once after this loop iteration (lost events). */
-int manager_rescan(Manager *m);
-void manager_schedule_rescan(Manager *m);
-
-/* STATUS= for systemd: now, or coalesced after this loop iteration. */
-void manager_update_status(Manager *m);
-void manager_status_changed(Manager *m);
+/* The modules call nothing here: a rescan is block-events.c's, STATUS= is status.c's. */

@@ -115,7 +115,7 @@ static int on_monitor(sd_event_source *s _unused_, int fd _unused_, uint32_t rev
                                              "uevent receive buffer overflowed (ReceiveBufferSize=%llu): "
                                              "events were lost, rescanning",
                                              m->settings.receive_buffer);
-                                manager_schedule_rescan(m);
+                                block_events_schedule_rescan(m);
                                 continue; /* the error is reported once; read what is queued */
                         }
                         break; /* EAGAIN: drained (level-triggered, we are called again if not) */
