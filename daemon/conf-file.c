@@ -66,9 +66,12 @@ static void errors_set(ConfErrors *e, size_t *slot, const char *fmt, ...) {
         e->items[*slot - 1].text = text;
 }
 
-void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+/* While formatting, %m names 'error'. Changes errno: the callers put it back. */
+static void errors_addv(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, va_list ap)
+        _printf_(5, 0);
+
+static void errors_addv(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, va_list ap) {
         char msg[512], clean[sizeof(msg) * 4 + 1], where[512], *text;
-        va_list ap;
         int r;
 
         e->n_total++;
@@ -99,9 +102,8 @@ void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char
                 return;
         }
 
-        va_start(ap, fmt);
+        errno = error < 0 ? -error : error;
         (void) vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
         escape_controls(msg, clean, sizeof(clean));
         if (line > 0)
                 r = asprintf(&text, "%s:%u: %s", where, line, clean);
@@ -111,6 +113,26 @@ void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char
                 log_oom_abort();
         errors_append(e, text);
         e->n_shown++;
+}
+
+void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+        int error = errno; /* for %m: taken before anything here can change it */
+        va_list ap;
+
+        va_start(ap, fmt);
+        errors_addv(e, error, file, line, fmt, ap);
+        va_end(ap);
+        errno = error;
+}
+
+void conf_errors_add_errno(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, ...) {
+        int saved_errno = errno;
+        va_list ap;
+
+        va_start(ap, fmt);
+        errors_addv(e, error, file, line, fmt, ap);
+        va_end(ap);
+        errno = saved_errno;
 }
 
 void conf_errors_clear(ConfErrors *e) {
@@ -417,7 +439,7 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
                 return r;
         }
         if (r < 0) {
-                conf_errors_addf(errors, shown, 0, "cannot read: %s", strerror(-r));
+                conf_errors_add_errno(errors, r, shown, 0, "cannot read: %m");
                 return r;
         }
         if (!S_ISREG(st.st_mode)) {
@@ -430,7 +452,7 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
                 r = check_directories(rootfd, path, false, errors);
         if (r < 0) {
                 if (r != -EPERM && r != -EACCES)
-                        conf_errors_addf(errors, shown, 0, "cannot check the directories above it: %s", strerror(-r));
+                        conf_errors_add_errno(errors, r, shown, 0, "cannot check the directories above it: %m");
                 free(text);
                 return r;
         }
@@ -475,7 +497,7 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                 r = check_directories(rootfd, *dir, true, errors);
                 if (r < 0) {
                         if (r != -EPERM && r != -EACCES)
-                                conf_errors_addf(errors, shown, 0, "cannot check the directory: %s", strerror(-r));
+                                conf_errors_add_errno(errors, r, shown, 0, "cannot check the directory: %m");
                         closedir(d);
                         continue;
                 }
@@ -520,8 +542,7 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                 if (r < 0) {
                         /* A listing that failed part-way would silently drop the files not yet seen:
                          * a policy, or the mask of one, would be missing. Fail the whole listing. */
-                        errno = -r;
-                        conf_errors_addf(errors, shown, 0, "cannot list the directory: %m");
+                        conf_errors_add_errno(errors, r, shown, 0, "cannot list the directory: %m");
                         conf_files_free(files, n);
                         free(masked);
                         return r;

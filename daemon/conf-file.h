@@ -40,7 +40,12 @@ typedef struct ConfErrors {
         size_t file_summary, summary; /* 1 + the index of each "more errors" item, 0: none yet */
 } ConfErrors; /* = {} is empty */
 
+/* Add one error about 'file' (and 'line', if not 0). %m names errno as it was at the call... The
+ * caller's errno is kept. */
 void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
+/* ...or 'error' (a -errno or errno) here. */
+void conf_errors_add_errno(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, ...)
+        _printf_(5, 6);
 void conf_errors_clear(ConfErrors *e);
 
 /*
