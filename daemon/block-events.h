@@ -2,7 +2,7 @@
 #pragma once
 
 #include "inventory.h"
-#include "uevent.h"
+#include "uevent-parse.h"
 
 /*
  * What a scan's or a uevent's news about a block does: the lifecycle (lifecycle.c) says what it means,

@@ -9,7 +9,7 @@
 
 #include "fuzz.h"
 #include "inventory.h"
-#include "uevent.h"
+#include "uevent-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text = fuzz_text(data, size);
