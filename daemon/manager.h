@@ -29,7 +29,7 @@ typedef struct Manager {
         Inventory *inv;
         Settings settings;
         PolicySet policies;
-        Ownership *ownership;    /* ownership.c: the kernel's auto-online and the other agents */
+        Ownership *ownership;    /* ownership.c: the kernel's auto-online (agents.c: the other agents) */
 
         sd_event *event;
         struct udev *udev;
