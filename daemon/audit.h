@@ -31,7 +31,7 @@ typedef enum AuditEvent {
         AUDIT_EVENTS_LOST,
         AUDIT_BAD_UEVENT,
         AUDIT_BAD_SYSFS,
-        AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c) */
+        AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c, agents.c) */
         AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
         _AUDIT_MAX,
 } AuditEvent;

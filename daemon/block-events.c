@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns applying block news: a scan's or refresh's BlockReport and memory/node uevents go through the pure
- * lifecycle (lifecycle.c), and the outcome is applied here: flags, audit record, settle and decide. */
+ * lifecycle (lifecycle.c), and the outcome is applied here: flags, audit record, settle and decide. A
+ * full rescan (start, reload, lost events) is one more source of such news. */
 #include <inttypes.h>
 
 #include "audit.h"
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "settle.h"
+#include "status.h"
 
 void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata) {
         Manager *m = userdata;
@@ -83,7 +85,7 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
         }
         if (o.decide)
                 settle_consider(m, index);
-        manager_status_changed(m);
+        status_changed(m);
 }
 
 /* Drop a block from the inventory; the report keeps what it was. */
@@ -136,7 +138,7 @@ void block_events_memory_uevent(Manager *m, const Uevent *u) {
                 f.result = "ok";
                 audit_record(AUDIT_EVENTS_LOST, &f, "\"%s\" for unknown memory%" PRIu32 ": events were lost, "
                              "rescanning", action, index);
-                manager_schedule_rescan(m);
+                block_events_schedule_rescan(m);
                 return;
         }
         case LC_STEP_REFRESH:
@@ -186,5 +188,21 @@ void block_events_node_uevent(Manager *m, const Uevent *u) {
                 log_debug("Ignoring uevent ACTION=%s for node%d", uevent_action_to_string(u->action), node);
                 break;
         }
-        manager_status_changed(m);
+        status_changed(m);
+}
+
+int block_events_rescan(Manager *m) {
+        int r;
+
+        m->n_rescans++;
+        r = inventory_scan(m->inv, block_events_report, m);
+        if (r == -ENOMEM)
+                log_oom_abort();
+        if (r < 0)
+                log_error_errno(r, "Scan of %s/sys/devices/system/memory failed: %m", m->root->path);
+        return r;
+}
+
+void block_events_schedule_rescan(Manager *m) {
+        (void) sd_event_source_set_enabled(m->rescan_source, SD_EVENT_ONESHOT);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "conf-file.h"
+#include "log.h"
 #include "sysfs.h"
 
 #define UTF8_BOM "\xef\xbb\xbf"
@@ -37,7 +38,7 @@ static void errors_append(ConfErrors *e, char *text) {
                 ConfError *items = realloc(e->items, a * sizeof(ConfError));
 
                 if (!items)
-                        abort(); /* -ENOMEM is fatal */
+                        log_oom_abort();
                 e->items = items;
                 e->n_allocated = a;
         }
@@ -55,7 +56,7 @@ static void errors_set(ConfErrors *e, size_t *slot, const char *fmt, ...) {
         r = vasprintf(&text, fmt, ap);
         va_end(ap);
         if (r < 0)
-                abort();
+                log_oom_abort();
         if (*slot == 0) {
                 errors_append(e, text);
                 *slot = e->n;
@@ -65,9 +66,12 @@ static void errors_set(ConfErrors *e, size_t *slot, const char *fmt, ...) {
         e->items[*slot - 1].text = text;
 }
 
-void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+/* While formatting, %m names 'error'. Changes errno: the callers put it back. */
+static void errors_addv(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, va_list ap)
+        _printf_(5, 0);
+
+static void errors_addv(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, va_list ap) {
         char msg[512], clean[sizeof(msg) * 4 + 1], where[512], *text;
-        va_list ap;
         int r;
 
         e->n_total++;
@@ -75,7 +79,7 @@ void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char
                 free(e->file);
                 e->file = strdup(file);
                 if (!e->file)
-                        abort();
+                        log_oom_abort();
                 e->n_file = 0;
                 e->file_summary = 0;
         }
@@ -98,18 +102,37 @@ void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char
                 return;
         }
 
-        va_start(ap, fmt);
+        errno = error < 0 ? -error : error;
         (void) vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
         escape_controls(msg, clean, sizeof(clean));
         if (line > 0)
                 r = asprintf(&text, "%s:%u: %s", where, line, clean);
         else
                 r = asprintf(&text, "%s: %s", where, clean);
         if (r < 0)
-                abort();
+                log_oom_abort();
         errors_append(e, text);
         e->n_shown++;
+}
+
+void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) {
+        int error = errno; /* for %m: taken before anything here can change it */
+        va_list ap;
+
+        va_start(ap, fmt);
+        errors_addv(e, error, file, line, fmt, ap);
+        va_end(ap);
+        errno = error;
+}
+
+void conf_errors_add_errno(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, ...) {
+        int saved_errno = errno;
+        va_list ap;
+
+        va_start(ap, fmt);
+        errors_addv(e, error, file, line, fmt, ap);
+        va_end(ap);
+        errno = saved_errno;
 }
 
 void conf_errors_clear(ConfErrors *e) {
@@ -286,7 +309,7 @@ static void errors_add_once(ConfErrors *errors, const char *shown, const char *m
         _cleanup_free_ char *text = NULL;
 
         if (asprintf(&text, "%s: %s", shown, msg) < 0)
-                abort();
+                log_oom_abort();
         for (size_t i = 0; i < errors->n; i++)
                 if (strcmp(errors->items[i].text, text) == 0) {
                         errors->n_total++; /* still an error, only not listed twice */
@@ -416,7 +439,7 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
                 return r;
         }
         if (r < 0) {
-                conf_errors_addf(errors, shown, 0, "cannot read: %s", strerror(-r));
+                conf_errors_add_errno(errors, r, shown, 0, "cannot read: %m");
                 return r;
         }
         if (!S_ISREG(st.st_mode)) {
@@ -429,7 +452,7 @@ int conf_read_file(int rootfd, const char *path, const char *shown, char **ret, 
                 r = check_directories(rootfd, path, false, errors);
         if (r < 0) {
                 if (r != -EPERM && r != -EACCES)
-                        conf_errors_addf(errors, shown, 0, "cannot check the directories above it: %s", strerror(-r));
+                        conf_errors_add_errno(errors, r, shown, 0, "cannot check the directories above it: %m");
                 free(text);
                 return r;
         }
@@ -474,11 +497,11 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                 r = check_directories(rootfd, *dir, true, errors);
                 if (r < 0) {
                         if (r != -EPERM && r != -EACCES)
-                                conf_errors_addf(errors, shown, 0, "cannot check the directory: %s", strerror(-r));
+                                conf_errors_add_errno(errors, r, shown, 0, "cannot check the directory: %m");
                         closedir(d);
                         continue;
                 }
-                for (struct dirent *de; (de = readdir(d));) {
+                for (struct dirent *de; (r = root_readdir(d, &de)) > 0;) {
                         size_t l = strlen(de->d_name);
                         char target[64];
                         bool dup = false, is_mask;
@@ -502,22 +525,28 @@ int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, Con
                         is_mask = tl == 9 && memcmp(target, "/dev/null", 9) == 0;
 
                         ConfFile *nf = realloc(files, (n + 1) * sizeof(ConfFile));
-                        bool *nm = realloc(masked, (n + 1) * sizeof(bool));
-                        if (!nf || !nm) {
-                                free(nf ?: files);
-                                free(nm ?: masked);
-                                closedir(d);
-                                return -ENOMEM;
-                        }
+                        if (!nf)
+                                log_oom_abort();
                         files = nf;
+                        bool *nm = realloc(masked, (n + 1) * sizeof(bool));
+                        if (!nm)
+                                log_oom_abort();
                         masked = nm;
                         masked[n] = is_mask;
                         files[n].name = strdup(de->d_name);
                         if (asprintf(&files[n].path, "%s/%s", *dir, de->d_name) < 0 || !files[n].name)
-                                abort();
+                                log_oom_abort();
                         n++;
                 }
                 closedir(d);
+                if (r < 0) {
+                        /* A listing that failed part-way would silently drop the files not yet seen:
+                         * a policy, or the mask of one, would be missing. Fail the whole listing. */
+                        conf_errors_add_errno(errors, r, shown, 0, "cannot list the directory: %m");
+                        conf_files_free(files, n);
+                        free(masked);
+                        return r;
+                }
         }
 
         /* Drop the masks; they did their work by being found first. */

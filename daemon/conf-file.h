@@ -40,7 +40,12 @@ typedef struct ConfErrors {
         size_t file_summary, summary; /* 1 + the index of each "more errors" item, 0: none yet */
 } ConfErrors; /* = {} is empty */
 
+/* Add one error about 'file' (and 'line', if not 0). %m names errno as it was at the call... The
+ * caller's errno is kept. */
 void conf_errors_addf(ConfErrors *e, const char *file, unsigned line, const char *fmt, ...) _printf_(4, 5);
+/* ...or 'error' (a -errno or errno) here. */
+void conf_errors_add_errno(ConfErrors *e, int error, const char *file, unsigned line, const char *fmt, ...)
+        _printf_(5, 6);
 void conf_errors_clear(ConfErrors *e);
 
 /*
@@ -86,7 +91,9 @@ typedef struct ConfFile {
  * List the files ending in 'suffix' across 'dirs' (relative to the root, highest priority first): a
  * name in a higher directory masks the same name lower down, and a symlink to /dev/null masks it
  * entirely. Sorted by name. A directory that fails the trust rules of conf_read_file() is one error
- * in 'errors' and contributes no file. Returns the count or -errno.
+ * in 'errors' and contributes no file. A listing that fails part-way (readdir()) is an error in
+ * 'errors' and fails the whole list: a file not seen could be a policy or the mask of one. Returns the
+ * count or -errno.
  */
 int conf_files_list(int rootfd, const char *const *dirs, const char *suffix, ConfFile **ret, ConfErrors *errors);
 void conf_files_free(ConfFile *files, size_t n);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager.h"
 #include "report.h"
+#include "status.h"
 
 AuditFields engine_block_fields(Manager *m, uint32_t index) {
         const Block *b = &m->inv->blocks[index];
@@ -122,5 +123,5 @@ void engine_decide(Manager *m, uint32_t index) {
                 f.error = err;
                 audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %m", index, f.zone);
         }
-        manager_status_changed(m);
+        status_changed(m);
 }

@@ -76,16 +76,19 @@ bool kept_offline(Manager *m, uint32_t index) {
 }
 
 int kept_offline_save(Manager *m) {
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         FILE *f;
         int r = 0;
 
-        (void) mkdirat(m->root->fd, "run/memhpd", 0755);
+        /* Outside systemd (no RuntimeDirectory=) /run/memhpd, even /run, may not exist yet. */
+        dfd = root_state_dir(m->root->fd, KEPT_OFFLINE_DIR, true);
+        if (dfd < 0)
+                return dfd;
         /* Whatever is planted at .new (a symlink, a hard link to another file) is only unlinked, never
          * written through; O_EXCL then makes sure the file we write is our own new one. */
-        if (unlinkat(m->root->fd, KEPT_OFFLINE_FILE ".new", 0) < 0 && errno != ENOENT)
+        if (unlinkat(dfd, KEPT_OFFLINE_NAME ".new", 0) < 0 && errno != ENOENT)
                 return -errno;
-        fd = openat(m->root->fd, KEPT_OFFLINE_FILE ".new", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = openat(dfd, KEPT_OFFLINE_NAME ".new", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "w");
@@ -103,7 +106,7 @@ int kept_offline_save(Manager *m) {
                 r = -EIO;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;
-        if (r == 0 && renameat(m->root->fd, KEPT_OFFLINE_FILE ".new", m->root->fd, KEPT_OFFLINE_FILE) < 0)
+        if (r == 0 && renameat(dfd, KEPT_OFFLINE_NAME ".new", dfd, KEPT_OFFLINE_NAME) < 0)
                 r = -errno;
         return r;
 }
@@ -112,9 +115,20 @@ static int on_save(sd_event_source *s _unused_, void *userdata) {
         Manager *m = userdata;
         int r = kept_offline_save(m);
 
-        if (r < 0)
-                log_warning_errno(r, "Cannot save /%s: %m; a restart may online blocks someone took offline",
-                                  KEPT_OFFLINE_FILE);
+        /* Said once per problem, not on every change: the next change fails the same way. */
+        if (r < 0 && r != m->kept_offline_save_error) {
+                if (r == -EPERM || r == -ENOTDIR)
+                        log_warning_errno(r, "Cannot save /%s: /%s is %s; a restart may online blocks someone "
+                                          "took offline", KEPT_OFFLINE_FILE, KEPT_OFFLINE_DIR,
+                                          r == -EPERM ? "owned or writable by another user" : "not a directory");
+                else
+                        log_warning_errno(r, "Cannot save /%s: %m; a restart may online blocks someone took "
+                                          "offline", KEPT_OFFLINE_FILE);
+        } else if (r < 0)
+                log_debug_errno(r, "Cannot save /%s: %m (said before)", KEPT_OFFLINE_FILE);
+        else if (m->kept_offline_save_error < 0)
+                log_info("Saved /%s again", KEPT_OFFLINE_FILE);
+        m->kept_offline_save_error = r;
         return 0;
 }
 

@@ -12,7 +12,9 @@
 
 typedef struct Manager Manager;
 
-#define KEPT_OFFLINE_FILE "run/memhpd/offline-by-others"
+#define KEPT_OFFLINE_DIR "run/memhpd"
+#define KEPT_OFFLINE_NAME "offline-by-others"
+#define KEPT_OFFLINE_FILE KEPT_OFFLINE_DIR "/" KEPT_OFFLINE_NAME
 
 /*
  * Read what an earlier instance saved into m->kept_offline. A damaged file costs only its bad lines. No
@@ -25,7 +27,8 @@ int kept_offline_load(Manager *m);
 void kept_offline_forget(Manager *m);
 /* Is 'index' in the loaded list? */
 bool kept_offline(Manager *m, uint32_t index);
-/* Write the list from the blocks' flags. Returns 0 or -errno. */
+/* Write the list from the blocks' flags, creating /run/memhpd (and /run) if missing. Returns 0 or -errno
+ * (-ENOTDIR, -EPERM: a /run/memhpd memhpd must not trust, see root_state_dir()). */
 int kept_offline_save(Manager *m);
 /* The list changed: save it once, after this loop iteration. */
 void kept_offline_changed(Manager *m);

@@ -7,7 +7,7 @@
 #include "audit.h"
 #include "inventory.h"
 #include "memory.h"
-#include "uevent.h"
+#include "uevent-parse.h"
 
 /*
  * The life of one memory block as pure functions: what a report (from a scan or a uevent's re-read)

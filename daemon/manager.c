@@ -13,49 +13,19 @@
 #include "manager.h"
 #include "reload.h"
 #include "settle.h"
+#include "status.h"
 #include "uevent.h"
 
-void manager_update_status(Manager *m) {
-        if (m->opts.once)
-                return;
-        (void) sd_notifyf(false,
-                          "STATUS=Managing %" PRIu32 " memory blocks on %" PRIu32 " %s (%" PRIu32
-                          " offline); %zu %s; %llu onlined, %u failed",
-                          m->inv->n_present, m->inv->n_nodes, plural(m->inv->n_nodes, "node", "nodes"),
-                          m->inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"), m->n_onlined,
-                          m->n_failed);
-}
-
-/* Coalesce STATUS= updates: one per loop iteration that changed something, not one per uevent. */
+/* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
-        manager_update_status(userdata);
+        status_update(userdata);
         return 0;
 }
 
-void manager_status_changed(Manager *m) {
-        if (m->status_source)
-                (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_ONESHOT);
-}
-
-int manager_rescan(Manager *m) {
-        int r;
-
-        m->n_rescans++;
-        r = inventory_scan(m->inv, block_events_report, m);
-        if (r == -ENOMEM)
-                log_oom_abort();
-        if (r < 0)
-                log_error_errno(r, "Scan of %s/sys/devices/system/memory failed: %m", m->root->path);
-        return r;
-}
-
+/* block_events_schedule_rescan() enables it (lost events). */
 static int on_rescan(sd_event_source *s _unused_, void *userdata) {
-        (void) manager_rescan(userdata);
+        (void) block_events_rescan(userdata);
         return 0;
-}
-
-void manager_schedule_rescan(Manager *m) {
-        (void) sd_event_source_set_enabled(m->rescan_source, SD_EVENT_ONESHOT);
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -123,7 +93,7 @@ int manager_coldplug(Manager *m) {
         int r;
 
         (void) kept_offline_load(m); /* logged; the scan goes on with what could be read */
-        r = manager_rescan(m);
+        r = block_events_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
         if (r >= 0 && m->inv->iomem_error < 0) {
@@ -215,6 +185,6 @@ int manager_run(Manager *m) {
                      plural(m->policies.n, "policy", "policies"), event_source_to_string(m->settings.event_source),
                      m->opts.dry_run ? "; dry run, writing nothing" : "");
         (void) sd_notify(false, "READY=1");
-        manager_update_status(m);
+        status_update(m);
         return sd_event_loop(m->event);
 }

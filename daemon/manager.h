@@ -29,7 +29,7 @@ typedef struct Manager {
         Inventory *inv;
         Settings settings;
         PolicySet policies;
-        Ownership *ownership;    /* ownership.c: the kernel's auto-online and the other agents */
+        Ownership *ownership;    /* ownership.c: the kernel's auto-online (agents.c: the other agents) */
 
         sd_event *event;
         struct udev *udev;
@@ -43,6 +43,7 @@ typedef struct Manager {
         /* Blocks someone else took offline, as saved in /run by an earlier instance (sorted). */
         uint32_t *kept_offline;
         size_t n_kept_offline;
+        int kept_offline_save_error; /* the last failed save, said once (kept-offline.c); 0 after a good one */
 
         unsigned n_failed;       /* actions that failed since start */
         bool config_ok;          /* the last load of settings and policies was clean */
@@ -60,10 +61,4 @@ int manager_coldplug(Manager *m);
 /* Run the daemon until SIGTERM/SIGINT. */
 int manager_run(Manager *m);
 
-/* Rescan everything now, or once after this loop iteration (lost events). */
-int manager_rescan(Manager *m);
-void manager_schedule_rescan(Manager *m);
-
-/* STATUS= for systemd: now, or coalesced after this loop iteration. */
-void manager_update_status(Manager *m);
-void manager_status_changed(Manager *m);
+/* The modules call nothing here: a rescan is block-events.c's, STATUS= is status.c's. */

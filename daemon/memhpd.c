@@ -65,7 +65,8 @@ static int check(const char *root) {
                                zone_target_to_string(set.items[i].zone), when_to_string(set.items[i].when));
         } else
                 fprintf(stderr, "memhpd: %zu error%s\n", errors.n_total, errors.n_total == 1 ? "" : "s");
-        /* ownership.c: the other agents that online memory (not errors: the exit status ignores them). */
+        /* ownership.c and agents.c: the other agents that online memory (not errors: the exit status ignores
+         * them). */
         ownership_print_conflicts(fd, ok == 0 ? settings.kernel_auto_online : KERNEL_AUTO_ONLINE_TAKEOVER, stdout);
         conf_errors_clear(&errors);
         policy_set_done(&set);

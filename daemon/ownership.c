@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Owns the onlining decision against every other agent that onlines memory: the kernel's auto-online
- * (detected, taken over, delegated to, restored), udev rules and daxctl (detected). See ownership.h.
+ * Owns the kernel's auto-online knobs: detected, taken over, delegated to, saved in /run and restored.
+ * The other agents (command line, udev, daxctl) are detected in agents.c. See ownership.h.
  */
-#include <ctype.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -13,6 +11,7 @@
 #include <syslog.h>
 
 #include "conf-file.h"
+#include "log.h"
 #include "ownership.h"
 #include "sysfs.h"
 
@@ -22,7 +21,6 @@
 #define SAVED_NAME "kernel-auto-online"
 #define SAVED_SHOWN "/" SAVED_DIR "/" SAVED_NAME
 #define SAVED_MAX 4096
-#define UDEV_RULES_MAX (1024 * 1024)
 
 /* ------------------------------------------------------------------------------------ the knobs */
 
@@ -145,302 +143,6 @@ int knob_values_format(const KnobValues *v, char *buf, size_t size) {
         return (int) len;
 }
 
-int cmdline_memhp_default_state(const char *cmdline, char *buf, size_t size) {
-        static const char key[] = "memhp_default_state=";
-        int found = 0;
-
-        for (const char *p = cmdline; *p;) {
-                size_t len;
-
-                p += strspn(p, " \t\n");
-                len = strcspn(p, " \t\n");
-                if (len > sizeof(key) - 1 && strncmp(p, key, sizeof(key) - 1) == 0) {
-                        /* The kernel applies each occurrence in turn: the last one wins. */
-                        snprintf(buf, size, "%.*s", (int) (len - (sizeof(key) - 1)), p + sizeof(key) - 1);
-                        found = 1;
-                }
-                p += len;
-        }
-        return found;
-}
-
-/* ------------------------------------------------------------------------------ udev rule files */
-
-typedef struct UdevToken {
-        char key[32];
-        char attr[64];
-        char op[3];
-        char value[256];
-} UdevToken;
-
-/* One KEY[{attr}] OP "value" token of a udev rule line. Returns 1, 0 at the end, -EINVAL. */
-static int udev_next_token(const char **pp, UdevToken *t, char *err, size_t err_size) {
-        const char *p = *pp;
-        size_t n;
-
-        p += strspn(p, " \t,");
-        if (!*p)
-                return 0;
-        *t = (UdevToken) {};
-        n = 0;
-        while (isalnum((unsigned char) *p) || *p == '_') {
-                if (n + 1 < sizeof(t->key))
-                        t->key[n++] = *p;
-                p++;
-        }
-        if (n == 0) {
-                snprintf(err, err_size, "expected a key at \"%.20s\"", p);
-                return -EINVAL;
-        }
-        if (*p == '{') {
-                const char *end = strchr(p, '}');
-                if (!end || memchr(p, '"', end - p)) {
-                        snprintf(err, err_size, "unterminated {attribute} after %s", t->key);
-                        return -EINVAL;
-                }
-                snprintf(t->attr, sizeof(t->attr), "%.*s", (int) (end - p - 1), p + 1);
-                p = end + 1;
-        }
-        p += strspn(p, " \t");
-        if ((p[0] == '=' || p[0] == '!' || p[0] == '+' || p[0] == '-' || p[0] == ':') && p[1] == '=') {
-                memcpy(t->op, p, 2);
-                p += 2;
-        } else if (p[0] == '=') {
-                t->op[0] = '=';
-                p++;
-        } else {
-                snprintf(err, err_size, "expected an operator after %s", t->key);
-                return -EINVAL;
-        }
-        p += strspn(p, " \t");
-        if ((*p == 'e' || *p == 'E') && p[1] == '"')
-                p++; /* e"..." : escapes are processed; the text is the same for our purpose */
-        if (*p != '"') {
-                snprintf(err, err_size, "the value of %s is not in double quotes", t->key);
-                return -EINVAL;
-        }
-        p++;
-        n = 0;
-        for (;; p++) {
-                if (!*p) {
-                        snprintf(err, err_size, "unterminated value of %s", t->key);
-                        return -EINVAL;
-                }
-                if (*p == '"')
-                        break;
-                if (*p == '\\' && p[1])
-                        p++;
-                if (n + 1 < sizeof(t->value))
-                        t->value[n++] = *p;
-        }
-        p++;
-        if (*p && *p != ' ' && *p != '\t' && *p != ',') {
-                snprintf(err, err_size, "no separator after the value of %s", t->key);
-                return -EINVAL;
-        }
-        *pp = p;
-        return 1;
-}
-
-/* udev's patterns: alternatives separated by '|', each a glob. */
-static bool udev_pattern_matches(const char *pattern, const char *s) {
-        char alt[256];
-
-        for (const char *p = pattern;;) {
-                size_t len = strcspn(p, "|");
-                snprintf(alt, sizeof(alt), "%.*s", (int) len, p);
-                if (fnmatch(alt, s, 0) == 0)
-                        return true;
-                if (!p[len])
-                        return false;
-                p += len + 1;
-        }
-}
-
-static bool token_is(const UdevToken *t, const char *key, const char *attr) {
-        return strcmp(t->key, key) == 0 && (!attr || strcmp(t->attr, attr) == 0);
-}
-
-static bool token_assigns(const UdevToken *t) {
-        return strcmp(t->op, "=") == 0 || strcmp(t->op, ":=") == 0 || strcmp(t->op, "+=") == 0;
-}
-
-void udev_rules_scan(const char *text, UdevRuleScan *ret) {
-        UdevRuleScan s = {};
-        char label[64] = ""; /* inside SUBSYSTEM!="memory", GOTO="label" ... LABEL="label" */
-        _cleanup_free_ char *rule = NULL;
-        size_t alloc = 0;
-        unsigned lineno = 0;
-
-        for (const char *line = text; line && *line;) {
-                unsigned first = lineno + 1;
-                size_t len = 0;
-                bool memory = label[0] != '\0', not_memory = false, dax = false, daxctl = false;
-                char assigns[160] = "", go[64] = "", lab[64] = "", err[160];
-                const char *p;
-                UdevToken t;
-                int r;
-
-                /* Join continued lines ("\" at the end). */
-                for (;;) {
-                        const char *eol = strchr(line, '\n');
-                        size_t l = eol ? (size_t) (eol - line) : strlen(line);
-                        bool cont = l > 0 && line[l - 1] == '\\';
-
-                        lineno++;
-                        if (len + l + 1 > alloc) {
-                                char *b = realloc(rule, len + l + 64);
-                                if (!b)
-                                        abort();
-                                rule = b;
-                                alloc = len + l + 64;
-                        }
-                        memcpy(rule + len, line, cont ? l - 1 : l);
-                        len += cont ? l - 1 : l;
-                        line = eol ? eol + 1 : NULL;
-                        if (!cont || !line)
-                                break;
-                }
-                rule[len] = '\0';
-                p = rule + strspn(rule, " \t");
-                if (!*p || *p == '#')
-                        continue;
-
-                while ((r = udev_next_token(&p, &t, err, sizeof(err))) > 0) {
-                        bool eq = strcmp(t.op, "==") == 0, ne = strcmp(t.op, "!=") == 0;
-
-                        if ((token_is(&t, "SUBSYSTEM", NULL) || token_is(&t, "SUBSYSTEMS", NULL)) && (eq || ne)) {
-                                bool m = udev_pattern_matches(t.value, "memory");
-                                if (eq && m)
-                                        memory = true;
-                                if (ne && m)
-                                        not_memory = true;
-                                if (eq && udev_pattern_matches(t.value, "dax"))
-                                        dax = true;
-                        } else if (token_is(&t, "DEVPATH", NULL) && eq &&
-                                   udev_pattern_matches(t.value, "/devices/system/memory/memory1"))
-                                memory = true;
-                        else if (token_is(&t, "KERNEL", NULL) && eq && udev_pattern_matches(t.value, "memory1"))
-                                memory = true;
-                        else if (token_is(&t, "ATTR", "state") && token_assigns(&t) && strcmp(t.value, "offline") != 0)
-                                snprintf(assigns, sizeof(assigns), "ATTR{state}%s\"%.120s\"", t.op, t.value);
-                        else if (token_is(&t, "RUN", NULL) && token_assigns(&t)) {
-                                if (strstr(t.value, "daxctl"))
-                                        daxctl = true;
-                                else if (strstr(t.value, "state") && strstr(t.value, "online"))
-                                        snprintf(assigns, sizeof(assigns), "RUN%s\"%.120s\"", t.op, t.value);
-                        } else if (token_is(&t, "ENV", "SYSTEMD_WANTS") && token_assigns(&t) &&
-                                   strstr(t.value, "daxdev-reconfigure"))
-                                daxctl = true;
-                        else if (token_is(&t, "GOTO", NULL))
-                                snprintf(go, sizeof(go), "%.63s", t.value);
-                        else if (token_is(&t, "LABEL", NULL))
-                                snprintf(lab, sizeof(lab), "%.63s", t.value);
-                }
-                if (r < 0) {
-                        if (s.bad_line == 0) {
-                                s.bad_line = first;
-                                snprintf(s.bad, sizeof(s.bad), "%s", err);
-                        }
-                        continue;
-                }
-                if (memory && assigns[0] && s.kind != UDEV_RULE_ONLINES_MEMORY) {
-                        s.kind = UDEV_RULE_ONLINES_MEMORY;
-                        s.line = first;
-                        snprintf(s.what, sizeof(s.what), "%s", assigns);
-                } else if ((daxctl && (dax || !memory)) && s.kind == UDEV_RULE_NONE) {
-                        s.kind = UDEV_RULE_RUNS_DAXCTL;
-                        s.line = first;
-                        snprintf(s.what, sizeof(s.what), "daxctl reconfigure-device for new dax devices");
-                }
-                if (not_memory && go[0] && !label[0])
-                        snprintf(label, sizeof(label), "%s", go);
-                if (lab[0] && strcmp(lab, label) == 0)
-                        label[0] = '\0';
-        }
-        *ret = s;
-}
-
-/* --------------------------------------------------------------------------------- daxctl config */
-
-static char *strip(char *s) {
-        char *e;
-
-        s += strspn(s, " \t\r");
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
-}
-
-void daxctl_conf_scan(const char *text, DaxctlConfScan *ret) {
-        DaxctlConfScan s = {};
-        char section[64] = "";
-        unsigned section_line = 0, lineno = 0;
-        bool system_ram = false, online = true;
-
-        /* A section ends at the next header or at the end of the file. */
-#define SECTION_DONE()                                                                        \
-        do {                                                                                  \
-                if (section[0] && system_ram && online) {                                     \
-                        if (s.n_online++ == 0) {                                              \
-                                s.line = section_line;                                        \
-                                snprintf(s.name, sizeof(s.name), "%s", section);              \
-                        }                                                                     \
-                }                                                                             \
-        } while (0)
-
-        for (const char *line = text; line && *line;) {
-                const char *eol = strchr(line, '\n');
-                size_t len = eol ? (size_t) (eol - line) : strlen(line);
-                char buf[512], *l, *eq;
-
-                lineno++;
-                snprintf(buf, sizeof(buf), "%.*s", (int) len, line);
-                line = eol ? eol + 1 : NULL;
-                l = strip(buf);
-                if (!*l || *l == '#' || *l == ';')
-                        continue;
-                if (*l == '[') {
-                        char *end = strchr(l, ']');
-                        SECTION_DONE();
-                        section[0] = '\0';
-                        system_ram = false;
-                        online = true;
-                        if (!end) {
-                                if (!s.bad_line)
-                                        s.bad_line = lineno;
-                                continue;
-                        }
-                        *end = '\0';
-                        l = strip(l + 1);
-                        if (strncmp(l, "reconfigure-device", 18) == 0 && (l[18] == ' ' || l[18] == '\t')) {
-                                snprintf(section, sizeof(section), "%s", strip(l + 18));
-                                section_line = lineno;
-                        }
-                        continue;
-                }
-                eq = strchr(l, '=');
-                if (!eq) {
-                        if (!s.bad_line)
-                                s.bad_line = lineno;
-                        continue;
-                }
-                *eq = '\0';
-                {
-                        char *k = strip(l), *v = strip(eq + 1);
-                        if (strcmp(k, "mode") == 0)
-                                system_ram = strcmp(v, "system-ram") == 0;
-                        else if (strcmp(k, "online") == 0)
-                                online = !(strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
-                                           strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0);
-                }
-        }
-        SECTION_DONE();
-#undef SECTION_DONE
-        *ret = s;
-}
-
 /* ------------------------------------------------------------------- what the kernel can do for us */
 
 #define HOTADD_KINDS ((((uint32_t) 1 << _DEVICE_MAX) - 1) & ~((uint32_t) 1 << DEVICE_BOOT))
@@ -537,28 +239,7 @@ int ownership_delegate_plan(const PolicySet *set, KnobValues *ret, const Policy 
         return 1;
 }
 
-/* -------------------------------------------------------------------------------------- detection */
-
-static void conflict_add(Conflicts *c, const char *agent, const char *file, unsigned line, bool unknown,
-                         const char *fmt, ...) _printf_(6, 7);
-
-static void conflict_add(Conflicts *c, const char *agent, const char *file, unsigned line, bool unknown,
-                         const char *fmt, ...) {
-        Conflict *x;
-        va_list ap;
-
-        if (c->n >= CONFLICTS_MAX)
-                return;
-        x = &c->items[c->n++];
-        *x = (Conflict) { .agent = agent, .unknown = unknown };
-        if (file && line)
-                snprintf(x->file, sizeof(x->file), "%s:%u", file, line);
-        else if (file)
-                snprintf(x->file, sizeof(x->file), "%s", file);
-        va_start(ap, fmt);
-        (void) vsnprintf(x->text, sizeof(x->text), fmt, ap);
-        va_end(ap);
-}
+/* ------------------------------------------------------------------------------------ detection */
 
 /* Read one knob. Returns 0 with a valid value, -ENOENT if the kernel has no such file, or another
  * -errno (-EINVAL: a value memhpd does not know). */
@@ -583,26 +264,26 @@ static const char *mode_consequence(KernelAutoOnline mode) {
         }
 }
 
-static void detect_kernel(int rootfd, const KnobValues *saved, KernelAutoOnline mode, Conflicts *c) {
-        char cur[ROOT_VALUE_MAX], param[_KNOB_MAX][ROOT_VALUE_MAX] = {}, cmdline_state[64];
-        _cleanup_free_ char *cmdline = NULL;
+/* Returns false when the kernel has no auto-online memhpd can tell: then nothing else about it is said. */
+static bool detect_kernel(int rootfd, const KnobValues *saved, KernelAutoOnline mode, Conflicts *c) {
+        char cur[ROOT_VALUE_MAX], param[_KNOB_MAX][ROOT_VALUE_MAX] = {};
         const char *effective;
         int r;
 
         r = knob_read(rootfd, KNOB_AUTO_ONLINE_BLOCKS, cur, sizeof(cur));
         if (r == -ENOENT)
-                return; /* no memory hot-plug, or a kernel without auto-online: nobody to conflict with */
+                return false; /* no memory hot-plug, or a kernel without auto-online: nobody to conflict with */
         if (r == -EINVAL) {
-                conflict_add(c, "kernel", "/sys/devices/system/memory/auto_online_blocks", 0, true,
-                             "auto_online_blocks holds \"%s\", which memhpd does not know: it cannot tell whether the "
-                             "kernel onlines hot-added memory itself, and leaves it alone", cur);
-                return;
+                conflicts_add(c, "kernel", "/sys/devices/system/memory/auto_online_blocks", 0, true, 0,
+                              "auto_online_blocks holds \"%s\", which memhpd does not know: it cannot tell whether "
+                              "the kernel onlines hot-added memory itself, and leaves it alone", cur);
+                return false;
         }
         if (r < 0) {
-                conflict_add(c, "kernel", "/sys/devices/system/memory/auto_online_blocks", 0, true,
-                             "cannot read auto_online_blocks (%s): memhpd cannot tell whether the kernel onlines "
-                             "hot-added memory itself, and leaves it alone", strerror(-r));
-                return;
+                conflicts_add(c, "kernel", "/sys/devices/system/memory/auto_online_blocks", 0, true, r,
+                              "cannot read auto_online_blocks (%m): memhpd cannot tell whether the kernel onlines "
+                              "hot-added memory itself, and leaves it alone");
+                return false;
         }
         /* Without memhpd the kernel does what the saved value says (our own "offline" is not its own). */
         effective = saved && saved->set[KNOB_AUTO_ONLINE_BLOCKS] ? saved->value[KNOB_AUTO_ONLINE_BLOCKS] : cur;
@@ -617,11 +298,11 @@ static void detect_kernel(int rootfd, const KnobValues *saved, KernelAutoOnline 
                         char shown[128];
                         snprintf(shown, sizeof(shown), "/%s", knob_paths[k]);
                         if (r == -EINVAL)
-                                conflict_add(c, "kernel", shown, 0, true, "memory_hotplug.%s holds \"%s\", which memhpd "
-                                             "does not know: not using or changing it", knob_names[k], param[k]);
+                                conflicts_add(c, "kernel", shown, 0, true, 0, "memory_hotplug.%s holds \"%s\", which "
+                                              "memhpd does not know: not using or changing it", knob_names[k], param[k]);
                         else
-                                conflict_add(c, "kernel", shown, 0, true, "cannot read memory_hotplug.%s (%s): not "
-                                             "using or changing it", knob_names[k], strerror(-r));
+                                conflicts_add(c, "kernel", shown, 0, true, r, "cannot read memory_hotplug.%s (%m): not "
+                                              "using or changing it", knob_names[k]);
                         param[k][0] = '\0';
                 }
         }
@@ -639,100 +320,18 @@ static void detect_kernel(int rootfd, const KnobValues *saved, KernelAutoOnline 
                                                                              : param[KNOB_AUTO_MOVABLE_RATIO]);
                 else
                         snprintf(how, sizeof(how), "into ZONE_NORMAL (online_policy=%.31s)", policy[0] ? policy : "contig-zones");
-                conflict_add(c, "kernel", "/sys/devices/system/memory/auto_online_blocks", 0, false,
-                             "the kernel onlines every hot-added memory block itself, %s, before memhpd sees it "
-                             "(auto_online_blocks=%s); %s", how, effective, mode_consequence(mode));
+                conflicts_add(c, "kernel", "/sys/devices/system/memory/auto_online_blocks", 0, false, 0,
+                              "the kernel onlines every hot-added memory block itself, %s, before memhpd sees it "
+                              "(auto_online_blocks=%s); %s", how, effective, mode_consequence(mode));
         }
-
-        if (root_read_file(rootfd, "proc/cmdline", 64 * 1024, &cmdline, NULL, NULL) >= 0 &&
-            cmdline_memhp_default_state(cmdline, cmdline_state, sizeof(cmdline_state)) > 0 &&
-            strcmp(cmdline_state, "offline") != 0)
-                conflict_add(c, "cmdline", "/proc/cmdline", 0, false,
-                             "the kernel was booted with memhp_default_state=%s, which sets auto_online_blocks at boot; "
-                             "remove it from the boot loader's command line so that hot-added memory waits for memhpd",
-                             cmdline_state);
-}
-
-typedef void (*file_scan_t)(Conflicts *c, const char *shown, const char *name, const char *text, void *userdata);
-
-/* Read every file of a search path (same-name and /dev/null masking as for policies) and scan it. */
-static void scan_files(int rootfd, const char *const *dirs, const char *suffix, const char *agent, file_scan_t scan,
-                       void *userdata, Conflicts *c) {
-        ConfErrors errors = {};
-        ConfFile *files = NULL;
-        int n;
-
-        n = conf_files_list(rootfd, dirs, suffix, &files, &errors);
-        for (int i = 0; i < n; i++) {
-                _cleanup_free_ char *text = NULL, *shown = NULL;
-                int r;
-
-                if (asprintf(&shown, "/%s", files[i].path) < 0)
-                        abort();
-                r = root_read_file(rootfd, files[i].path, UDEV_RULES_MAX, &text, NULL, NULL);
-                if (r < 0)
-                        conflict_add(c, agent, shown, 0, true, "cannot read %s (%s): memhpd cannot tell whether %s "
-                                     "onlines memory", files[i].name, strerror(-r), agent);
-                else
-                        scan(c, shown, files[i].name, text, userdata);
-        }
-        if (n >= 0)
-                conf_files_free(files, n);
-        conf_errors_clear(&errors);
-}
-
-static void scan_udev_rules(Conflicts *c, const char *shown, const char *name, const char *text, void *userdata) {
-        char *daxctl_rule = userdata; /* the first rule that runs daxctl, for the daxctl conflict */
-        UdevRuleScan scan;
-
-        udev_rules_scan(text, &scan);
-        if (scan.bad_line)
-                conflict_add(c, "udev", shown, scan.bad_line, true, "line %u of %s does not parse (%s): udevd skips it, "
-                             "and memhpd cannot tell whether it onlines memory", scan.bad_line, name, scan.bad);
-        if (scan.kind == UDEV_RULE_ONLINES_MEMORY)
-                conflict_add(c, "udev", shown, scan.line, false,
-                             "udev onlines hot-added memory blocks (%s) in a race with memhpd; mask the rule "
-                             "(ln -s /dev/null /etc/udev/rules.d/%s) and run udevadm control --reload", scan.what, name);
-        else if (scan.kind == UDEV_RULE_RUNS_DAXCTL && !daxctl_rule[0])
-                snprintf(daxctl_rule, 320, "%.300s:%u", shown, scan.line);
-}
-
-static void scan_daxctl_conf(Conflicts *c, const char *shown, const char *name, const char *text, void *userdata) {
-        const char *daxctl_rule = userdata;
-        DaxctlConfScan scan;
-        char when[400];
-
-        daxctl_conf_scan(text, &scan);
-        if (scan.bad_line)
-                conflict_add(c, "daxctl", shown, scan.bad_line, true, "line %u of %s does not parse: memhpd cannot tell "
-                             "whether daxctl onlines memory", scan.bad_line, name);
-        if (!scan.n_online)
-                return;
-        if (daxctl_rule[0])
-                snprintf(when, sizeof(when), "as soon as the device appears (its udev rule %s runs daxctl)", daxctl_rule);
-        else
-                snprintf(when, sizeof(when), "when daxctl reconfigure-device --check-config runs");
-        conflict_add(c, "daxctl", shown, scan.line, false,
-                     "daxctl onlines the memory of %u dax device%s ([reconfigure-device %s], mode = system-ram) %s; "
-                     "set online = false there to leave it to memhpd", scan.n_online, scan.n_online == 1 ? "" : "s",
-                     scan.name, when);
-}
-
-static void detect_udev_and_daxctl(int rootfd, Conflicts *c) {
-        static const char *const udev_dirs[] = {
-                "etc/udev/rules.d", "run/udev/rules.d", "usr/lib/udev/rules.d", "lib/udev/rules.d", NULL,
-        };
-        static const char *const daxctl_dirs[] = { "etc/daxctl.conf.d", NULL };
-        char daxctl_rule[320] = "";
-
-        scan_files(rootfd, udev_dirs, ".rules", "udev", scan_udev_rules, daxctl_rule, c);
-        scan_files(rootfd, daxctl_dirs, ".conf", "daxctl", scan_daxctl_conf, daxctl_rule, c);
+        return true;
 }
 
 void ownership_detect(int rootfd, const KnobValues *saved, KernelAutoOnline mode, Conflicts *ret) {
         ret->n = 0;
-        detect_kernel(rootfd, saved, mode, ret);
-        detect_udev_and_daxctl(rootfd, ret);
+        if (detect_kernel(rootfd, saved, mode, ret))
+                agents_detect_cmdline(rootfd, ret);
+        agents_detect_udev_and_daxctl(rootfd, ret);
 }
 
 void ownership_print_conflicts(int rootfd, KernelAutoOnline mode, FILE *out) {
@@ -742,16 +341,14 @@ void ownership_print_conflicts(int rootfd, KernelAutoOnline mode, FILE *out) {
         KnobValues saved = {};
 
         if (!c)
-                abort();
+                log_oom_abort();
         /* While memhpd runs (or after it crashed) the kernel's own values are the saved ones. */
         dfd = root_state_dir(rootfd, SAVED_DIR, false);
         if (dfd >= 0 && root_state_read(dfd, SAVED_NAME, SAVED_MAX, &text) >= 0 &&
             knob_values_parse(text, &saved, NULL) < 0)
                 saved = (KnobValues) {};
         ownership_detect(rootfd, &saved, mode, c);
-        for (size_t i = 0; i < c->n; i++)
-                fprintf(out, "conflict: %s%s%s: %s\n", c->items[i].agent, c->items[i].file[0] ? " " : "",
-                        c->items[i].file, c->items[i].text);
+        conflicts_print(c, out);
         free(c);
 }
 
@@ -791,14 +388,18 @@ Ownership *ownership_free(Ownership *o) {
 
 static void say(Ownership *o, const char *result, int error, const char *fmt, ...) _printf_(4, 5);
 
+/* One kernel-auto-online record; while formatting, %m names 'error'. */
 static void say(Ownership *o, const char *result, int error, const char *fmt, ...) {
         AuditFields f = AUDIT_FIELDS_INIT;
+        int saved_errno = errno;
         char text[512];
         va_list ap;
 
+        errno = error < 0 ? -error : error;
         va_start(ap, fmt);
         (void) vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
+        errno = saved_errno;
         f.agent = "kernel";
         f.result = o->dry_run && strcmp(result, "failed") != 0 ? "dry-run" : result;
         f.error = error;
@@ -809,9 +410,13 @@ static void say_dir_problem(Ownership *o, int r) {
         if (o->dir_said)
                 return;
         o->dir_said = true;
-        say(o, "failed", r, "cannot use /%s (%s): memhpd cannot keep the kernel's auto-online values across a "
-            "crash, so it leaves them as they are", SAVED_DIR,
-            r == -EPERM ? "owned or writable by another user" : r == -ENOTDIR ? "not a directory" : strerror(-r));
+        if (r == -EPERM || r == -ENOTDIR)
+                say(o, "failed", r, "cannot use /%s (%s): memhpd cannot keep the kernel's auto-online values across "
+                    "a crash, so it leaves them as they are", SAVED_DIR,
+                    r == -EPERM ? "owned or writable by another user" : "not a directory");
+        else
+                say(o, "failed", r, "cannot use /%s (%m): memhpd cannot keep the kernel's auto-online values across "
+                    "a crash, so it leaves them as they are", SAVED_DIR);
 }
 
 static void saved_load(Ownership *o) {
@@ -833,8 +438,8 @@ static void saved_load(Ownership *o) {
         if (r == -ENOENT)
                 return;
         if (r < 0) {
-                say(o, "failed", r, "cannot read %s (%s): the kernel's values from before an earlier memhpd changed "
-                    "them are unknown; nothing is restored from it", SAVED_SHOWN, strerror(-r));
+                say(o, "failed", r, "cannot read %s (%m): the kernel's values from before an earlier memhpd changed "
+                    "them are unknown; nothing is restored from it", SAVED_SHOWN);
                 return;
         }
         if (knob_values_parse(text, &v, &bad) < 0) {
@@ -921,8 +526,8 @@ static void reconcile(Ownership *o, KnobValues *target) {
                         if (r == -EPERM || r == -ENOTDIR || r == -ENOENT)
                                 say_dir_problem(o, r);
                         else
-                                say(o, "failed", r, "cannot save the kernel's values in %s (%s): leaving them as they "
-                                    "are", SAVED_SHOWN, strerror(-r));
+                                say(o, "failed", r, "cannot save the kernel's values in %s (%m): leaving them as they "
+                                    "are", SAVED_SHOWN);
                         /* Change only what is saved already. */
                         for (int k = 0; k < _KNOB_MAX; k++)
                                 if (target->set[k] && !o->saved.set[k])
@@ -938,8 +543,8 @@ static void reconcile(Ownership *o, KnobValues *target) {
                 if (strcmp(cur[k], o->saved.value[k]) != 0) {
                         r = root_write(o->rootfd, knob_paths[k], o->saved.value[k]);
                         if (r < 0) {
-                                say(o, "failed", r, "cannot put %s back to %s (%s): it stays %s; the value stays saved "
-                                    "in %s", knob_names[k], o->saved.value[k], strerror(-r), cur[k], SAVED_SHOWN);
+                                say(o, "failed", r, "cannot put %s back to %s (%m): it stays %s; the value stays saved "
+                                    "in %s", knob_names[k], o->saved.value[k], cur[k], SAVED_SHOWN);
                                 continue;
                         }
                         say(o, "ok", 0, "put %s back to %s", knob_names[k], o->saved.value[k]);
@@ -964,8 +569,8 @@ static void reconcile(Ownership *o, KnobValues *target) {
                                                 knob_values_put(&with, k, cur[k]);
                                                 r = saved_store(o, &with);
                                                 if (r < 0) {
-                                                        say(o, "failed", r, "cannot save %s in %s (%s): leaving it %s",
-                                                            knob_names[k], SAVED_SHOWN, strerror(-r), cur[k]);
+                                                        say(o, "failed", r, "cannot save %s in %s (%m): leaving it %s",
+                                                            knob_names[k], SAVED_SHOWN, cur[k]);
                                                         target->set[k] = false;
                                                 } else
                                                         o->saved = with;
@@ -976,8 +581,8 @@ static void reconcile(Ownership *o, KnobValues *target) {
                         continue;
                 r = root_write(o->rootfd, knob_paths[k], target->value[k]);
                 if (r < 0) {
-                        say(o, "failed", r, "cannot set %s to %s (%s): it stays %s", knob_names[k], target->value[k],
-                            strerror(-r), cur[k]);
+                        say(o, "failed", r, "cannot set %s to %s (%m): it stays %s", knob_names[k], target->value[k],
+                            cur[k]);
                         continue;
                 }
                 say(o, "ok", 0, "set %s to %s (it was %s; saved in %s, put back when memhpd stops)", knob_names[k],
@@ -988,7 +593,7 @@ static void reconcile(Ownership *o, KnobValues *target) {
         if (restored) {
                 r = saved_store(o, &o->saved);
                 if (r < 0)
-                        say(o, "failed", r, "cannot update %s (%s)", SAVED_SHOWN, strerror(-r));
+                        say(o, "failed", r, "cannot update %s (%m)", SAVED_SHOWN);
         }
 }
 
@@ -996,15 +601,9 @@ static void audit_conflicts(Ownership *o, KernelAutoOnline mode) {
         Conflicts *c = calloc(1, sizeof(*c));
 
         if (!c)
-                abort();
+                log_oom_abort();
         ownership_detect(o->rootfd, &o->saved, mode, c);
-        for (size_t i = 0; i < c->n; i++) {
-                AuditFields f = AUDIT_FIELDS_INIT;
-                f.agent = c->items[i].agent;
-                f.file = c->items[i].file[0] ? c->items[i].file : NULL;
-                f.result = c->items[i].unknown ? "unknown" : "found";
-                audit_record(AUDIT_CONFLICT, &f, "%s", c->items[i].text);
-        }
+        conflicts_audit(c);
         free(c);
 }
 

@@ -2,22 +2,22 @@
 #pragma once
 
 /*
- * Who owns the onlining decision. This module owns everything memhpd knows and does about the OTHER
- * agents that online hot-added memory: the kernel's own auto-online (auto_online_blocks and the
- * memory_hotplug module parameters, memhp_default_state= on the command line), udev rules that write
- * a memory block's state, and daxctl. It finds them (one "conflict" record each), applies
- * KernelAutoOnline= (take the kernel's auto-online over, keep it, or delegate the work to it), keeps
- * the kernel's previous values in /run/memhpd/kernel-auto-online and puts them back at a clean stop,
- * also after a crash and restart.
+ * Who owns the onlining decision, as far as the kernel's own auto-online goes: auto_online_blocks and the
+ * memory_hotplug module parameters. This module detects what the kernel does with hot-added memory (a
+ * "conflict" record), applies KernelAutoOnline= (take the kernel's auto-online over, keep it, or delegate
+ * the work to it), keeps the kernel's previous values in /run/memhpd/kernel-auto-online and puts them
+ * back at a clean stop, also after a crash and restart. The other agents (memhp_default_state=, udev
+ * rules, daxctl) are found by agents.c; ownership_detect() gathers both.
  *
- * The parsers and the policy-set analysis are pure functions over text and plain structs; the I/O
- * (struct Ownership) is thin and reaches every file through sysfs.c's root helpers.
+ * The saved-file parser and the policy-set analysis are pure functions over text and plain structs; the
+ * I/O (struct Ownership) is thin and reaches every file through sysfs.c's root helpers.
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agents.h"
 #include "audit.h"
 #include "inventory.h"
 #include "policy.h"
@@ -55,42 +55,6 @@ int knob_values_parse(const char *text, KnobValues *ret, unsigned *ret_bad_line)
 /* The file's text for 'v'. Returns the length, or -ENOBUFS. */
 int knob_values_format(const KnobValues *v, char *buf, size_t size);
 
-/* The last memhp_default_state= on a kernel command line: 1 with the value in 'buf', 0 if none. */
-int cmdline_memhp_default_state(const char *cmdline, char *buf, size_t size);
-
-/* What a udev rules file does with memory blocks. */
-typedef enum UdevRuleKind {
-        UDEV_RULE_NONE,
-        UDEV_RULE_ONLINES_MEMORY,   /* assigns a memory block's state (ATTR{state}="online", a RUN that writes it) */
-        UDEV_RULE_RUNS_DAXCTL,      /* hands dax devices to daxctl (daxdev-reconfigure@.service) */
-} UdevRuleKind;
-
-typedef struct UdevRuleScan {
-        UdevRuleKind kind;          /* the first finding (memory first, then daxctl) */
-        unsigned line;              /* its line (the first line of a continued rule) */
-        char what[160];             /* the assignment that does it, as written */
-        unsigned bad_line;          /* first line that does not parse as KEY[{attr}]OP"value", ...; 0 none */
-        char bad[160];              /* why */
-} UdevRuleScan;
-
-/*
- * Scan a udev rules file's text. A rule concerns memory blocks when it matches SUBSYSTEM=="memory"
- * (or a pattern that matches it, or DEVPATH/KERNEL of a memory block), or when it sits between a
- * SUBSYSTEM!="memory", GOTO="X" and LABEL="X" (as RHEL's 40-redhat.rules does). Lines that do not
- * parse are reported and skipped, as udevd skips them.
- */
-void udev_rules_scan(const char *text, UdevRuleScan *ret);
-
-typedef struct DaxctlConfScan {
-        unsigned n_online;          /* [reconfigure-device X] sections with mode = system-ram that online */
-        unsigned line;              /* the first such section */
-        char name[64];              /* its X */
-        unsigned bad_line;          /* first line that is not a section, key = value or comment */
-} DaxctlConfScan;
-
-/* Scan a daxctl.conf.d file (an INI file; "online" defaults to true for mode = system-ram). */
-void daxctl_conf_scan(const char *text, DaxctlConfScan *ret);
-
 /*
  * Can the kernel do what the policy set says for every hot-added block? Returns 1 with the knobs to
  * program in *ret and the deciding policy in *ret_policy when every policy that can match a hot-added
@@ -103,24 +67,10 @@ void daxctl_conf_scan(const char *text, DaxctlConfScan *ret);
 int ownership_delegate_plan(const PolicySet *set, KnobValues *ret, const Policy **ret_policy, char *why,
                             size_t why_size);
 
-/* One other agent that onlines memory, as found on the host. */
-typedef struct Conflict {
-        const char *agent;          /* kernel, cmdline, udev, daxctl */
-        char file[320];             /* "PATH" or "PATH:LINE", as the administrator knows it */
-        char text[480];             /* what it does and how to resolve it */
-        bool unknown;               /* it could not be read or parsed: memhpd cannot tell */
-} Conflict;
-
-#define CONFLICTS_MAX 64
-
-typedef struct Conflicts {
-        Conflict items[CONFLICTS_MAX];
-        size_t n;
-} Conflicts;
-
 /*
- * Find every other agent under 'rootfd'. 'saved' (may be NULL) holds the kernel's values from before
- * memhpd changed them: what the kernel does without memhpd. 'mode' is only used for the wording.
+ * Find every other agent under 'rootfd': the kernel (here), then those of agents.c. 'saved' (may be
+ * NULL) holds the kernel's values from before memhpd changed them: what the kernel does without memhpd.
+ * 'mode' is only used for the wording.
  */
 void ownership_detect(int rootfd, const KnobValues *saved, KernelAutoOnline mode, Conflicts *ret);
 

@@ -7,6 +7,7 @@
 
 #include "build-config.h"
 #include "inventory.h"
+#include "log.h"
 #include "policy.h"
 
 const char *const policy_search_path[] = {
@@ -106,7 +107,7 @@ int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList
                 }
                 items = realloc(list->items, (list->n + 1) * sizeof(Range));
                 if (!items)
-                        abort();
+                        log_oom_abort();
                 list->items = items;
                 list->items[list->n++] = (Range) { a, b };
                 p += len;
@@ -278,7 +279,7 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
 
         r = conf_parse_text(path, text, policy_keys, policy_section, &p, errors);
         if (r < 0)
-                abort();
+                log_oom_abort();
 
         /* Cross-field checks: say what would silently do nothing. */
         if (!p.match_line && !p.online_line) {
@@ -309,7 +310,7 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
         p.line = p.match_line ?: p.online_line;
         p.path = strdup(path);
         if (!p.path)
-                abort();
+                log_oom_abort();
         *ret = p;
         return 0;
 }
@@ -332,12 +333,12 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
                 return n;
         set.items = calloc(n ? n : 1, sizeof(Policy));
         if (!set.items)
-                abort();
+                log_oom_abort();
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *text = NULL, *shown = NULL;
 
                 if (asprintf(&shown, "/%s", files[i].path) < 0)
-                        abort();
+                        log_oom_abort();
                 /* Errors are recorded by conf_read_file(); -ENOENT means removed while we listed it. */
                 if (conf_read_file(rootfd, files[i].path, shown, &text, errors) < 0)
                         continue;

@@ -4,10 +4,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "audit.h"
+#include "block-events.h"
 #include "log.h"
 #include "manager.h"
 #include "reload.h"
 #include "settle.h"
+#include "status.h"
 #include "uevent.h"
 
 static void audit_errors(AuditEvent e, const ConfErrors *errors) {
@@ -95,8 +97,8 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
                         settle_consider(m, i);
                 }
         }
-        (void) manager_rescan(m);
-        manager_update_status(m);
+        (void) block_events_rescan(m);
+        status_update(m);
         (void) sd_notify(false, "READY=1");
         return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "build-config.h"
+#include "log.h"
 #include "settings.h"
 
 static const char *const event_source_table[_SOURCE_MAX] = {
@@ -109,7 +110,7 @@ static int settings_load_one(int rootfd, const char *path, Settings *s, ConfErro
         int r;
 
         if (asprintf(&shown, "/%s", path) < 0)
-                abort();
+                log_oom_abort();
         r = conf_read_file(rootfd, path, shown, &text, errors);
         if (r == -ENOENT)
                 return 0;

@@ -2,6 +2,7 @@
 /* Owns file access under the Root ("/" or --root): small attribute reads and writes, whole-file reads,
  * directory listings with their errors. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -183,8 +184,22 @@ int root_state_dir(int rootfd, const char *path, bool create) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        if (create && mkdirat(rootfd, path, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        if (create) {
+                /* mkdir -p: outside systemd (no RuntimeDirectory=), and in a bare root, even /run may
+                 * be missing. A component that exists as something else fails below. */
+                char prefix[PATH_MAX];
+
+                if ((size_t) snprintf(prefix, sizeof(prefix), "%s", path) >= sizeof(prefix))
+                        return -ENAMETOOLONG;
+                for (char *slash = strchr(prefix + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                        *slash = '\0';
+                        if (mkdirat(rootfd, prefix, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *slash = '/';
+                }
+                if (mkdirat(rootfd, path, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+        }
         fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ELOOP ? -ENOTDIR : -errno;

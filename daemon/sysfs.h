@@ -61,7 +61,7 @@ int root_read_file(int dirfd, const char *path, size_t max, char **ret, size_t *
 
 /*
  * memhpd's own state under the root (/run/memhpd): root_state_dir() opens the directory 'path',
- * creating it 0755 if it is missing and 'create' is set (its parent must exist), and refuses one memhpd must not trust
+ * creating it and its missing parents 0755 if 'create' is set, and refuses one memhpd must not trust
  * (-ENOTDIR for a symlink or a non-directory, -EPERM if another user owns it or may write to it).
  * Returns the fd or -errno. The others work inside that directory and never follow a symlink.
  */

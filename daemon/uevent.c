@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Owns the uevent source: the libudev monitor, ENOBUFS -> rescan, and the pure uevent parser. What a
+/* Owns the uevent source: the libudev monitor, ENOBUFS -> rescan. The parser is uevent-parse.c; what a
  * parsed uevent does to a block is block-events.c's business. */
 #include <string.h>
 
@@ -9,60 +9,6 @@
 #include "log.h"
 #include "manager.h"
 #include "uevent.h"
-
-static const char *const uevent_actions[_UEVENT_ACTION_MAX] = {
-        [UEVENT_ADD] = "add",       [UEVENT_REMOVE] = "remove", [UEVENT_CHANGE] = "change",
-        [UEVENT_MOVE] = "move",     [UEVENT_ONLINE] = "online", [UEVENT_OFFLINE] = "offline",
-        [UEVENT_BIND] = "bind",     [UEVENT_UNBIND] = "unbind",
-};
-
-const char *uevent_action_to_string(UeventAction a) {
-        return a >= 0 && a < _UEVENT_ACTION_MAX ? uevent_actions[a] : NULL;
-}
-
-static int uevent_action_from_string(const char *s) {
-        for (int i = 0; i < _UEVENT_ACTION_MAX; i++)
-                if (strcmp(s, uevent_actions[i]) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-int uevent_parse(const char *action, const char *devpath, const char *subsystem, const char *synth_uuid,
-                 Uevent *ret, const char **ret_why) {
-        static const struct {
-                const char *subsystem, *dir, *prefix, *why;
-                UeventSubsystem kind;
-                uint32_t max;
-        } kinds[] = {
-                { "memory", "/devices/system/memory/", "memory", "DEVPATH is not /devices/system/memory/memoryN",
-                  UEVENT_MEMORY, UINT32_MAX },
-                { "node", "/devices/system/node/", "node", "DEVPATH is not /devices/system/node/nodeN",
-                  UEVENT_NODE, NODES_MAX },
-        };
-        Uevent u = { .subsystem = UEVENT_OTHER, .synthetic = synth_uuid != NULL };
-        int a;
-
-        if (!action || !devpath || !subsystem || (a = uevent_action_from_string(action)) < 0) {
-                *ret_why = "missing or unknown ACTION, DEVPATH or SUBSYSTEM";
-                return -EINVAL;
-        }
-        u.action = a;
-        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
-                size_t l = strlen(kinds[i].dir);
-
-                if (strcmp(subsystem, kinds[i].subsystem) != 0)
-                        continue;
-                if (strncmp(devpath, kinds[i].dir, l) != 0 ||
-                    parse_indexed_name(devpath + l, kinds[i].prefix, &u.index) < 0 || u.index >= kinds[i].max) {
-                        *ret_why = kinds[i].why;
-                        return -EINVAL;
-                }
-                u.subsystem = kinds[i].kind;
-                break;
-        }
-        *ret = u;
-        return 0;
-}
 
 static void bad_uevent(const char *action, const char *devpath, const char *subsystem, const char *why) {
         AuditFields f = AUDIT_FIELDS_INIT;
@@ -115,7 +61,7 @@ static int on_monitor(sd_event_source *s _unused_, int fd _unused_, uint32_t rev
                                              "uevent receive buffer overflowed (ReceiveBufferSize=%llu): "
                                              "events were lost, rescanning",
                                              m->settings.receive_buffer);
-                                manager_schedule_rescan(m);
+                                block_events_schedule_rescan(m);
                                 continue; /* the error is reported once; read what is queued */
                         }
                         break; /* EAGAIN: drained (level-triggered, we are called again if not) */

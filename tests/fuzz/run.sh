@@ -20,6 +20,7 @@ HARNESSES=(
         settings
         iomem
         zoneinfo
+        uevent
 )
 
 B=build-fuzz

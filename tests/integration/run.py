@@ -248,6 +248,49 @@ def scenario_online_by_other(s):
     check(not s.onlined(301), "the new instance did not online memory301")
 
 
+def take_offline_by_other(s, d, index):
+    """An administrator offlines a block memhpd onlined: one offline-by-other record, one save."""
+    s.kernel.add_block(index, node=0)
+    s.wait_all_online([index])
+    s.kernel.write(index, "state", "offline")
+    s.kernel.write(index, "valid_zones", "Normal Movable")
+    s.sender.memory("offline", index)
+    d.wait_record(lambda r: r["event"] == "offline-by-other" and r.get("block") == str(index),
+                  f"offline-by-other {index}")
+
+
+def scenario_no_run(s):
+    """Outside systemd there is no RuntimeDirectory=: in a root without /run memhpd creates run/memhpd
+    (0755) for its offline-by-others file. Where it cannot use it, it says so once, not on every
+    change."""
+    shutil.rmtree(os.path.join(s.root, "run"))
+    d = s.start()
+    for i in range(310, 314):
+        take_offline_by_other(s, d, i)
+    s.marker(314)
+    check("Cannot save" not in d.text(), d.text())
+    path = os.path.join(s.root, "run/memhpd/offline-by-others")
+    check(os.path.isfile(path), "run/memhpd/offline-by-others created")
+    check(os.stat(os.path.join(s.root, "run/memhpd")).st_mode & 0o7777 == 0o755, "run/memhpd is 0755")
+    with open(path) as f:
+        kept = [l for l in f.read().splitlines() if l and not l.startswith("#")]
+    check(kept == ["310", "311", "312", "313"], f"offline-by-others lists the four blocks: {kept}")
+    check(d.stop() == 0, "clean stop")
+
+    # A /run/memhpd memhpd must not use (another user's): one message, whatever the number of changes.
+    shutil.rmtree(os.path.join(s.root, "run/memhpd"))
+    os.mkdir(os.path.join(s.root, "run/memhpd"), 0o755)
+    os.chown(os.path.join(s.root, "run/memhpd"), 65534, 65534)
+    d = s.start()
+    for i in range(320, 325):
+        take_offline_by_other(s, d, i)
+    s.marker(325)
+    said = [l for l in d.text().splitlines() if "Cannot save /run/memhpd/offline-by-others" in l]
+    check(len(said) == 1, f"said once, not on every change: {said}")
+    check("owned or writable by another user" in said[0], said[0])
+    check(os.listdir(os.path.join(s.root, "run/memhpd")) == [], "nothing written there")
+
+
 def scenario_readd(s):
     """A synthetic add (udevadm trigger, SYNTH_UUID) only refreshes: a block the administrator took
     offline stays offline. A real add for a block memhpd knew means its removal was missed: it is a
@@ -640,11 +683,13 @@ def scenario_delegate(s):
     rec = d.wait_record(lambda r: r["event"] == "kernel-auto-online" and r.get("result") == "skipped",
                         "the fallback on reload")
     check("10-manual.policy:1 (Device=) decides differently" in rec["_line"], rec["_line"])
+    # The fallback is said before the knobs and the saved file are written; memhpd handles the next
+    # uevent only after the whole reload, so its record is the marker.
+    s.kernel.add_block(1203, node=0, state="online", zones="Normal")
+    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1203", "not claimed after fallback")
     check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
           rd(s.root, PARAM + "auto_movable_ratio") == "200", "taken over, parameters restored on reload")
     check(saved(s.root) == {"auto_online_blocks": "offline"}, f"saved: {saved(s.root)}")
-    s.kernel.add_block(1203, node=0, state="online", zones="Normal")
-    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "1203", "not claimed after fallback")
     check(d.stop() == 0, "clean stop")
     check(rd(s.root, AOB) == "offline" and rd(s.root, PARAM + "online_policy") == "contig-zones" and
           rd(s.root, PARAM + "auto_movable_ratio") == "200" and rd(s.root, PARAM + "auto_movable_numa_aware") == "Y",

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -559,6 +560,66 @@ START_TEST(files_list_order_and_masks) {
                 ck_assert_uint_eq(e.n, 0);
                 conf_files_free(files, 0);
         }
+        close(fd);
+        free(root);
+}
+END_TEST
+
+START_TEST(files_list_fails_on_readdir_error) {
+        char *root = policy_root();
+        int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), calls = 0;
+        PolicySet set = { .items = (Policy *) 0x1, .n = 77 };
+
+        /* Every readdir() of the three listings (an entry, . and .. included, or the end) is a point where
+         * the listing can fail. */
+        for (const char *const *dir = policy_dirs; *dir; dir++) {
+                char *path;
+                DIR *d;
+
+                ck_assert(asprintf(&path, "%s/%s", root, *dir) > 0);
+                d = opendir(path);
+                ck_assert_ptr_nonnull(d);
+                while (readdir(d))
+                        calls++;
+                calls++;
+                closedir(d);
+                free(path);
+        }
+        ck_assert_int_gt(calls, 10);
+
+        for (int budget = 0; budget < calls; budget++) {
+                ConfFile *files = (ConfFile *) 0x1;
+                ConfErrors e = {};
+
+                readdir_fail_after(budget);
+                /* A listing that failed part-way is no listing: a policy or a mask may be missing. */
+                ck_assert_int_eq(conf_files_list(fd, policy_dirs, ".policy", &files, &e), -EIO);
+                ck_assert_ptr_eq(files, (ConfFile *) 0x1); /* untouched */
+                ck_assert_uint_eq(e.n, 1);
+                ck_assert_msg(strstr(e.items[0].text, ": cannot list the directory: Input/output error") &&
+                              e.items[0].text[0] == '/', "%s", e.items[0].text);
+                conf_errors_clear(&e);
+
+                /* ...and the policy set keeps what it had. */
+                readdir_fail_after(budget);
+                ck_assert_int_lt(policy_set_load(fd, policy_dirs, &set, &e), 0);
+                ck_assert_ptr_eq(set.items, (Policy *) 0x1);
+                ck_assert_uint_eq(set.n, 77);
+                conf_errors_clear(&e);
+        }
+        /* With a budget for every call the listing is whole again. */
+        {
+                ConfFile *files = NULL;
+                ConfErrors e = {};
+                int n;
+
+                readdir_fail_after(calls);
+                n = conf_files_list(fd, policy_dirs, ".policy", &files, &e);
+                ck_assert_int_eq(n, 4);
+                ck_assert_uint_eq(e.n, 0);
+                conf_files_free(files, n);
+        }
+        readdir_fail_reset();
         close(fd);
         free(root);
 }
@@ -1236,6 +1297,7 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, read_file_exactly_max);
         tcase_add_test(tc, read_file_fifo_refused);
         tcase_add_test(tc, files_list_order_and_masks);
+        tcase_add_test(tc, files_list_fails_on_readdir_error);
         tcase_add_test(tc, policy_set_load_order);
         tcase_add_test(tc, policy_set_load_broken);
         tcase_add_test(tc, read_error_names_absolute_path);

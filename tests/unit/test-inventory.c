@@ -340,31 +340,16 @@ START_TEST(scan_without_memory_dir) {
 }
 END_TEST
 
-/* readdir() that fails with EIO after 'readdir_budget' entries, once. */
-static int readdir_budget = -1;
-
-static struct dirent *failing_readdir(DIR *d) {
-        if (readdir_budget == 0) {
-                readdir_budget = -1;
-                errno = EIO;
-                return NULL;
-        }
-        if (readdir_budget > 0)
-                readdir_budget--;
-        return readdir(d);
-}
-
 START_TEST(scan_fails_on_readdir_error) {
         Fixture f;
 
         fixture_scan(&f);
         /* Someone took memory66 offline: memhpd must never online it again. */
         inventory_block(f.inv, 66)->flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
-        root_readdir_hook = failing_readdir;
 
         /* The memory directory's listing fails after a few entries, at every point in turn. */
         for (int budget = 0; budget < 12; budget++) {
-                readdir_budget = budget;
+                readdir_fail_after(budget);
                 reports_clear(&f.reps);
                 ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), -EIO);
                 ck_assert_msg(f.reps.n == 0, "listing failing after %d entries: %zu reports", budget, f.reps.n);
@@ -375,8 +360,7 @@ START_TEST(scan_fails_on_readdir_error) {
         }
 
         /* A failing node directory fails the scan too, and leaves the nodes as they were. */
-        readdir_budget = -1;
-        root_readdir_hook = NULL;
+        readdir_fail_reset();
         {
                 int entries = 0;
                 char *path;
@@ -389,8 +373,7 @@ START_TEST(scan_fails_on_readdir_error) {
                         entries++;
                 closedir(d);
                 free(path);
-                root_readdir_hook = failing_readdir;
-                readdir_budget = entries + 1; /* the whole memory directory, then into the node listing */
+                readdir_fail_after(entries + 1); /* the whole memory directory, then into the node listing */
         }
         reports_clear(&f.reps);
         ck_assert_int_eq(inventory_scan(f.inv, collect, &f.reps), -EIO);
@@ -398,7 +381,7 @@ START_TEST(scan_fails_on_readdir_error) {
         ck_assert_uint_eq(f.inv->n_nodes, 2);
 
         /* Once the listing works again nothing has changed: no block removed, none new. */
-        root_readdir_hook = NULL;
+        readdir_fail_reset();
         rescan(&f);
         ck_assert_uint_eq(f.reps.n, 0);
         ck_assert(inventory_block(f.inv, 66)->flags & BLOCK_BY_OTHER);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "lifecycle.h"
-#include "uevent.h"
+#include "uevent-parse.h"
 #include "unit-helpers.h"
 
 #define P BLOCK_PRESENT

@@ -209,6 +209,28 @@ char *fixture_root(const char *snapshot) {
         return root;
 }
 
+static int readdir_budget = -1;
+
+static struct dirent *failing_readdir(DIR *d) {
+        if (readdir_budget == 0) {
+                readdir_fail_reset();
+                errno = EIO;
+                return NULL;
+        }
+        if (readdir_budget > 0)
+                readdir_budget--;
+        return readdir(d);
+}
+
+void readdir_fail_after(int entries) {
+        readdir_budget = entries;
+        root_readdir_hook = entries >= 0 ? failing_readdir : NULL;
+}
+
+void readdir_fail_reset(void) {
+        readdir_fail_after(-1);
+}
+
 int unit_main(Suite *s) {
         SRunner *sr;
         int failed, r;

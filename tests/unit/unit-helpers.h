@@ -44,5 +44,10 @@ struct PolicySet;
 void policy_set_from_texts(struct PolicySet *set, const char *const *texts);
 #define set_from(set, ...) policy_set_from_texts(set, (const char *const[]) { __VA_ARGS__, NULL })
 
+/* Make root_readdir() fail with EIO after 'entries' more entries (across listings), once; -1 (or
+ * readdir_fail_reset()) lets it list normally again. */
+void readdir_fail_after(int entries);
+void readdir_fail_reset(void);
+
 /* Run the suite, remove the temporary directories, return the exit status. */
 int unit_main(Suite *s);

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Owns the pure uevent parser: ACTION, DEVPATH, SUBSYSTEM and SYNTH_UUID to a typed Uevent. No I/O. */
+#include <errno.h>
+#include <string.h>
+
+#include "inventory.h"
+#include "macro.h"
+#include "uevent-parse.h"
+
+static const char *const uevent_actions[_UEVENT_ACTION_MAX] = {
+        [UEVENT_ADD] = "add",       [UEVENT_REMOVE] = "remove", [UEVENT_CHANGE] = "change",
+        [UEVENT_MOVE] = "move",     [UEVENT_ONLINE] = "online", [UEVENT_OFFLINE] = "offline",
+        [UEVENT_BIND] = "bind",     [UEVENT_UNBIND] = "unbind",
+};
+
+const char *uevent_action_to_string(UeventAction a) {
+        return a >= 0 && a < _UEVENT_ACTION_MAX ? uevent_actions[a] : NULL;
+}
+
+static int uevent_action_from_string(const char *s) {
+        for (int i = 0; i < _UEVENT_ACTION_MAX; i++)
+                if (strcmp(s, uevent_actions[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+int uevent_parse(const char *action, const char *devpath, const char *subsystem, const char *synth_uuid,
+                 Uevent *ret, const char **ret_why) {
+        static const struct {
+                const char *subsystem, *dir, *prefix, *why;
+                UeventSubsystem kind;
+                uint32_t max;
+        } kinds[] = {
+                { "memory", "/devices/system/memory/", "memory", "DEVPATH is not /devices/system/memory/memoryN",
+                  UEVENT_MEMORY, UINT32_MAX },
+                { "node", "/devices/system/node/", "node", "DEVPATH is not /devices/system/node/nodeN",
+                  UEVENT_NODE, NODES_MAX },
+        };
+        Uevent u = { .subsystem = UEVENT_OTHER, .synthetic = synth_uuid != NULL };
+        int a;
+
+        if (!action || !devpath || !subsystem || (a = uevent_action_from_string(action)) < 0) {
+                *ret_why = "missing or unknown ACTION, DEVPATH or SUBSYSTEM";
+                return -EINVAL;
+        }
+        u.action = a;
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                size_t l = strlen(kinds[i].dir);
+
+                if (strcmp(subsystem, kinds[i].subsystem) != 0)
+                        continue;
+                if (strncmp(devpath, kinds[i].dir, l) != 0 ||
+                    parse_indexed_name(devpath + l, kinds[i].prefix, &u.index) < 0 || u.index >= kinds[i].max) {
+                        *ret_why = kinds[i].why;
+                        return -EINVAL;
+                }
+                u.subsystem = kinds[i].kind;
+                break;
+        }
+        *ret = u;
+        return 0;
+}
