@@ -11,6 +11,7 @@ Exit status: 0 all passed, 1 a scenario failed, 77 the VM tooling is unavailable
 
 import argparse
 import os
+import re
 import sys
 import time
 import traceback
@@ -819,6 +820,12 @@ def s_demo(ctx):
 # ---------------------------------------------------------------------------------------------
 # Layer 4: a real system (Debian 12, systemd as PID 1), memhpd installed by `meson install`
 
+# `systemd-analyze security memhpd.service` in the Debian 12 guest (systemd 252): 2.2 before the
+# unit had PrivateMounts=, ProtectKernelTunables= (with ReadWritePaths= for what memhpd writes) and
+# SystemCallFilter=~@privileged @resources. The scenario fails above this figure.
+SECURITY_EXPOSURE_MAX = 1.6
+
+
 def zoneinfo_pages(vm, node=0):
     """(kernel, movable) present pages on a node, as memhpd counts them from /proc/zoneinfo."""
     kernel = movable = 0
@@ -909,6 +916,12 @@ def s_systemd(ctx):
     check(vm.out("systemctl is-active memhpd || true") == "active",
           "memhpd is not active:\n" + vm.out("systemctl status memhpd --no-pager -l || true"))
     pid = vm.memhpd_pid()
+    # Takeover (the default) inside the unit's sandbox: 6.12's `online` saved, then `offline`.
+    check_aob(vm, "offline", "while memhpd.service runs")
+    saved = saved_knobs(vm)
+    aob0 = saved.get("auto_online_blocks", "offline") if saved else "offline"
+    check(aob0 == ("online" if ctx.kernel == "6.12" else "offline"),
+          f"{SAVED} holds {saved} on {ctx.kernel}")
     recs = vm.audit()
     for ev in ("started", "policy-loaded"):
         check(any(r.get("event") == ev for r in recs), f"no {ev} record in the journal")
@@ -987,7 +1000,32 @@ def s_systemd(ctx):
         check(text in x.replace("\n░░ ", " ").replace("░░ ", ""),
               f"journalctl -x lacks {text!r}:\n{x}")
 
-    # 4. Still the same healthy service; a clean stop with a stopped record.
+    # 4. A udev rule that onlines memory: a conflict record on reload, with the rule's file:line.
+    rule = "/etc/udev/rules.d/60-online-memory.rules"
+    vm.out(f"cat > {rule} <<'EOF'\n"
+           'SUBSYSTEM=="memory", ACTION=="add", ATTR{state}=="offline", ATTR{state}="online"\n'
+           "EOF")
+    loaded = sum(1 for r in vm.audit() if r.get("event") == "policy-loaded")
+    vm.out("systemctl reload memhpd")
+    deadline = time.monotonic() + 30
+    while True:
+        recs = vm.audit()
+        conf = [r for r in recs if r.get("event") == "conflict" and r.get("agent") == "udev"]
+        if conf and sum(1 for r in recs if r.get("event") == "policy-loaded") > loaded:
+            break
+        check(time.monotonic() < deadline, "no udev conflict record after the reload:\n"
+              + vm.memhpd_log())
+        time.sleep(0.5)
+    j = conf[-1]["_json"]
+    want = {"MESSAGE_ID": SDV.MESSAGE_IDS["conflict"], "PRIORITY": "4", "MEMHPD_AGENT": "udev",
+            "MEMHPD_FILE": f"{rule}:1", "MEMHPD_RESULT": "found", "_SYSTEMD_UNIT": "memhpd.service"}
+    bad = {k: j.get(k) for k, v in want.items() if j.get(k) != v}
+    check(not bad, f"udev conflict record: {bad} differ from {want}:\n{conf[-1]['_line']}")
+    ctx.note(f"udev conflict: {j.get('MESSAGE')}")
+    check_journal_ids(recs)
+    vm.out(f"rm {rule}")
+
+    # 5. Still the same healthy service; a clean stop with a stopped record.
     p = vm.unit_props("memhpd", "ActiveState", "NRestarts", "MainPID")
     check(p == {"ActiveState": "active", "NRestarts": "0", "MainPID": str(pid)},
           f"memhpd unit: {p}")
@@ -995,6 +1033,43 @@ def s_systemd(ctx):
     check(st == 0, f"memhpd exited with {st} on systemctl stop")
     check(any(r.get("event") == "stopped" for r in vm.audit()), "no stopped record")
     check(vm.memhpd_pid() is None, "memhpd still has a MainPID after stop")
+    check_aob(vm, aob0, "after systemctl stop (the kernel's own)")
+
+    # 6. The unit's sandbox lets KernelAutoOnline= write what it must: auto_online_blocks
+    # (takeover), the memory_hotplug module parameters (delegate); each put back at stop.
+    vm.out(f"rm -f {admin}; echo online > {AOB}")
+    orig = knobs(vm)
+    n_kao = len(kao_records(vm))
+    vm.start_memhpd()
+    check_aob(vm, "offline", "after systemctl start (takeover)")
+    recs = kao_records(vm)[n_kao:]
+    check(any("set auto_online_blocks to offline" in r["_line"] and r.get("result") == "ok"
+              for r in recs), "takeover did not write auto_online_blocks:\n" + vm.memhpd_log())
+    check(vm.stop_memhpd() == 0, "memhpd failed on stop")
+    check(knobs(vm) == orig, f"knobs after stop {knobs(vm)}, expected {orig}")
+    vm.out(f"mkdir -p {vm.sysconfdir}/memhpd.conf.d && printf '[Daemon]\\nKernelAutoOnline="
+           f"delegate\\n' > {vm.sysconfdir}/memhpd.conf.d/50-delegate.conf")
+    n_kao = len(kao_records(vm))
+    vm.start_memhpd()
+    want = {"auto_online_blocks": "online", "online_policy": "auto-movable",
+            "auto_movable_ratio": "301", "auto_movable_numa_aware": "Y"}
+    now = knobs(vm)
+    check(now == want, f"delegate in the unit's sandbox: knobs {now}, expected {want}:\n"
+          + vm.memhpd_log())
+    fails = [r["_line"] for r in kao_records(vm)[n_kao:] if r.get("result") == "failed"]
+    check(not fails, "kernel-auto-online failures:\n  " + "\n  ".join(fails))
+    check(vm.stop_memhpd() == 0, "memhpd failed on stop")
+    check(knobs(vm) == orig, f"knobs after stop {knobs(vm)}, expected {orig}")
+    vm.out(f"rm {vm.sysconfdir}/memhpd.conf.d/50-delegate.conf; echo {aob0} > {AOB}")
+
+    # 7. The unit's exposure, so that a weaker sandbox fails here.
+    out = vm.out("systemd-analyze security --no-pager memhpd.service | tail -n 1")
+    m = re.search(r"Overall exposure level for memhpd.service: ([0-9.]+)", out)
+    check(m is not None, f"systemd-analyze security: {out!r}")
+    ctx.note(f"systemd-analyze security memhpd.service: {m.group(1)} "
+             f"(at most {SECURITY_EXPOSURE_MAX})")
+    check(float(m.group(1)) <= SECURITY_EXPOSURE_MAX,
+          f"exposure {m.group(1)} > {SECURITY_EXPOSURE_MAX}: the unit's sandbox got weaker")
 
 
 # ---------------------------------------------------------------------------------------------
