@@ -630,10 +630,11 @@ def s_delegate(ctx):
         return recs
 
     # 1. memhpd running: the kernel onlines inside the add, memhpd audits it with the policy.
-    idx, after = add_and_wait_blocks(vm, "dimm1", GiB)
-    check(all(after[i]["state"] == "online" for i in idx),
-          "blocks not online right after the add (the kernel did not online them):\n"
-          + format_blocks(after))
+    # The kernel creates the blocks' directories, then onlines them, inside the add: a poll may
+    # fall in between, so wait (the SIGSTOP step below shows who onlines).
+    idx, _ = add_and_wait_blocks(vm, "dimm1", GiB)
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), 30,
+                           "dimm1 blocks online")
     wait_count(vm, "onlined", len(idx), 30, lambda r: block_of(r) in idx)
     recs = check_kernel_onlined(idx, after)
     ctx.note(f"{len(idx)} blocks, e.g. {recs[0]['_line']}")
