@@ -262,32 +262,12 @@ def s_coldplug(ctx):
         "-object", "memory-backend-ram,id=d0,size=1G",
         "-device", "pc-dimm,id=dimm0,memdev=d0"]))
     aob = vm.out("cat /sys/devices/system/memory/auto_online_blocks")
+    check(aob == "offline", f"auto_online_blocks is {aob!r}, not 'offline'")
     bs = vm.block_size()
     n = GiB // bs
     blocks = vm.blocks()
     dimm = [i for i in blocks if i * bs >= 4 * GiB]
     check(len(dimm) == n, f"expected {n} cold-plugged blocks:\n" + format_blocks(blocks))
-    if ctx.kernel == "6.12" and aob == "online":
-        # CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y: the kernel onlined the DIMM during boot, before
-        # any user space; no daemon can have a say (memhp_default_state=offline gives one). memhpd
-        # must leave that memory as it is (memhpd(8): online at start = never touched) and take
-        # the auto-online over for what comes later.
-        check(all(blocks[i]["state"] == "online" for i in dimm),
-              "6.12 left cold-plugged blocks offline:\n" + format_blocks(blocks))
-        vm.start_memhpd()
-        vm.wait_started()
-        check_aob(vm, "offline", "after memhpd started (takeover)")
-        time.sleep(1)
-        after = vm.blocks()
-        check(all(after[i] == blocks[i] for i in dimm),
-              "memhpd changed blocks online at its start:\n" + format_blocks(after))
-        acted = [r["_line"] for r in vm.audit() if block_of(r) in dimm
-                 and r.get("event") in ("onlined", "online-failed", "left-offline")]
-        check(not acted, "memhpd acted on blocks online at its start:\n  " + "\n  ".join(acted))
-        check_no_failures(vm)
-        ctx.note(f"6.12: the kernel onlined the {n} cold-plugged blocks at boot; memhpd left them")
-        return
-    check(aob == "offline", f"auto_online_blocks is {aob!r}, not 'offline'")
     time.sleep(1)
     blocks = vm.blocks()
     check(all(blocks[i]["state"] == "offline" for i in dimm),
