@@ -256,18 +256,38 @@ def s_virtio_mem(ctx):
     check_alive(vm)
 
 
-@scenario("coldplug", "a DIMM present at boot stays offline until memhpd starts, then online")
+@scenario("coldplug", "a DIMM present at boot: offline until memhpd starts, then online; on a kernel "
+          "that onlines at boot (6.12), left alone as boot memory")
 def s_coldplug(ctx):
     vm = boot(ctx, Scenario(autostart=False, extra_qemu=[
         "-object", "memory-backend-ram,id=d0,size=1G",
         "-device", "pc-dimm,id=dimm0,memdev=d0"]))
     aob = vm.out("cat /sys/devices/system/memory/auto_online_blocks")
-    check(aob == "offline", f"auto_online_blocks is {aob!r}, not 'offline'")
+    check(aob in ("offline", "online"), f"auto_online_blocks is {aob!r}")
     bs = vm.block_size()
     n = GiB // bs
     blocks = vm.blocks()
     dimm = [i for i in blocks if i * bs >= 4 * GiB]
     check(len(dimm) == n, f"expected {n} cold-plugged blocks:\n" + format_blocks(blocks))
+    if aob == "online":
+        # The kernel (CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y) onlined the DIMM at boot, before any
+        # userspace: memhpd finds boot memory, leaves it alone, and takes the auto-online over.
+        check(all(blocks[i]["state"] == "online" for i in dimm),
+              "auto_online_blocks=online, yet cold-plugged blocks are offline:\n" + format_blocks(blocks))
+        vm.start_memhpd()
+        vm.wait_started()
+        check(vm.out("cat /sys/devices/system/memory/auto_online_blocks") == "offline",
+              "memhpd did not take the kernel's auto-online over")
+        recs = vm.audit()
+        check(any(r.get("event") == "conflict" and r.get("agent") == "kernel" for r in recs),
+              "no conflict record for the kernel's auto-online")
+        touched = [r["_line"] for r in recs if block_of(r) in dimm]
+        check(not touched, "memhpd recorded blocks that were online at boot:\n  " + "\n  ".join(touched))
+        after = vm.blocks()
+        check(all(after[i]["state"] == "online" for i in dimm), "boot-online blocks changed:\n"
+              + format_blocks(after))
+        check_no_failures(vm)
+        return
     time.sleep(1)
     blocks = vm.blocks()
     check(all(blocks[i]["state"] == "offline" for i in dimm),
