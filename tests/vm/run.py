@@ -11,6 +11,7 @@ Exit status: 0 all passed, 1 a scenario failed, 77 the VM tooling is unavailable
 
 import argparse
 import os
+import re
 import sys
 import time
 import traceback
@@ -423,6 +424,285 @@ def s_lost_events(ctx):
     check_no_failures(vm)
 
 
+# ---------------------------------------------------------------------------------------------
+# Who owns the onlining decision (KernelAutoOnline=, memhpd(8) OTHER AGENTS)
+
+AOB = "/sys/devices/system/memory/auto_online_blocks"
+MHP = "/sys/module/memory_hotplug/parameters"
+KNOBS = ("auto_online_blocks", "online_policy", "auto_movable_ratio", "auto_movable_numa_aware")
+SAVED = "/run/memhpd/kernel-auto-online"
+
+
+def kernel_online_first(ctx):
+    """AUTO_ONLINE_BLOCKS for a scenario that needs the kernel's auto-online on before memhpd
+    starts: 6.12 has it on by default (left as the kernel has it), 6.1 gets `online` from /init."""
+    return None if ctx.kernel == "6.12" else "online"
+
+
+def knobs(vm):
+    """The kernel's auto-online settings, {name: value}."""
+    out = vm.out(f"cat {AOB}; for k in {' '.join(KNOBS[1:])}; do cat {MHP}/$k; done")
+    return dict(zip(KNOBS, out.split()))
+
+
+def saved_knobs(vm):
+    """memhpd's saved file as {knob: value}, or None if it does not exist."""
+    rc, out = vm.sh(f"cat {SAVED}")
+    if rc != 0:
+        return None
+    return dict(line.split("=", 1) for line in out.splitlines()
+                if "=" in line and not line.startswith("#"))
+
+
+def wait_count(vm, event, n, timeout=30, pred=lambda r: True):
+    """Wait until memhpd's log holds at least n records of 'event' (that match pred)."""
+    what = f"{n} '{event}' record(s)"
+    deadline = time.monotonic() + timeout
+    while True:
+        recs = [r for r in vm.audit() if r.get("event") == event and pred(r)]
+        if len(recs) >= n:
+            return recs
+        if time.monotonic() > deadline:
+            raise Failed(f"no {what} within {timeout}s:\n" + vm.memhpd_log()[-3000:])
+        time.sleep(0.3)
+
+
+def kao_records(vm, text=""):
+    return [r for r in vm.audit() if r.get("event") == "kernel-auto-online" and text in r["_line"]]
+
+
+def check_aob(vm, want, when):
+    aob = vm.out(f"cat {AOB}")
+    check(aob == want, f"auto_online_blocks is {aob!r} {when}, expected {want!r}")
+
+
+def add_and_wait_blocks(vm, ident, size, timeout=60):
+    """Hot-add a DIMM on node 0; returns (its block indexes, blocks) once they all exist."""
+    bs = vm.block_size()
+    n = size // bs
+    before = vm.blocks()
+    addr = vm.add_dimm(ident, size, node=0)
+    want = set(range(addr // bs, addr // bs + n))
+    after = vm.wait_blocks(lambda b: want <= set(b), 60, f"{n} blocks of {ident}")
+    check(not (want & set(before)), f"{ident}'s blocks existed before it was added")
+    return sorted(want), after
+
+
+@scenario("takeover", "kernel auto-online on (6.12's default; 6.1: set first): memhpd sets it "
+          "offline; a DIMM goes by policy: Zone=offline stays offline, the next goes movable")
+def s_takeover(ctx):
+    vm = boot(ctx, Scenario(autostart=False, auto_online_blocks=kernel_online_first(ctx),
+                            policies={
+                                "10-keep.policy": policy({"PhysAddress": "4GiB-5GiB"},
+                                                         {"Zone": "offline"}),
+                                "20-movable.policy": policy({"Device": "any"},
+                                                            {"Zone": "movable"})}))
+    check_aob(vm, "online", "before memhpd starts")
+    check(saved_knobs(vm) is None, f"{SAVED} exists before memhpd ever ran")
+    vm.start_memhpd()
+    vm.wait_started()
+    check_aob(vm, "offline", "while memhpd runs (KernelAutoOnline=takeover, the default)")
+    saved = saved_knobs(vm)
+    check(saved == {"auto_online_blocks": "online"}, f"{SAVED} holds {saved}")
+    check(kao_records(vm, "set auto_online_blocks to offline"),
+          "no kernel-auto-online record for setting auto_online_blocks:\n" + vm.memhpd_log())
+    conf = [r for r in vm.audit() if r.get("event") == "conflict" and r.get("agent") == "kernel"]
+    check(conf, "no conflict record for the kernel's auto-online")
+    ctx.note(f"conflict: {conf[0]['_line']}")
+
+    # 1 GiB at 4 GiB: 10-keep.policy (Zone=offline). The kernel would have onlined it.
+    idx1, _ = add_and_wait_blocks(vm, "dimm1", GiB)
+    wait_count(vm, "left-offline", len(idx1), 30, lambda r: block_of(r) in idx1)
+    time.sleep(2)
+    b = vm.blocks()
+    check(all(b[i]["state"] == "offline" for i in idx1),
+          "Zone=offline blocks are online:\n" + format_blocks(b))
+    left = [r for r in vm.audit() if r.get("event") == "left-offline" and block_of(r) in idx1]
+    check(all("10-keep.policy" in r.get("policy", "") for r in left),
+          "left offline by another policy:\n  " + "\n  ".join(r["_line"] for r in left))
+    other = [r["_line"] for r in vm.audit() if r.get("event") == "online-by-other"]
+    check(not other, "blocks onlined by someone else:\n  " + "\n  ".join(other))
+    ctx.note(f"{len(idx1)} blocks kept offline by Zone=offline, e.g. {left[0]['_line']}")
+
+    # The next GiB: 20-movable.policy. The kernel's own (contig-zones) pick would be ZONE_NORMAL.
+    idx2, _ = add_and_wait_blocks(vm, "dimm2", GiB)
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 60,
+                           "dimm2 blocks online")
+    check(all(is_movable(after[i]) for i in idx2), "blocks not movable:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx2)
+    check(all(after[i]["state"] == "offline" for i in idx1),
+          "Zone=offline blocks came online:\n" + format_blocks(after))
+    check_no_failures(vm)
+    st = vm.stop_memhpd()
+    check(st == 0, f"memhpd exited with {st} on SIGTERM")
+    check_aob(vm, "online", "after memhpd's SIGTERM")
+    check(saved_knobs(vm) is None, f"{SAVED} left behind after a clean stop")
+
+
+@scenario("takeover-restore", "auto_online_blocks (online) is put back after SIGTERM, and after "
+          "kill -9 + restart + SIGTERM; then the kernel onlines again")
+def s_takeover_restore(ctx):
+    vm = boot(ctx, Scenario(autostart=False, auto_online_blocks=kernel_online_first(ctx),
+                            policies={"10-movable.policy": policy({"Device": "any"},
+                                                                  {"Zone": "movable"})}))
+    check_aob(vm, "online", "before memhpd starts")
+    # 1. start, SIGTERM
+    vm.start_memhpd()
+    wait_count(vm, "started", 1)
+    check_aob(vm, "offline", "while memhpd runs")
+    st = vm.stop_memhpd()
+    check(st == 0, f"memhpd exited with {st} on SIGTERM")
+    check_aob(vm, "online", "after SIGTERM")
+    check(saved_knobs(vm) is None, f"{SAVED} left behind after SIGTERM")
+    check(kao_records(vm, "put auto_online_blocks back to online"),
+          "no kernel-auto-online record for putting auto_online_blocks back:\n" + vm.memhpd_log())
+
+    # 2. start, kill -9: the kernel stays as memhpd left it, the saved file keeps its value
+    vm.start_memhpd()
+    wait_count(vm, "started", 2)
+    check_aob(vm, "offline", "after the second start")
+    vm.out("kill -KILL $(cat /run/memhpd.pid)")
+    deadline = time.monotonic() + 15
+    while vm.memhpd_exit_status() is None:
+        check(time.monotonic() < deadline, "memhpd still running 15 s after kill -9")
+        time.sleep(0.2)
+    check(vm.memhpd_exit_status() == 128 + 9, f"exit status {vm.memhpd_exit_status()} after kill -9")
+    check_aob(vm, "offline", "after kill -9 (nobody put it back)")
+    saved = saved_knobs(vm)
+    check(saved == {"auto_online_blocks": "online"}, f"{SAVED} holds {saved} after kill -9")
+
+    # 3. restart: the saved value is the kernel's own, kept (not memhpd's 'offline')
+    vm.start_memhpd()
+    wait_count(vm, "started", 3)
+    check_aob(vm, "offline", "after the restart")
+    saved = saved_knobs(vm)
+    check(saved == {"auto_online_blocks": "online"},
+          f"{SAVED} holds {saved} after the restart: the kernel's own value was lost")
+    rec = kao_records(vm, "auto_online_blocks=online was saved by an earlier memhpd")
+    check(rec, "no record of the value saved by the killed memhpd:\n" + vm.memhpd_log())
+    ctx.note(f"restart: {rec[0]['_line']}")
+    # ...and still takes the decision: a DIMM follows the policy.
+    idx, _ = add_and_wait_blocks(vm, "dimm1", GiB)
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), 60,
+                           "dimm1 blocks online")
+    check(all(is_movable(after[i]) for i in idx), "blocks not movable:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx)
+    check_no_failures(vm)
+
+    # 4. SIGTERM: put back; with memhpd gone the kernel onlines a DIMM by itself again.
+    st = vm.stop_memhpd()
+    check(st == 0, f"memhpd exited with {st} on SIGTERM after the restart")
+    check_aob(vm, "online", "after kill -9, restart and SIGTERM")
+    check(saved_knobs(vm) is None, f"{SAVED} left behind after the last SIGTERM")
+    n_put = len(kao_records(vm, "put auto_online_blocks back to online"))
+    check(n_put == 2, f"{n_put} 'put back' records, expected 2 (one per clean stop)")
+    idx2, _ = add_and_wait_blocks(vm, "dimm2", 512 * MiB)
+    vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 30,
+                   "the kernel to online dimm2 with memhpd stopped")
+
+
+@scenario("delegate", "KernelAutoOnline=delegate + shipped preset: the kernel onlines DIMMs "
+          "(also with memhpd stopped), onlined records name the preset; knobs put back")
+def s_delegate(ctx):
+    vm = boot(ctx, Scenario(autostart=False, conf="[Daemon]\nKernelAutoOnline=delegate\n"))
+    orig = knobs(vm)
+    ctx.note(f"kernel's own: {orig}")
+    vm.start_memhpd()
+    vm.wait_started()
+    pol = (f"{vm.vendordir}/50-default.policy:"
+           f"{policy_match_line(os.path.join(ctx.source_root, 'policies', '50-default.policy'))}")
+    rec = [r for r in kao_records(vm, "KernelAutoOnline=delegate: every hot-added block")
+           if r.get("result") == "ok"]
+    check(rec, "no kernel-auto-online record for delegating:\n" + vm.memhpd_log())
+    check(rec[0].get("policy") == pol and rec[0].get("action") == "online",
+          f"delegate record: {rec[0]['_line']}, expected policy={pol} action=online")
+    now = knobs(vm)
+    want = {"auto_online_blocks": "online", "online_policy": "auto-movable",
+            "auto_movable_ratio": "301", "auto_movable_numa_aware": "Y"}
+    check(now == want, f"kernel knobs while delegating: {now}, expected {want}")
+
+    def check_kernel_onlined(idx, after):
+        check_onlined_once(vm, after, idx)
+        recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx]
+        bad = [r["_line"] for r in recs if r.get("policy") != pol
+               or "onlined by the kernel for memhpd" not in r["_line"]]
+        check(not bad, f"onlined records not by the kernel for {pol}:\n  " + "\n  ".join(bad))
+        return recs
+
+    # 1. memhpd running: the kernel onlines inside the add, memhpd audits it with the policy.
+    # The kernel creates the blocks' directories, then onlines them, inside the add: a poll may
+    # fall in between, so wait (the SIGSTOP step below shows who onlines).
+    idx, _ = add_and_wait_blocks(vm, "dimm1", GiB)
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), 30,
+                           "dimm1 blocks online")
+    wait_count(vm, "onlined", len(idx), 30, lambda r: block_of(r) in idx)
+    recs = check_kernel_onlined(idx, after)
+    ctx.note(f"{len(idx)} blocks, e.g. {recs[0]['_line']}")
+    # 2. memhpd stopped (SIGSTOP): only the kernel can online this DIMM.
+    pid = vm.memhpd_pid()
+    vm.out(f"kill -STOP {pid}")
+    idx2, _ = add_and_wait_blocks(vm, "dimm2", 512 * MiB)
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 30,
+                           "the kernel to online dimm2 while memhpd is stopped")
+    vm.out(f"kill -CONT {pid}")
+    wait_count(vm, "onlined", len(idx2), 30, lambda r: block_of(r) in idx2)
+    check_kernel_onlined(idx2, vm.blocks())
+    other = [r["_line"] for r in vm.audit() if r.get("event") in ("online-by-other",
+                                                                   "online-failed")]
+    check(not other, "records of others' or failed onlines:\n  " + "\n  ".join(other))
+    check_no_failures(vm)
+    st = vm.stop_memhpd()
+    check(st == 0, f"memhpd exited with {st} on SIGTERM")
+    now = knobs(vm)
+    check(now == orig, f"kernel knobs after SIGTERM: {now}, expected the originals {orig}")
+    check(saved_knobs(vm) is None, f"{SAVED} left behind after a clean stop")
+
+
+@scenario("delegate-fallback", "KernelAutoOnline=delegate with a When=manual policy for 4-5 GiB: "
+          "falls back to takeover (record); that DIMM stays offline, the next goes by the preset")
+def s_delegate_fallback(ctx):
+    vm = boot(ctx, Scenario(autostart=False, auto_online_blocks=kernel_online_first(ctx),
+                            conf="[Daemon]\nKernelAutoOnline=delegate\n", policies={
+                                "10-manual.policy": policy({"PhysAddress": "4GiB-5GiB"},
+                                                           {"Zone": "movable", "When": "manual"})}))
+    orig = knobs(vm)
+    check(orig["auto_online_blocks"] == "online", f"kernel knobs before memhpd: {orig}")
+    vm.start_memhpd()
+    vm.wait_started()
+    fb = kao_records(vm, "KernelAutoOnline=delegate falls back to takeover")
+    check(fb, "no fall-back record:\n" + vm.memhpd_log())
+    # The reason names the policy that breaks uniformity (its PhysAddress= match, or When=manual).
+    check(fb[0].get("result") == "skipped" and "10-manual.policy:1" in fb[0]["_line"],
+          f"fall-back record: {fb[0]['_line']}")
+    ctx.note(f"fall-back: {fb[0]['_line']}")
+    now = knobs(vm)
+    check(now == dict(orig, auto_online_blocks="offline"),
+          f"kernel knobs after the fall-back: {now} (before: {orig})")
+    check(not kao_records(vm, "KernelAutoOnline=delegate: every hot-added block"),
+          "a delegate record despite the fall-back")
+
+    idx1, _ = add_and_wait_blocks(vm, "dimm1", GiB)
+    wait_count(vm, "left-offline", len(idx1), 30, lambda r: block_of(r) in idx1)
+    time.sleep(2)
+    b = vm.blocks()
+    check(all(b[i]["state"] == "offline" for i in idx1),
+          "When=manual blocks are online:\n" + format_blocks(b))
+    idx2, _ = add_and_wait_blocks(vm, "dimm2", GiB)
+    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 60,
+                           "dimm2 blocks online")
+    check_onlined_once(vm, after, idx2)
+    recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx2]
+    bad = [r["_line"] for r in recs if "50-default.policy" not in r.get("policy", "")
+           or "by the kernel" in r["_line"]]
+    check(not bad, "dimm2 not onlined by memhpd per the preset:\n  " + "\n  ".join(bad))
+    other = [r["_line"] for r in vm.audit() if r.get("event") == "online-by-other"]
+    check(not other, "blocks onlined by someone else:\n  " + "\n  ".join(other))
+    check_no_failures(vm)
+    st = vm.stop_memhpd()
+    check(st == 0, f"memhpd exited with {st} on SIGTERM")
+    check(knobs(vm) == orig, f"kernel knobs after SIGTERM: {knobs(vm)}, expected {orig}")
+
+
 @scenario("selftest-channel", "harness self-test, not in 'all': requests keep their answers while "
           "orphans of the guest's PID 1 exit", in_all=False)
 def s_selftest_channel(ctx):
@@ -561,6 +841,12 @@ def s_demo(ctx):
 # ---------------------------------------------------------------------------------------------
 # Layer 4: a real system (Debian 12, systemd as PID 1), memhpd installed by `meson install`
 
+# `systemd-analyze security memhpd.service` in the Debian 12 guest (systemd 252): 2.2 before the
+# unit had PrivateMounts=, ProtectKernelTunables= (with ReadWritePaths= for what memhpd writes) and
+# SystemCallFilter=~@privileged @resources. The scenario fails above this figure.
+SECURITY_EXPOSURE_MAX = 1.6
+
+
 def zoneinfo_pages(vm, node=0):
     """(kernel, movable) present pages on a node, as memhpd counts them from /proc/zoneinfo."""
     kernel = movable = 0
@@ -651,6 +937,12 @@ def s_systemd(ctx):
     check(vm.out("systemctl is-active memhpd || true") == "active",
           "memhpd is not active:\n" + vm.out("systemctl status memhpd --no-pager -l || true"))
     pid = vm.memhpd_pid()
+    # Takeover (the default) inside the unit's sandbox: 6.12's `online` saved, then `offline`.
+    check_aob(vm, "offline", "while memhpd.service runs")
+    saved = saved_knobs(vm)
+    aob0 = saved.get("auto_online_blocks", "offline") if saved else "offline"
+    check(aob0 == ("online" if ctx.kernel == "6.12" else "offline"),
+          f"{SAVED} holds {saved} on {ctx.kernel}")
     recs = vm.audit()
     for ev in ("started", "policy-loaded"):
         check(any(r.get("event") == ev for r in recs), f"no {ev} record in the journal")
@@ -729,7 +1021,32 @@ def s_systemd(ctx):
         check(text in x.replace("\n░░ ", " ").replace("░░ ", ""),
               f"journalctl -x lacks {text!r}:\n{x}")
 
-    # 4. Still the same healthy service; a clean stop with a stopped record.
+    # 4. A udev rule that onlines memory: a conflict record on reload, with the rule's file:line.
+    rule = "/etc/udev/rules.d/60-online-memory.rules"
+    vm.out(f"cat > {rule} <<'EOF'\n"
+           'SUBSYSTEM=="memory", ACTION=="add", ATTR{state}=="offline", ATTR{state}="online"\n'
+           "EOF")
+    loaded = sum(1 for r in vm.audit() if r.get("event") == "policy-loaded")
+    vm.out("systemctl reload memhpd")
+    deadline = time.monotonic() + 30
+    while True:
+        recs = vm.audit()
+        conf = [r for r in recs if r.get("event") == "conflict" and r.get("agent") == "udev"]
+        if conf and sum(1 for r in recs if r.get("event") == "policy-loaded") > loaded:
+            break
+        check(time.monotonic() < deadline, "no udev conflict record after the reload:\n"
+              + vm.memhpd_log())
+        time.sleep(0.5)
+    j = conf[-1]["_json"]
+    want = {"MESSAGE_ID": SDV.MESSAGE_IDS["conflict"], "PRIORITY": "4", "MEMHPD_AGENT": "udev",
+            "MEMHPD_FILE": f"{rule}:1", "MEMHPD_RESULT": "found", "_SYSTEMD_UNIT": "memhpd.service"}
+    bad = {k: j.get(k) for k, v in want.items() if j.get(k) != v}
+    check(not bad, f"udev conflict record: {bad} differ from {want}:\n{conf[-1]['_line']}")
+    ctx.note(f"udev conflict: {j.get('MESSAGE')}")
+    check_journal_ids(recs)
+    vm.out(f"rm {rule}")
+
+    # 5. Still the same healthy service; a clean stop with a stopped record.
     p = vm.unit_props("memhpd", "ActiveState", "NRestarts", "MainPID")
     check(p == {"ActiveState": "active", "NRestarts": "0", "MainPID": str(pid)},
           f"memhpd unit: {p}")
@@ -737,6 +1054,43 @@ def s_systemd(ctx):
     check(st == 0, f"memhpd exited with {st} on systemctl stop")
     check(any(r.get("event") == "stopped" for r in vm.audit()), "no stopped record")
     check(vm.memhpd_pid() is None, "memhpd still has a MainPID after stop")
+    check_aob(vm, aob0, "after systemctl stop (the kernel's own)")
+
+    # 6. The unit's sandbox lets KernelAutoOnline= write what it must: auto_online_blocks
+    # (takeover), the memory_hotplug module parameters (delegate); each put back at stop.
+    vm.out(f"rm -f {admin}; echo online > {AOB}")
+    orig = knobs(vm)
+    n_kao = len(kao_records(vm))
+    vm.start_memhpd()
+    check_aob(vm, "offline", "after systemctl start (takeover)")
+    recs = kao_records(vm)[n_kao:]
+    check(any("set auto_online_blocks to offline" in r["_line"] and r.get("result") == "ok"
+              for r in recs), "takeover did not write auto_online_blocks:\n" + vm.memhpd_log())
+    check(vm.stop_memhpd() == 0, "memhpd failed on stop")
+    check(knobs(vm) == orig, f"knobs after stop {knobs(vm)}, expected {orig}")
+    vm.out(f"mkdir -p {vm.sysconfdir}/memhpd.conf.d && printf '[Daemon]\\nKernelAutoOnline="
+           f"delegate\\n' > {vm.sysconfdir}/memhpd.conf.d/50-delegate.conf")
+    n_kao = len(kao_records(vm))
+    vm.start_memhpd()
+    want = {"auto_online_blocks": "online", "online_policy": "auto-movable",
+            "auto_movable_ratio": "301", "auto_movable_numa_aware": "Y"}
+    now = knobs(vm)
+    check(now == want, f"delegate in the unit's sandbox: knobs {now}, expected {want}:\n"
+          + vm.memhpd_log())
+    fails = [r["_line"] for r in kao_records(vm)[n_kao:] if r.get("result") == "failed"]
+    check(not fails, "kernel-auto-online failures:\n  " + "\n  ".join(fails))
+    check(vm.stop_memhpd() == 0, "memhpd failed on stop")
+    check(knobs(vm) == orig, f"knobs after stop {knobs(vm)}, expected {orig}")
+    vm.out(f"rm {vm.sysconfdir}/memhpd.conf.d/50-delegate.conf; echo {aob0} > {AOB}")
+
+    # 7. The unit's exposure, so that a weaker sandbox fails here.
+    out = vm.out("systemd-analyze security --no-pager memhpd.service | tail -n 1")
+    m = re.search(r"Overall exposure level for memhpd.service: ([0-9.]+)", out)
+    check(m is not None, f"systemd-analyze security: {out!r}")
+    ctx.note(f"systemd-analyze security memhpd.service: {m.group(1)} "
+             f"(at most {SECURITY_EXPOSURE_MAX})")
+    check(float(m.group(1)) <= SECURITY_EXPOSURE_MAX,
+          f"exposure {m.group(1)} > {SECURITY_EXPOSURE_MAX}: the unit's sandbox got weaker")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -83,10 +83,12 @@ MESSAGE_IDS = {
     "left-offline": "7a0fd4a547904126b3d489a2806e05cb",
     "policy-loaded": "1bc7341a24e34f75881bb3c23b3d89b6",
     "policy-rejected": "b4b39e4287a74253a169758b2ede2ec3",
+    "conflict": "8bcc7a8dce444945be40d52cc6ae6aa8",
+    "kernel-auto-online": "9abfd29f4c324d239acf325e0bd67755",
 }
 JOURNAL_FIELDS = ("MESSAGE", "MESSAGE_ID", "PRIORITY", "MEMHPD_EVENT", "MEMHPD_BLOCK",
                   "MEMHPD_NODE", "MEMHPD_DEVICE", "MEMHPD_ZONE", "MEMHPD_ACTION", "MEMHPD_RESULT",
-                  "MEMHPD_POLICY", "ERRNO", "_PID", "_SYSTEMD_UNIT")
+                  "MEMHPD_POLICY", "MEMHPD_AGENT", "MEMHPD_FILE", "ERRNO", "_PID", "_SYSTEMD_UNIT")
 
 
 def ensure_mmdebstrap():
