@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Run every memhpd benchmark, print a table and rewrite bench/RESULTS.md (and bench/results.json).
 
-    python3 bench/run.py            # the full run (~15-25 min on 2 cores)
-    python3 bench/run.py --quick    # fewer runs, smaller bursts, 10 s idle (~5 min)
+    python3 bench/run.py            # the full run, both guest kernels (~25 min on 2 cores)
+    python3 bench/run.py --quick    # one round, smaller bursts, 10 s idle
     python3 bench/run.py --no-vm    # only the benchmarks without a VM
+    python3 bench/run.py --vm-only --kernel 6.12 --rounds 1 --rows dimm4 --output /tmp/b/RESULTS.md
 
 Needs root (network namespaces, netlink multicast, QEMU). Builds nothing but calls .ci/setup when
 build/ is missing; the VM parts use tests/vm's harness and its cache (build/vm-cache).
