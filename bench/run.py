@@ -8,7 +8,7 @@
     python3 bench/run.py --vm-only --kernel 6.12 --rounds 1 --rows dimm4 --output /tmp/b/RESULTS.md
 
 Needs root (network namespaces, netlink multicast, QEMU). Builds nothing but calls .ci/setup when
-build/ is missing; the VM parts use tests/vm's harness and its cache (build/vm-cache).
+build/daemon/memhpd is missing; the VM parts use tests/vm's harness and its cache (build/vm-cache).
 See bench/README.md.
 """
 import argparse
@@ -58,6 +58,21 @@ def machine():
                             text=True).stdout.strip()
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem_kib / 1048576, 1),
             "host_kernel": platform.release(), "qemu": qemu, "commit": commit}
+
+
+def have_strace():
+    """strace on the host for the profiling runs: installed with apt-get if missing (as
+    tests/vm/setup.sh installs QEMU)."""
+    if shutil.which("strace"):
+        return True
+    log("strace is missing: apt-get install strace (for the profiling runs; --no-strace skips them)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "strace"], env=env,
+                   stdout=subprocess.DEVNULL)
+    if not shutil.which("strace"):
+        log("strace is still missing: the profiling runs are skipped")
+        return False
+    return True
 
 
 def loadavg():
@@ -584,10 +599,11 @@ def main():
 
     if os.getuid() != 0:
         sys.exit("bench/run.py needs root (network namespaces, netlink multicast, QEMU set-up)")
-    if not os.path.isdir(os.path.join(ROOT, "build")):
-        log("build/ is missing: running .ci/setup")
-        subprocess.run([os.path.join(ROOT, ".ci", "setup")], cwd=ROOT, check=True)
     memhpd = os.path.abspath(a.memhpd)
+    if not os.access(memhpd, os.X_OK) and memhpd == os.path.join(ROOT, "build", "daemon", "memhpd"):
+        # A fresh clone (or a build/ that holds only the VM cache): build as .ci/setup does.
+        log(f"{os.path.relpath(memhpd, ROOT)} is missing: running .ci/setup")
+        subprocess.run([os.path.join(ROOT, ".ci", "setup")], cwd=ROOT, check=True)
     if not os.access(memhpd, os.X_OK):
         sys.exit(f"no memhpd binary at {memhpd}")
 
@@ -605,7 +621,7 @@ def main():
            "dimm_gib": [g for g in (4, 16) if f"dimm{g}" in rows], "virtio_mem": "virtio-mem" in rows,
            "hog_left_mib": ([] if "pressure" not in rows else (140,) if a.quick else (140, 100)),
            "pressure_timeout": 60 if a.quick else 120,
-           "strace": not a.no_strace and bool(shutil.which("strace")), "strace_gib": 4}
+           "strace": not a.no_strace and not a.no_vm and have_strace(), "strace_gib": 4}
 
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
