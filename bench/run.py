@@ -259,7 +259,7 @@ def vm_rows(kv):
 
 
 def profile_line(p):
-    return (f"first device uevent {fmt(p.get('first_uevent'))} s, adds {p['first_add']:.3f}-{p['last_add']:.3f} s, onlines {p['first_online']:.3f}-"
+    return (f"adds {p['first_add']:.3f}-{p['last_add']:.3f} s, onlines {p['first_online']:.3f}-"
             f"{p['last_online']:.3f} s, {p['online_before_last_add']} online before the last add, "
             f"{p['tail_ms']:.0f} ms after it, per block add->online {fmt(p['gap_ms_median'], '.1f')} ms, "
             f"online->online {fmt(p['step_ms_median'], '.2f')} ms")
@@ -283,13 +283,13 @@ def report_vm(res, cfg, goals):
           "per round vs kernel | after first add vs kernel | udev / this |",
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     tp = ["### Profile: per-block uevent timestamps\n",
-          "For each agent, the run with the median latency: the first uevent of another device before the blocks' (a DIMM's ACPI memory device: what comes before it is QMP and the host), the `add` and `online` uevents of its blocks as the "
+          "For each agent, the run with the median latency: the `add` and `online` uevents of its blocks as the "
           "guest's logger stamped them (seconds from the trigger), how many blocks were online before the last "
           "`add`, how long the onlining went on after the last `add`, and the medians over blocks of the gap "
           "from a block's `add` to its `online` and of the interval between consecutive `online`s.\n",
-          "| kernel | row | agent | first device uevent s | adds s | onlines s | online before last add | after last add ms | "
+          "| kernel | row | agent | adds s | onlines s | online before last add | after last add ms | "
           "add->online ms | online->online ms | memhpd audited |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     errs = []
     for k, kv in v["kernels"].items():
         for key, label, blocks, by_agent in vm_rows(kv):
@@ -320,7 +320,7 @@ def report_vm(res, cfg, goals):
                 m = median_run(by_agent[a])
                 p = m.get("profile") if m else None
                 if p:
-                    tp.append(f"| {k} | {label} | {LABEL[a]} | {fmt(p.get('first_uevent'))} | {p['first_add']:.3f}-{p['last_add']:.3f} | "
+                    tp.append(f"| {k} | {label} | {LABEL[a]} | {p['first_add']:.3f}-{p['last_add']:.3f} | "
                               f"{p['first_online']:.3f}-{p['last_online']:.3f} | {p['online_before_last_add']}/{blocks} | "
                               f"{p['tail_ms']:.0f} | {fmt(p['gap_ms_median'], '.1f')} | {fmt(p['step_ms_median'], '.2f')} | "
                               f"{m.get('audited', '') if a == 'delegate' else ''} |")
@@ -371,6 +371,16 @@ def report_vm(res, cfg, goals):
         line = f"- {k}, {label}: {LABEL[a]} / {LABEL[b]} = {fmt(x, '.2f')} (goal {op} {lim:.2f})."
         if pa and pb:
             line += f" Profile of the median runs: {LABEL[a]}: {profile_line(pa)}; {LABEL[b]}: {profile_line(pb)}."
+        for agent in (a, b):
+            st = (kv.get("strace") or {}).get(agent)
+            if st and st.get("strace"):
+                rows = st["strace"]
+                n = st.get("blocks") or 1
+                slow = sorted(rows, key=lambda x: -x["seconds"])[:2]
+                line += (f" strace of memhpd {agent} ({k}, {n} blocks): {sum(x['calls'] for x in rows) / n:.1f} system "
+                         f"calls per block, most system time in " + " and ".join(
+                             f"{x['syscall']} ({x['calls'] / n:.1f} per block, {x['usecs_per_call']} µs each)"
+                             for x in slow) + ".")
         lim_lines.append(line)
     res["vm_limits"] = lim_lines
 
@@ -510,11 +520,12 @@ def report(res, cfg, command, started, duration):
                  "same run (ratios of the median latencies; the median of per-round ratios in parentheses):\n")
         L += vm_goal_table
         L.append("")
-    L.append("| goal | met | figure |")
-    L.append("| --- | --- | --- |")
-    for g, ok, fig in goals:
-        L.append(f"| {g} | {'met' if ok else '**missed**'} | {fig} |")
-    L.append("")
+    if goals:
+        L.append("| goal | met | figure |")
+        L.append("| --- | --- | --- |")
+        for g, ok, fig in goals:
+            L.append(f"| {g} | {'met' if ok else '**missed**'} | {fig} |")
+        L.append("")
     if vm_limits:
         L.append("Where a latency goal is missed, what limits it, from the profile (section 1's per-block uevent "
                  "timestamps of the median runs" + (", and `strace -c -f` of memhpd in the guest, section 1's "
@@ -529,19 +540,20 @@ def report(res, cfg, command, started, duration):
 
 
 LIMITS_NOTE = [
-    "Where a goal is missed, what limits it (see also the issue):",
+    "How to read the figures:",
     "- Under TCG the guest's times are inflated several-fold; ratios between agents measured in the same run "
-    "are what count, and they still carry run-to-run noise of a few percent (compare the per-round ratios).",
-    "- A userspace agent cannot beat the kernel's auto-online: the kernel onlines inside the add, memhpd "
-    "only after the uevent reaches it, so memhpd/kernel > 1 measures the uevent round trip and the sysfs write "
-    "path per block.",
-    "- The per-block lines under section 1 show where the DIMM goals are lost: after the adds, memhpd needs "
-    "more guest time per block than the kernel. It handles one block at a time in one thread: per block it "
-    "receives the add uevent, reads state, the node link, firmware_node and valid_zones, writes state and an "
-    "audit record, and receives the kernel's online uevent: some 15 system calls, each emulated "
-    "under TCG (not profiled in the guest), while the kernel's auto-online makes none. udevd spreads its work over both vCPUs; "
-    "whether it beats memhpd at 16 GiB changes from run to run (single runs vary by tens of percent under "
-    "TCG).",
+    "are what count, and they still carry run-to-run noise (compare the per-round ratios).",
+    "- The latency starts in the guest shell (`guest-tool now`) before the host sends the QMP command: the "
+    "shell's answer over the serial port, the harness and QEMU's handling of the command are in every agent's "
+    "figure, the same work whichever agent runs, but as noisy as the host is busy (results.json: "
+    "`host_clock_rtt_s`, the host's round trip for that shell command, per run). \"after first add\" leaves "
+    "them out; the profile's \"adds s\" column shows how much of each latency passed before the first block "
+    "existed.",
+    "- The kernel's auto-online happens inside the add: a block's `online` uevent follows its `add` with no "
+    "userspace step. memhpd takeover and the udev rule online only after the `add` uevent reached them, one "
+    "`state` write per block; memhpd delegate leaves the onlining to the kernel and only audits it, so the "
+    "kernel work is that of the kernel row, and what memhpd does per block (the strace table) runs beside it "
+    "on the guest's 2 vCPUs.",
     "- Burst CPU per event, 131072 vs 8192 blocks in the tree: memhpd's per-event work is O(1) (the block "
     "array is indexed by block number, nothing on the event path walks the blocks), so this ratio measures "
     "the file system; medians of 5 runs of about 25-35 µs per event land on either side of 1.0 from run to "
@@ -554,13 +566,18 @@ METHOD_NOTE = [
     "## How it is measured\n",
     "- `bench/scale.py` (no VM): trees from `bench/mkfake.py` in /dev/shm, reused across runs and removed at the "
     "end; uevents injected with `tests/integration/fakesys.py` (`UeventSender`, `FakeKernel`).",
-    "- `bench/vmbench.py` (VM): `tests/vm/vmlib.py`'s VM, subclassed to append one more initramfs archive "
-    "(`bench/guest-tool.c`, built statically into the VM cache; udevd for the udev agent) and to give the "
-    "DIMM guests 2 GiB of boot memory (the memmap of 16 GiB takes 256 MiB). One fresh guest per agent and "
-    "run. Agents: kernel = `auto_online_blocks=online_movable`; memhpd = defaults plus a `Device=any`, "
-    "`Zone=movable` policy; udev = Debian 12's `systemd-udevd --daemon` with only the rule "
-    "`SUBSYSTEM==\"memory\", ACTION==\"add\", ATTR{state}==\"offline\", ATTR{state}=\"online_movable\"`.",
-    "- Raw per-run figures: `bench/results.json`.",
+    "- `bench/vmbench.py` (VM): `tests/vm/vmlib.py`'s VM on the kernel named (tests/vm's 6.1 and 6.12), "
+    "subclassed to append one more initramfs archive (`bench/guest-tool.c`, built statically into the VM "
+    "cache; udevd for the udev agent; strace for the profiling runs) and to give the DIMM guests 2 GiB of boot "
+    "memory (the memmap of 16 GiB takes 256 MiB). One fresh guest per agent and run, agents interleaved round "
+    "by round. Every agent onlines into ZONE_MOVABLE: kernel auto-online = `auto_online_blocks=online_movable`; "
+    "memhpd takeover = defaults (`KernelAutoOnline=takeover`) plus a `Device=any`, `Zone=movable` policy; "
+    "memhpd delegate = the same with `KernelAutoOnline=delegate` (checked in each run: memhpd programmed "
+    "`auto_online_blocks=online_movable` and audited every block as onlined by the kernel on its behalf); "
+    "udev rule = Debian 12's `systemd-udevd --daemon` with only the rule `SUBSYSTEM==\"memory\", "
+    "ACTION==\"add\", ATTR{state}==\"offline\", ATTR{state}=\"online_movable\"` and "
+    "`auto_online_blocks=offline`.",
+    "- Raw per-run figures (with each run's per-block profile and the full strace tables): `bench/results.json`.",
 ]
 
 

@@ -273,8 +273,8 @@ def measure(vm, trigger, n_blocks, timeout):
 
 def profile(adds, onlines, t0, others=()):
     """Where the time goes, from the guest's per-block uevent timestamps (relative to t0, in s):
-    the first uevent of any other device (a DIMM's ACPI memory device: the end of QMP's and the
-    host's part), when the adds start and end, when the onlines start and end, how many blocks were online
+    how many uevents of other devices came before the first block's (none for a DIMM: its ACPI
+    device's come after the blocks'), when the adds start and end, when the onlines start and end, how many blocks were online
     before the last add, and the per-block add->online gap and online->online interval."""
     if not adds or not onlines:
         return None
@@ -282,9 +282,8 @@ def profile(adds, onlines, t0, others=()):
     on = sorted(onlines.values())
     gaps = sorted(onlines[b] - adds[b] for b in onlines if b in adds)
     steps = [b - a for a, b in zip(on, on[1:])]
-    pre = [t for t, _, _ in others if t <= first_add]
-    return {"first_uevent": (min(pre) - t0) if pre else None,
-            "first_uevent_dev": min(others)[2] if pre else None,
+    pre = sorted(o for o in others if o[0] <= first_add)
+    return {"uevents_before_first_add": len(pre),
             "first_add": first_add - t0, "last_add": last_add - t0,
             "first_online": on[0] - t0, "last_online": on[-1] - t0,
             "online_before_last_add": sum(1 for t in on if t < last_add),
