@@ -258,8 +258,8 @@ def vm_rows(kv):
     return out
 
 
-def profile_line(p):
-    return (f"adds {p['first_add']:.3f}-{p['last_add']:.3f} s, onlines {p['first_online']:.3f}-"
+def profile_line(p, run):
+    return (f"interrupt {fmt(run.get('irq_s'))} s, adds {p['first_add']:.3f}-{p['last_add']:.3f} s, onlines {p['first_online']:.3f}-"
             f"{p['last_online']:.3f} s, {p['online_before_last_add']} online before the last add, "
             f"{p['tail_ms']:.0f} ms after it, per block add->online {fmt(p['gap_ms_median'], '.1f')} ms, "
             f"online->online {fmt(p['step_ms_median'], '.2f')} ms")
@@ -283,13 +283,13 @@ def report_vm(res, cfg, goals):
           "per round vs kernel | after first add vs kernel | udev / this |",
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     tp = ["### Profile: per-block uevent timestamps\n",
-          "For each agent, the run with the median latency: the `add` and `online` uevents of its blocks as the "
+          "For each agent, the run with the median latency: when the guest kernel took the interrupt that announces the hot-add (the ACPI SCI of a DIMM, virtio-mem's config-change interrupt; `irq_handler_entry` tracepoint on the same clock): what came before it is the guest shell, the harness and QEMU on the host; the `add` and `online` uevents of its blocks as the "
           "guest's logger stamped them (seconds from the trigger), how many blocks were online before the last "
           "`add`, how long the onlining went on after the last `add`, and the medians over blocks of the gap "
           "from a block's `add` to its `online` and of the interval between consecutive `online`s.\n",
-          "| kernel | row | agent | adds s | onlines s | online before last add | after last add ms | "
+          "| kernel | row | agent | interrupt s | adds s | onlines s | online before last add | after last add ms | "
           "add->online ms | online->online ms | memhpd audited |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     errs = []
     for k, kv in v["kernels"].items():
         for key, label, blocks, by_agent in vm_rows(kv):
@@ -320,7 +320,7 @@ def report_vm(res, cfg, goals):
                 m = median_run(by_agent[a])
                 p = m.get("profile") if m else None
                 if p:
-                    tp.append(f"| {k} | {label} | {LABEL[a]} | {p['first_add']:.3f}-{p['last_add']:.3f} | "
+                    tp.append(f"| {k} | {label} | {LABEL[a]} | {fmt(m.get('irq_s'))} | {p['first_add']:.3f}-{p['last_add']:.3f} | "
                               f"{p['first_online']:.3f}-{p['last_online']:.3f} | {p['online_before_last_add']}/{blocks} | "
                               f"{p['tail_ms']:.0f} | {fmt(p['gap_ms_median'], '.1f')} | {fmt(p['step_ms_median'], '.2f')} | "
                               f"{m.get('audited', '') if a == 'delegate' else ''} |")
@@ -370,7 +370,7 @@ def report_vm(res, cfg, goals):
         pa, pb = (ma or {}).get("profile"), (mb or {}).get("profile")
         line = f"- {k}, {label}: {LABEL[a]} / {LABEL[b]} = {fmt(x, '.2f')} (goal {op} {lim:.2f})."
         if pa and pb:
-            line += f" Profile of the median runs: {LABEL[a]}: {profile_line(pa)}; {LABEL[b]}: {profile_line(pb)}."
+            line += f" Profile of the median runs: {LABEL[a]}: {profile_line(pa, ma)}; {LABEL[b]}: {profile_line(pb, mb)}."
         for agent in (a, b):
             st = (kv.get("strace") or {}).get(agent)
             if st and st.get("strace"):

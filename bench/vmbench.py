@@ -20,6 +20,7 @@ device_add (or qom-set of a virtio-mem requested-size) is the start; `guest-tool
 every memory-block kernel uevent on receipt, and the last block's "online" uevent is the end.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -244,6 +245,7 @@ def measure(vm, trigger, n_blocks, timeout):
     """Start the logger, take the guest clock, run trigger() (QMP), wait for n_blocks onlined."""
     before = set(vm.blocks())
     start_logger(vm, n_blocks)
+    irq_trace = vm.sh(IRQ_TRACE_ON)[0] == 0
     h0 = time.monotonic()
     t0 = float(vm.out("guest-tool now"))
     h1 = time.monotonic()
@@ -251,6 +253,7 @@ def measure(vm, trigger, n_blocks, timeout):
     h2 = time.monotonic()
     done = wait_logger(vm, timeout)
     adds, onlines, lost, others = read_log(vm)
+    t_irq = first_irq(vm, t0) if irq_trace else None
     blocks = vm.blocks()
     new = [i for i in blocks if i not in before]
     online_new = [i for i in new if blocks[i]["state"] == "online"]
@@ -265,10 +268,38 @@ def measure(vm, trigger, n_blocks, timeout):
     if adds:
         res["first_add_s"] = min(adds.values()) - t0
         res["last_add_s"] = max(adds.values()) - t0
+    if t_irq is not None:
+        res["irq_s"] = t_irq[0] - t0
+        res["irq_name"] = t_irq[1]
     if onlines and res["complete"]:
         res["latency_s"] = max(onlines.values()) - t0
         res["from_first_add_s"] = max(onlines.values()) - min(adds.values()) if adds else None
+        if t_irq is not None:
+            res["from_irq_s"] = max(onlines.values()) - t_irq[0]
     return res
+
+
+# The guest's own start of a hot-add: the interrupt that announces it (the ACPI SCI of a DIMM's
+# GPE, virtio-mem's config-change MSI-X), stamped by the kernel's irq_handler_entry tracepoint on
+# CLOCK_MONOTONIC ("mono" trace clock, the clock guest-tool uses). What comes before it is the
+# guest shell's answer to `guest-tool now`, the harness and QEMU: host work, noisy on a busy host.
+IRQ_TRACE_ON = r"""T=/sys/kernel/tracing
+[ -d $T/events ] || mount -t tracefs nodev $T || exit 1
+echo 0 > $T/tracing_on && echo > $T/trace && echo mono > $T/trace_clock || exit 1
+echo 'name ~ "acpi" || name ~ "virtio*config*"' > $T/events/irq/irq_handler_entry/filter || exit 1
+echo 1 > $T/events/irq/irq_handler_entry/enable && echo 1 > $T/tracing_on
+"""
+
+
+def first_irq(vm, t0):
+    """(guest CLOCK_MONOTONIC, irq name) of the first traced interrupt at or after t0, or None."""
+    rc, out = vm.sh("T=/sys/kernel/tracing; echo 0 > $T/tracing_on; "
+                    "echo 0 > $T/events/irq/irq_handler_entry/enable; grep irq_handler_entry $T/trace")
+    for line in out.splitlines():
+        m = re.search(r"\s(\d+\.\d+): irq_handler_entry: irq=\d+ name=(\S+)", line)
+        if m and float(m.group(1)) >= t0:
+            return float(m.group(1)), m.group(2)
+    return None
 
 
 def profile(adds, onlines, t0, others=()):
