@@ -322,8 +322,9 @@ def report_vm(res, cfg, goals):
                 if p:
                     tp.append(f"| {k} | {label} | {LABEL[a]} | {fmt(m.get('irq_s'))} | {p['first_add']:.3f}-{p['last_add']:.3f} | "
                               f"{p['first_online']:.3f}-{p['last_online']:.3f} | {p['online_before_last_add']}/{blocks} | "
-                              f"{p['tail_ms']:.0f} | {fmt(p['gap_ms_median'], '.1f')} | {fmt(p['step_ms_median'], '.2f')} | "
-                              f"{m.get('audited', '') if a == 'delegate' else ''} |")
+                              f"{p['tail_ms']:.0f} | {fmt(p['gap_ms_median'], '.1f')} | {fmt(p['step_ms_median'], '.2f')} | " +
+                              (f"{m.get('audited', '')}" + (f" ({m['audited_already']} raced)" if m.get("audited_already") else "")
+                               if a == "delegate" else "") + " |")
                 for e in x["errors"]:
                     errs.append(f"- {k}, {label}, {LABEL[a]}: a run failed and is left out of the medians: {e}")
                 plugged = [q.get("plugged_mib") for q in by_agent[a] if q.get("plugged_mib") is not None]
