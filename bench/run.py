@@ -371,6 +371,12 @@ def report_vm(res, cfg, goals):
         pa, pb = (ma or {}).get("profile"), (mb or {}).get("profile")
         line = f"- {k}, {label}: {LABEL[a]} / {LABEL[b]} = {fmt(x, '.2f')} (goal {op} {lim:.2f})."
         if pa and pb:
+            pre = pa["first_add"] - pb["first_add"]
+            post = (pa["last_online"] - pa["first_add"]) - (pb["last_online"] - pb["first_add"])
+            line += (f" Of the {1000 * (ma['latency_s'] - mb['latency_s']):+.0f} ms between the median runs, "
+                     f"{1000 * pre:+.0f} ms came before the first block's `add` uevent (QMP, the guest's ACPI or "
+                     f"virtio-mem work and the add itself: no uevent reaches an agent before it) and "
+                     f"{1000 * post:+.0f} ms from the first `add` to the last `online`.")
             line += f" Profile of the median runs: {LABEL[a]}: {profile_line(pa, ma)}; {LABEL[b]}: {profile_line(pb, mb)}."
         for agent in (a, b):
             st = (kv.get("strace") or {}).get(agent)
@@ -383,6 +389,13 @@ def report_vm(res, cfg, goals):
                              f"{x['syscall']} ({x['calls'] / n:.1f} per block, {x['usecs_per_call']} µs each)"
                              for x in slow) + ".")
         lim_lines.append(line)
+    prof = [r["profile"] for kv in v["kernels"].values() for _, _, _, ba in vm_rows(kv)
+            for runs in ba.values() for r in runs if r.get("profile")]
+    before = sum(1 for p in prof if p.get("uevents_before_first_add"))
+    if lim_lines and prof:
+        lim_lines.append(f"- In {len(prof) - before} of {len(prof)} latency runs of this run the guest's uevent logger "
+                         "saw no uevent of any device between the trigger and the first block's `add`: until then no "
+                         "agent has anything to act on, and the time before it is not the agent's work.")
     res["vm_limits"] = lim_lines
 
     t3 = [f"## 2. Hot-add under memory pressure ({v['pressure_kernel']} only)\n",
