@@ -144,7 +144,9 @@ def bench_idle(memhpd, cfg):
 # ---------------------------------------------------------------------------------------------
 # real kernel
 
-def bench_vm(memhpd, cfg):
+def bench_vm(memhpd, cfg, out, save):
+    """Fills out (res["vm"]) row by row, calling save() after each, so that an interrupted run
+    leaves the rows it finished in RESULTS.md."""
     sys.path.insert(0, HERE)
     import vmbench as vb
     sys.path.insert(0, os.path.join(ROOT, "tests", "vm"))
@@ -163,7 +165,8 @@ def bench_vm(memhpd, cfg):
     except (vb.BenchError, OSError, subprocess.CalledProcessError) as e:
         notes.append(f"udev agent unavailable: {e}")
     agents = [a for a in vb.AGENTS if a != "udev" or env["udev_root"]]
-    out = {"agents": agents, "notes": notes, "kernels": {}, "pressure": {}, "pressure_kernel": cfg["kernels"][0]}
+    out.update({"agents": agents, "notes": notes, "kernels": {}, "pressure": {},
+                "pressure_kernel": cfg["kernels"][0], "strace": bool(cfg["strace"])})
 
     def rounds(name, fn, *args, runs):
         res = {a: [] for a in agents}
@@ -182,8 +185,10 @@ def bench_vm(memhpd, cfg):
                                   "dimm": {}, "virtio_mem": {}}
         for gib in cfg["dimm_gib"]:
             kv["dimm"][str(gib)] = rounds(f"DIMM {gib} GiB", vb.bench_dimm, gib, runs=cfg["vm_runs"])
+            save()
         if cfg["virtio_mem"]:
             kv["virtio_mem"]["4"] = rounds("virtio-mem 0->4 GiB", vb.bench_virtio_mem, 4, runs=cfg["vm_runs"])
+            save()
         if cfg["strace"]:
             env["strace_bin"] = shutil.which("strace")
             kv["strace"] = {}
@@ -194,11 +199,12 @@ def bench_vm(memhpd, cfg):
                     log(f"  {a}: {r['error']}")
                 kv["strace"][a] = r
             env["strace_bin"] = None
-    out["strace"] = bool(cfg["strace"])
+            save()
     env["kernel"] = out["pressure_kernel"]
     for left in cfg["hog_left_mib"]:
         out["pressure"][str(left)] = rounds(f"pressure 8 GiB, {left} MiB left", vb.bench_pressure, 8, left,
                                             runs=cfg["pressure_runs"])
+        save()
     return out
 
 
@@ -420,7 +426,7 @@ def report_vm(res, cfg, goals):
                     t3.append(f"\n- {left} MiB, {LABEL[a]}: {r.get('error', 'incomplete')}; guest log: "
                               + " / ".join(l.strip() for l in r.get("dmesg", "").splitlines()) + "\n")
                 if a in ("takeover", "delegate") and r.get("new_blocks", 1) == 0:
-                    add_failed.append(f"{left} ({a})")
+                    add_failed.append(f"{left} MiB ({a})")
                 elif a in ("takeover", "delegate"):
                     ok = bool(r.get("complete")) and r.get("alive") is True
                     pressure_ok = ok if pressure_ok is None else (pressure_ok and ok)
@@ -428,7 +434,7 @@ def report_vm(res, cfg, goals):
     if v["pressure"]:
         goals.append(("pressure: every block online, memhpd alive (takeover and delegate)", bool(pressure_ok),
                       ("yes" if pressure_ok else "no") +
-                      (f" (not counted: at {', '.join(add_failed)} MiB left the kernel's own add failed, no block "
+                      (f" (not counted: at {', '.join(add_failed)} left the kernel's own add failed, no block "
                        "was created for any agent to online)" if add_failed else "")))
     return gt, lim_lines, t1 + t3
 
@@ -441,9 +447,13 @@ def report(res, cfg, command, started, duration):
              "Do not edit by hand: re-run the command.\n")
     L.append(f"- command: `{command}`" + (" (quick mode: fewer runs, smaller sizes)" if cfg["quick"] else ""))
     L.append(f"- date: {started} (took {duration / 60:.1f} min)")
+    if not res.get("meta", {}).get("complete", True):
+        L.append("- **incomplete**: the run had not finished when this file was written (it was stopped, or "
+                 "is still running); every figure below is from the rows it had finished, listed under "
+                 "\"this run covers\"")
     L.append(f"- machine: {m['nproc']} CPUs, {m['cpu']}, {m['ram_gib']} GiB RAM, host kernel {m['host_kernel']}")
     if m.get("load"):
-        L.append(f"- host load average (1/5/15 min) at the start: {m['load']['start']}, at the end: "
+        L.append(f"- host load average (1/5/15 min) at the start: {m['load']['start']}, when this file was written: "
                  f"{m['load'].get('end', 'n/a')} (other work shares the CPUs when these exceed about 0.5)")
     L.append(f"- memhpd: {res['memhpd']} at commit {m['commit']}")
     if "vm" in res:
@@ -456,12 +466,15 @@ def report(res, cfg, command, started, duration):
              f"VM hot-add and virtio-mem {cfg['vm_runs']} runs per agent and kernel (agents interleaved), pressure "
              f"{cfg['pressure_runs']} run(s) per agent, idle 1 run of {cfg['idle_s']} s")
     covered = []
-    if "vm" in res:
-        covered.append("VM rows: kernels " + ", ".join(res["vm"]["kernels"]) + "; "
-                       + ", ".join([f"{g} GiB DIMM" for g in cfg["dimm_gib"]]
-                                   + (["virtio-mem 0->4 GiB"] if cfg.get("virtio_mem", True) else [])
-                                   + ([f"pressure ({', '.join(str(x) for x in cfg['hog_left_mib'])} MiB left)"]
-                                      if cfg["hog_left_mib"] else [])))
+    if "vm" in res and res["vm"].get("kernels") is not None:
+        v = res["vm"]
+        for k, kv in v["kernels"].items():
+            rows = [label for _, label, _, _ in vm_rows(kv)]
+            if kv.get("strace"):
+                rows.append("strace profile")
+            covered.append(f"VM rows on {k}: " + (", ".join(rows) if rows else "none"))
+        if v.get("pressure"):
+            covered.append(f"pressure on {v['pressure_kernel']} ({', '.join(v['pressure'])} MiB left)")
     else:
         covered.append("no VM rows")
     covered.append("scale and idle: " + ("yes" if "scale" in res else "no"))
@@ -658,6 +671,29 @@ def main():
     t0 = time.monotonic()
     res = {"machine": machine(), "memhpd": os.path.relpath(memhpd, ROOT), "config": cfg}
     res["machine"]["load"] = {"start": loadavg()}
+    res["meta"] = {"command": command, "started": started, "duration_s": 0, "complete": False}
+
+    def save(final=False):
+        """(Re)write RESULTS.md and results.json with what has run so far."""
+        res["meta"]["duration_s"] = time.monotonic() - t0
+        res["meta"]["complete"] = final
+        res["machine"]["load"]["end"] = loadavg()
+        text = report(res, cfg, command, started, res["meta"]["duration_s"])
+        os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
+        with open(a.output + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(a.output + ".tmp", a.output)
+        js = os.path.join(os.path.dirname(a.output), "results.json")
+        with open(js + ".tmp", "w") as f:
+            json.dump(res, f, indent=1, default=str)
+            f.write("\n")
+        os.rename(js + ".tmp", js)
+        return text
+
+    # The VM rows first: they take most of the time, and the goals of issue 8 are theirs.
+    if not a.no_vm:
+        res["vm"] = {}
+        bench_vm(memhpd, cfg, res["vm"], save)
     try:
         if not a.vm_only:
             res["scale"] = bench_scale(memhpd, cfg)
@@ -665,19 +701,8 @@ def main():
     finally:
         if not a.keep_trees:
             shutil.rmtree(TREES, ignore_errors=True)
-    if not a.no_vm:
-        res["vm"] = bench_vm(memhpd, cfg)
     duration = time.monotonic() - t0
-    res["machine"]["load"]["end"] = loadavg()
-    res["meta"] = {"command": command, "started": started, "duration_s": duration}
-
-    text = report(res, cfg, command, started, duration)
-    os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
-    with open(a.output, "w") as f:
-        f.write(text)
-    with open(os.path.join(os.path.dirname(a.output), "results.json"), "w") as f:
-        json.dump(res, f, indent=1, default=str)
-        f.write("\n")
+    text = save(final=True)
     print(text)
     log(f"wrote {a.output} in {duration / 60:.1f} min")
 
