@@ -394,6 +394,12 @@ def report_vm(res, cfg, goals):
                      f"{1000 * pre:+.0f} ms came before the first block's `add` uevent (QMP, the guest's ACPI or "
                      f"virtio-mem work and the add itself: no uevent reaches an agent before it) and "
                      f"{1000 * post:+.0f} ms from the first `add` to the last `online`.")
+            if abs(pre) > abs(post):
+                def firsts(agent):
+                    return ", ".join(f"{q['first_add_s']:.3f}" for q in by_agent.get(agent, [])
+                                     if q.get("first_add_s") is not None)
+                line += (f" The first `add` in each run, seconds from the trigger: {LABEL[a]} {firsts(a)}; "
+                         f"{LABEL[b]} {firsts(b)}.")
             line += f" Profile of the median runs: {LABEL[a]}: {profile_line(pa, ma)}; {LABEL[b]}: {profile_line(pb, mb)}."
         for agent in (a, b):
             st = (kv.get("strace") or {}).get(agent)
