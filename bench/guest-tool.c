@@ -3,9 +3,10 @@
  * into the guest's initramfs.
  *
  *   guest-tool now                    print CLOCK_MONOTONIC in seconds (ns precision)
- *   guest-tool uevlog FILE N          log every memory-block kernel uevent as
- *                                     "SECONDS ACTION memoryN" (CLOCK_MONOTONIC at receipt) to
- *                                     FILE; exit after N "online" events (0: never)
+ *   guest-tool uevlog FILE N          log every kernel uevent as "SECONDS ACTION memoryN"
+ *                                     (a memory block) or "SECONDS ACTION DEVPATH" (any other
+ *                                     device; CLOCK_MONOTONIC at receipt) to FILE; exit after N
+ *                                     memory blocks' "online" events (0: never)
  *   guest-tool hog LEFT_MIB           allocate and touch anonymous memory until MemAvailable is
  *                                     at most LEFT_MIB, print how much, then sleep until killed
  *
@@ -55,7 +56,7 @@ static int uevlog(const char *path, long want) {
                 double t = mono();
                 const char *at, *name;
                 char line[160];
-                int len;
+                int len, block;
 
                 if (n < 0) {
                         if (errno == ENOBUFS) {
@@ -68,15 +69,20 @@ static int uevlog(const char *path, long want) {
                         return 1;
                 }
                 buf[n] = '\0';
-                /* The kernel's header: "ACTION@DEVPATH". */
+                /* The kernel's header: "ACTION@DEVPATH". A memory block is logged as "memoryN", any
+                 * other device (the ACPI memory device of a DIMM, the container, virtio) by its
+                 * DEVPATH, for the profile of what happens before the blocks appear. */
                 at = strchr(buf, '@');
-                if (!at || strncmp(at + 1, "/devices/system/memory/memory", 29) != 0)
+                if (!at)
                         continue;
-                name = at + 1 + 23;
-                len = snprintf(line, sizeof(line), "%.9f %.*s %s\n", t, (int) (at - buf), buf, name);
+                block = strncmp(at + 1, "/devices/system/memory/memory", 29) == 0;
+                name = block ? at + 1 + 23 : at + 1;
+                len = snprintf(line, sizeof(line), "%.9f %.*s %.100s\n", t, (int) (at - buf), buf, name);
+                if (len >= (int) sizeof(line))
+                        len = sizeof(line) - 1;
                 if (write(out, line, len) != len)
                         return 1;
-                if (at - buf == 6 && strncmp(buf, "online", 6) == 0 && want > 0 && ++online >= want)
+                if (block && at - buf == 6 && strncmp(buf, "online", 6) == 0 && want > 0 && ++online >= want)
                         return 0;
         }
 }
