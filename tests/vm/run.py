@@ -483,9 +483,14 @@ def add_and_wait_blocks(vm, ident, size, timeout=60):
     before = vm.blocks()
     addr = vm.add_dimm(ident, size, node=0)
     want = set(range(addr // bs, addr // bs + n))
-    after = vm.wait_blocks(lambda b: want <= set(b), 60, f"{n} blocks of {ident}")
+    after = vm.wait_blocks(lambda b: want <= set(b), timeout, f"{n} blocks of {ident}")
     check(not (want & set(before)), f"{ident}'s blocks existed before it was added")
     return sorted(want), after
+
+
+def wait_online(vm, idx, what, timeout=60):
+    """Wait until every block in idx is online; returns the blocks."""
+    return vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), timeout, what)
 
 
 @scenario("takeover", "kernel auto-online on (6.12's default; 6.1: set first): memhpd sets it "
@@ -526,8 +531,7 @@ def s_takeover(ctx):
 
     # The next GiB: 20-movable.policy. The kernel's own (contig-zones) pick would be ZONE_NORMAL.
     idx2, _ = add_and_wait_blocks(vm, "dimm2", GiB)
-    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 60,
-                           "dimm2 blocks online")
+    after = wait_online(vm, idx2, "dimm2 blocks online", 60)
     check(all(is_movable(after[i]) for i in idx2), "blocks not movable:\n" + format_blocks(after))
     check_onlined_once(vm, after, idx2)
     check(all(after[i]["state"] == "offline" for i in idx1),
@@ -583,8 +587,7 @@ def s_takeover_restore(ctx):
     ctx.note(f"restart: {rec[0]['_line']}")
     # ...and still takes the decision: a DIMM follows the policy.
     idx, _ = add_and_wait_blocks(vm, "dimm1", GiB)
-    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), 60,
-                           "dimm1 blocks online")
+    after = wait_online(vm, idx, "dimm1 blocks online", 60)
     check(all(is_movable(after[i]) for i in idx), "blocks not movable:\n" + format_blocks(after))
     check_onlined_once(vm, after, idx)
     check_no_failures(vm)
@@ -597,8 +600,7 @@ def s_takeover_restore(ctx):
     n_put = len(kao_records(vm, "put auto_online_blocks back to online"))
     check(n_put == 2, f"{n_put} 'put back' records, expected 2 (one per clean stop)")
     idx2, _ = add_and_wait_blocks(vm, "dimm2", 512 * MiB)
-    vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 30,
-                   "the kernel to online dimm2 with memhpd stopped")
+    wait_online(vm, idx2, "the kernel to online dimm2 with memhpd stopped", 30)
 
 
 @scenario("delegate", "KernelAutoOnline=delegate + shipped preset: the kernel onlines DIMMs "
@@ -633,8 +635,7 @@ def s_delegate(ctx):
     # The kernel creates the blocks' directories, then onlines them, inside the add: a poll may
     # fall in between, so wait (the SIGSTOP step below shows who onlines).
     idx, _ = add_and_wait_blocks(vm, "dimm1", GiB)
-    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), 30,
-                           "dimm1 blocks online")
+    after = wait_online(vm, idx, "dimm1 blocks online", 30)
     wait_count(vm, "onlined", len(idx), 30, lambda r: block_of(r) in idx)
     recs = check_kernel_onlined(idx, after)
     ctx.note(f"{len(idx)} blocks, e.g. {recs[0]['_line']}")
@@ -642,8 +643,7 @@ def s_delegate(ctx):
     pid = vm.memhpd_pid()
     vm.out(f"kill -STOP {pid}")
     idx2, _ = add_and_wait_blocks(vm, "dimm2", 512 * MiB)
-    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 30,
-                           "the kernel to online dimm2 while memhpd is stopped")
+    after = wait_online(vm, idx2, "the kernel to online dimm2 while memhpd is stopped", 30)
     vm.out(f"kill -CONT {pid}")
     wait_count(vm, "onlined", len(idx2), 30, lambda r: block_of(r) in idx2)
     check_kernel_onlined(idx2, vm.blocks())
@@ -688,8 +688,7 @@ def s_delegate_fallback(ctx):
     check(all(b[i]["state"] == "offline" for i in idx1),
           "When=manual blocks are online:\n" + format_blocks(b))
     idx2, _ = add_and_wait_blocks(vm, "dimm2", GiB)
-    after = vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx2), 60,
-                           "dimm2 blocks online")
+    after = wait_online(vm, idx2, "dimm2 blocks online", 60)
     check_onlined_once(vm, after, idx2)
     recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx2]
     bad = [r["_line"] for r in recs if "50-default.policy" not in r.get("policy", "")
