@@ -33,6 +33,14 @@ typedef enum AuditEvent {
         AUDIT_BAD_SYSFS,
         AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c, agents.c) */
         AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
+        /* offline-worker.c and drain.c */
+        AUDIT_OFFLINE_STARTED,    /* one attempt to offline a block began */
+        AUDIT_OFFLINE_RETRY,      /* an attempt failed (EBUSY, timeout); another follows after a back-off */
+        AUDIT_OFFLINED,           /* memhpd offlined a block (or found it offline) */
+        AUDIT_OFFLINE_FAILED,     /* the job gave up, or the block vanished */
+        AUDIT_DRAIN_STARTED,
+        AUDIT_DRAIN_FINISHED,
+        AUDIT_EJECT,              /* a drained device's removal was asked for, or cannot be */
         _AUDIT_MAX,
 } AuditEvent;
 

@@ -11,6 +11,7 @@
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "offline-worker.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -72,12 +73,14 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
         sd_event_source_disable_unref(m->status_source);
         sd_event_source_disable_unref(m->save_source);
         free(m->kept_offline);
+        free(m->kept_admin);
         udev_unref(m->udev);
         sd_event_unref(m->event);
         policy_set_done(&m->policies);
@@ -157,6 +160,9 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = kept_offline_attach(m);
+        if (r < 0)
+                return r;
+        r = offline_worker_attach(m);
         if (r < 0)
                 return r;
         r = add_idle_defer(m, &m->status_source, on_status, "status");

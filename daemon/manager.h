@@ -50,6 +50,13 @@ typedef struct Manager {
         unsigned long long n_onlined, n_uevents, n_rescans;
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
+
+        /* offline-worker.c, drain.c: offline jobs, the drain in progress, and the blocks the
+         * administrator took offline as saved by an earlier instance (sorted, like kept_offline) */
+        struct OfflineWorker *offline;
+        struct Drain *drain;
+        uint32_t *kept_admin;
+        size_t n_kept_admin;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

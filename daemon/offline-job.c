@@ -100,10 +100,13 @@ OfflineStep offline_job_step(OfflineJob *j, OfflineJobInput in, const OfflineAtt
         }
 
         switch (j->state) {
-        case OFFLINE_JOB_QUEUED:
         case OFFLINE_JOB_BACKOFF:
-                if ((j->state == OFFLINE_JOB_QUEUED && in != OFFLINE_INPUT_START) ||
-                    (j->state == OFFLINE_JOB_BACKOFF && in != OFFLINE_INPUT_BACKOFF_OVER))
+                if (in != OFFLINE_INPUT_BACKOFF_OVER)
+                        return nothing;
+                j->state = OFFLINE_JOB_QUEUED;
+                return (OfflineStep) { .action = OFFLINE_DO_REQUEUE };
+        case OFFLINE_JOB_QUEUED:
+                if (in != OFFLINE_INPUT_START)
                         return nothing;
                 j->state = OFFLINE_JOB_RUNNING;
                 j->attempt++;

@@ -12,7 +12,7 @@
  * it answers (spawn a child, SIGKILL it, wait, finish). Unit-tested as a table (test-offline-job.c).
  *
  *   queued --start--> running --exited--> done (offline, already offline, gone, a hard error)
- *                       |        \------> back-off --over--> running   (EBUSY, timeout, killed; retries left)
+ *                       |        \------> back-off --over--> queued    (EBUSY, timeout, killed; retries left)
  *                       |                 or done -EBUSY / -ETIME      (no retries left)
  *                       +--timeout--> killing --exited--> (as "exited", counted as a timeout)
  */
@@ -40,6 +40,7 @@ typedef enum OfflineJobAction {
         OFFLINE_DO_SPAWN,
         OFFLINE_DO_KILL,
         OFFLINE_DO_BACKOFF,  /* wait 'delay_usec', then OFFLINE_INPUT_BACKOFF_OVER */
+        OFFLINE_DO_REQUEUE,  /* the back-off is over: queued again, behind the jobs already waiting */
         OFFLINE_DO_FINISH,   /* report 'result' to whoever submitted the job */
 } OfflineJobAction;
 

@@ -22,7 +22,7 @@ typedef struct Step {
 } Step;
 
 #define START { OFFLINE_INPUT_START, {}, OFFLINE_DO_SPAWN, 0, 0, NULL, OFFLINE_JOB_RUNNING }
-#define OVER { OFFLINE_INPUT_BACKOFF_OVER, {}, OFFLINE_DO_SPAWN, 0, 0, NULL, OFFLINE_JOB_RUNNING }
+#define OVER { OFFLINE_INPUT_BACKOFF_OVER, {}, OFFLINE_DO_REQUEUE, 0, 0, NULL, OFFLINE_JOB_QUEUED }, START
 #define TIMEOUT { OFFLINE_INPUT_TIMEOUT, {}, OFFLINE_DO_KILL, 0, 0, NULL, OFFLINE_JOB_KILLING }
 #define EXIT(err, present, st) OFFLINE_INPUT_EXITED, { err, present, st }
 #define END { _OFFLINE_INPUT_MAX, {}, OFFLINE_DO_NOTHING, 0, 0, NULL, OFFLINE_JOB_QUEUED }
@@ -30,7 +30,7 @@ typedef struct Step {
 static const struct {
         const char *name;
         unsigned retries;
-        Step steps[10];
+        Step steps[14];
 } rows[] = {
         { "offlined at the first attempt", 2,
           { START, { EXIT(0, true, STATE_OFFLINE), OFFLINE_DO_FINISH, 0, 0, "offlined", OFFLINE_JOB_FINISHED }, END } },
