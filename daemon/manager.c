@@ -11,6 +11,7 @@
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "drain.h"
 #include "offline-worker.h"
 #include "reload.h"
 #include "settle.h"
@@ -73,6 +74,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        drain_free(m);
         offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
