@@ -16,7 +16,6 @@
 #include "offline-worker.h"
 #include "status.h"
 
-void (*drain_progress_hook)(Manager *m) = NULL;
 
 static int parse_u32_dec(const char *s, size_t len, uint32_t *ret) {
         uint64_t v = 0;
@@ -199,8 +198,6 @@ static int cmp_drain_block(const void *a, const void *b) {
 
 static void drain_progress(Manager *m) {
         status_changed(m);
-        if (drain_progress_hook)
-                drain_progress_hook(m);
 }
 
 static void drain_eject(Manager *m, Drain *d) {
@@ -419,7 +416,7 @@ int drain_start(Manager *m, const char *target, uint64_t flags, const char *who,
                         d->n_failed++;
                         continue;
                 }
-                r = offline_job_submit(m, b->index, OFFLINE_CAUSE_DRAIN, on_block_done, d);
+                r = offline_job_submit_as(m, b->index, OFFLINE_CAUSE_DRAIN, d->who, on_block_done, d);
                 if (r == -ENOMEM)
                         log_oom_abort();
                 if (r < 0) {

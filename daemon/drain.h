@@ -70,8 +70,5 @@ int drain_start(Manager *m, const char *target, uint64_t flags, const char *who,
 /* The drain in progress or the last one, or NULL. */
 const Drain *drain_current(Manager *m);
 
-/* A client (bus.c) wants to hear of progress: called after every block and at the end. NULL: nobody. */
-extern void (*drain_progress_hook)(Manager *m);
-
 void drain_free(Manager *m);
 const char *drain_block_why(int result);

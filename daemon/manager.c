@@ -11,6 +11,7 @@
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "drain.h"
 #include "offline-worker.h"
 #include "reload.h"
@@ -74,6 +75,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        metrics_stop(m);
         drain_free(m);
         offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
         uevent_monitor_stop(m);
@@ -168,6 +170,9 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = add_idle_defer(m, &m->status_source, on_status, "status");
+        if (r < 0)
+                return r;
+        r = metrics_start(m);
         if (r < 0)
                 return r;
         r = sd_event_set_watchdog(m->event, true);

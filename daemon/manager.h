@@ -51,6 +51,9 @@ typedef struct Manager {
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
 
+        /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
+        struct Metrics *metrics;
+
         /* offline-worker.c, drain.c: offline jobs, the drain in progress, and the blocks the
          * administrator took offline as saved by an earlier instance (sorted, like kept_offline) */
         struct OfflineWorker *offline;

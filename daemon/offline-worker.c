@@ -36,6 +36,7 @@ struct Job {
         pid_t pid;
         sd_event_source *child_source, *timer_source;
         uint64_t started;        /* CLOCK_MONOTONIC of the first attempt */
+        char who[176];           /* "; asked by ..." or "" */
         Job *next;
 };
 
@@ -206,8 +207,8 @@ static void job_finish(Job *job, OfflineStep s) {
                 }
                 f.result = s.outcome;
                 audit_record(AUDIT_OFFLINED, &f, "offlined memory%" PRIu32 " (%s) in %" PRIu64 ".%03" PRIu64 "s, "
-                             "attempt %u%s", job->index, f.action, ms / 1000, ms % 1000, job->sm.attempt,
-                             strcmp(s.outcome, "already") == 0 ? "; it was already offline" : "");
+                             "attempt %u%s%s", job->index, f.action, ms / 1000, ms % 1000, job->sm.attempt,
+                             strcmp(s.outcome, "already") == 0 ? "; it was already offline" : "", job->who);
         } else {
                 f.result = s.outcome;
                 f.error = s.result;
@@ -216,9 +217,9 @@ static void job_finish(Job *job, OfflineStep s) {
                                      "its device was removed", job->index, f.action);
                 else
                         audit_record(AUDIT_OFFLINE_FAILED, &f, "could not offline memory%" PRIu32 " (%s%s%s): %s "
-                                     "after %u %s (%m); it stays online", job->index, f.action,
+                                     "after %u %s (%m); it stays online%s", job->index, f.action,
                                      job->zone != ZONE_UNKNOWN ? ", zone " : "", job->zone != ZONE_UNKNOWN ? f.zone : "",
-                                     s.outcome, job->sm.attempt, plural(job->sm.attempt, "attempt", "attempts"));
+                                     s.outcome, job->sm.attempt, plural(job->sm.attempt, "attempt", "attempts"), job->who);
                 if (s.result != -ENODEV && s.result != -ECANCELED)
                         m->n_failed++;
         }
@@ -239,8 +240,8 @@ static void job_apply(Job *job, OfflineStep s) {
                 f = job_fields(job);
                 f.result = "ok";
                 audit_record(AUDIT_OFFLINE_STARTED, &f, "offlining memory%" PRIu32 " (%s), attempt %u of %u, "
-                             "timeout %llus", job->index, f.action, job->sm.attempt, job->sm.retries + 1,
-                             (unsigned long long) (job->timeout_usec / 1000000));
+                             "timeout %llus%s", job->index, f.action, job->sm.attempt, job->sm.retries + 1,
+                             (unsigned long long) (job->timeout_usec / 1000000), job->who);
                 r = job_spawn(job);
                 if (r < 0) {
                         /* No child, no attempt: the job ends with the fork's error. */
@@ -297,6 +298,11 @@ static void dispatch(Manager *m) {
 }
 
 int offline_job_submit(Manager *m, uint32_t index, OfflineCause cause, offline_done_t done, void *userdata) {
+        return offline_job_submit_as(m, index, cause, NULL, done, userdata);
+}
+
+int offline_job_submit_as(Manager *m, uint32_t index, OfflineCause cause, const char *who, offline_done_t done,
+                          void *userdata) {
         Block *b = inventory_block(m->inv, index);
         Job *job;
 
@@ -315,6 +321,8 @@ int offline_job_submit(Manager *m, uint32_t index, OfflineCause cause, offline_d
                        .timeout_usec = m->settings.offline_timeout_usec, .zone = inventory_block_zone(m->inv, index),
                        .started = now_usec(m) };
         offline_job_init(&job->sm, m->settings.offline_retries, OFFLINE_BACKOFF_USEC);
+        if (who && *who)
+                (void) snprintf(job->who, sizeof(job->who), "; asked by %s", who);
         b->flags |= BLOCK_OFFLINING;
         if (m->offline->tail)
                 m->offline->tail->next = job;
@@ -360,6 +368,9 @@ void offline_worker_free(Manager *m) {
                 }
                 sd_event_source_disable_unref(j->child_source);
                 sd_event_source_disable_unref(j->timer_source);
+                /* Owners (a pending Offline call) free what they hold; no record at exit. */
+                if (j->done)
+                        j->done(m, j->index, -ECANCELED, j->userdata);
                 free(j);
         }
         m->offline = mfree(w);

@@ -43,6 +43,10 @@ typedef void (*offline_done_t)(Manager *m, uint32_t index, int result, void *use
  */
 int offline_job_submit(Manager *m, uint32_t index, OfflineCause cause, offline_done_t done, void *userdata);
 
+/* The same, naming who asked ("uid=0 pid=123 comm=memhpctl", NULL: nobody in particular) in the records. */
+int offline_job_submit_as(Manager *m, uint32_t index, OfflineCause cause, const char *who, offline_done_t done,
+                          void *userdata);
+
 /* Is a job for 'index' queued or running? */
 bool offline_job_pending(Manager *m, uint32_t index);
 
@@ -52,7 +56,7 @@ void offline_jobs_forget_userdata(Manager *m, void *userdata);
 
 /* Blocks SIGCHLD (sd_event_add_child needs it) and sets up the worker. */
 int offline_worker_attach(Manager *m);
-/* At exit: kill and reap every child, call nothing back. */
+/* At exit: kill and reap every child; each job's callback gets -ECANCELED (no records). */
 void offline_worker_free(Manager *m);
 
 const char *offline_cause_to_string(OfflineCause c);

@@ -5,6 +5,7 @@
 
 #include "build-config.h"
 #include "log.h"
+#include "metrics.h"
 #include "memory.h"
 #include "settings.h"
 
@@ -90,6 +91,16 @@ static int parse_kernel_auto_online(const char *value, void *data, char *err, si
         return -EINVAL;
 }
 
+static int parse_metrics_file(const char *value, void *data, char *err, size_t err_size) {
+        if (metrics_file_valid(value) < 0) {
+                snprintf(err, err_size, "expected an absolute file name, such as "
+                         "/var/lib/prometheus/node-exporter/memhpd.prom, or nothing");
+                return -EINVAL;
+        }
+        strcpy(data, value); /* metrics_file_valid() checked it fits in PATH_MAX */
+        return 0;
+}
+
 static int parse_offline_timeout(const char *value, void *data, char *err, size_t err_size) {
         uint64_t v;
 
@@ -120,6 +131,7 @@ static const ConfKey settings_keys[] = {
         { "Daemon", "ReceiveBufferSize", parse_buffer, offsetof(Settings, receive_buffer) },
         { "Daemon", "SettleTimeoutSec", parse_settle, offsetof(Settings, settle_usec) },
         { "Daemon", "KernelAutoOnline", parse_kernel_auto_online, offsetof(Settings, kernel_auto_online) },
+        { "Daemon", "MetricsFile", parse_metrics_file, offsetof(Settings, metrics_file) },
         { "Daemon", "OfflineTimeoutSec", parse_offline_timeout, offsetof(Settings, offline_timeout_usec) },
         { "Daemon", "Retries", parse_retries, offsetof(Settings, offline_retries) },
         {}
