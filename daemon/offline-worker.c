@@ -174,6 +174,8 @@ static int job_spawn(Job *job) {
         if (pid == 0)
                 child_write(m->root->memory_fd, job->index, parent);
         job->pid = pid;
+        if (job->started == 0)
+                job->started = now_usec(m);
         r = sd_event_add_child(m->event, &job->child_source, pid, WEXITED, on_child, job);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
@@ -318,8 +320,7 @@ int offline_job_submit_as(Manager *m, uint32_t index, OfflineCause cause, const 
         if (!job)
                 return -ENOMEM;
         *job = (Job) { .m = m, .index = index, .cause = cause, .done = done, .userdata = userdata,
-                       .timeout_usec = m->settings.offline_timeout_usec, .zone = inventory_block_zone(m->inv, index),
-                       .started = now_usec(m) };
+                       .timeout_usec = m->settings.offline_timeout_usec, .zone = inventory_block_zone(m->inv, index) };
         offline_job_init(&job->sm, m->settings.offline_retries, OFFLINE_BACKOFF_USEC);
         if (who && *who)
                 (void) snprintf(job->who, sizeof(job->who), "; asked by %s", who);
