@@ -21,6 +21,7 @@ HARNESSES=(
         iomem
         zoneinfo
         uevent
+        drain-target
 )
 
 B=build-fuzz
