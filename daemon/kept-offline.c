@@ -19,13 +19,23 @@ static int cmp_u32(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+static void list_append(uint32_t **list, size_t *n, size_t *alloc, uint32_t v) {
+        if (*n == *alloc) {
+                size_t a = *alloc ? *alloc * 2 : 64;
+                uint32_t *k = realloc(*list, a * sizeof(uint32_t));
+                if (!k)
+                        log_oom_abort();
+                *list = k;
+                *alloc = a;
+        }
+        (*list)[(*n)++] = v;
+}
+
 int kept_offline_load(Manager *m) {
         _cleanup_free_ char *text = NULL;
-        size_t n = 0, alloc = 0;
+        size_t n = 0, alloc = 0, n_admin = 0, alloc_admin = 0;
         unsigned bad = 0;
         int r;
-
-        size_t n_admin = 0, alloc_admin = 0;
 
         r = root_read_file(m->root->fd, KEPT_OFFLINE_FILE, KEPT_OFFLINE_FILE_MAX, &text, NULL, NULL);
         if (r == -ENOENT)
@@ -55,27 +65,10 @@ int kept_offline_load(Manager *m) {
                         bad++;
                         continue;
                 }
-                if (reason) {
-                        if (n_admin == alloc_admin) {
-                                size_t a = alloc_admin ? alloc_admin * 2 : 64;
-                                uint32_t *k = realloc(m->kept_admin, a * sizeof(uint32_t));
-                                if (!k)
-                                        log_oom_abort();
-                                m->kept_admin = k;
-                                alloc_admin = a;
-                        }
-                        m->kept_admin[n_admin++] = (uint32_t) v;
-                        continue;
-                }
-                if (n == alloc) {
-                        size_t a = alloc ? alloc * 2 : 64;
-                        uint32_t *k = realloc(m->kept_offline, a * sizeof(uint32_t));
-                        if (!k)
-                                log_oom_abort();
-                        m->kept_offline = k;
-                        alloc = a;
-                }
-                m->kept_offline[n++] = (uint32_t) v;
+                if (reason)
+                        list_append(&m->kept_admin, &n_admin, &alloc_admin, (uint32_t) v);
+                else
+                        list_append(&m->kept_offline, &n, &alloc, (uint32_t) v);
         }
         m->n_kept_offline = n;
         if (n > 1)

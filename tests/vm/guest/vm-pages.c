@@ -6,6 +6,7 @@
  *   vm-pages fill NODE MIB   bind to NODE (MPOL_BIND), fill MIB of anonymous memory with a pattern, print
  *                            "ready", then on SIGUSR1 check every byte and print "intact" or "corrupt"
  *                            (a workload whose pages a drain must migrate, not lose)
+ *   vm-pages now             print CLOCK_MONOTONIC in seconds (bench/drain.py times commands with it)
  *   vm-pages pin NODE KIB    bind to NODE, touch KIB (at most 1024) and vmsplice() them into a pipe nobody
  *                            reads, print "pinned", then sleep: the pipe holds references to the pages, so
  *                            an offline of their block retries migration until the writer gets a signal
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MPOL_BIND 2
@@ -107,10 +109,16 @@ static int pin(unsigned node, size_t kib) {
 }
 
 int main(int argc, char **argv) {
+        if (argc == 2 && strcmp(argv[1], "now") == 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                printf("%lld.%09ld\n", (long long) ts.tv_sec, ts.tv_nsec);
+                return 0;
+        }
         if (argc == 4 && strcmp(argv[1], "fill") == 0)
                 return fill((unsigned) atoi(argv[2]), (size_t) atoi(argv[3]));
         if (argc == 4 && strcmp(argv[1], "pin") == 0)
                 return pin((unsigned) atoi(argv[2]), (size_t) atoi(argv[3]));
-        fprintf(stderr, "usage: vm-pages fill NODE MIB | pin NODE KIB\n");
+        fprintf(stderr, "usage: vm-pages fill NODE MIB | pin NODE KIB | now\n");
         return 2;
 }
