@@ -6,7 +6,7 @@ util-linux `chmem -d` on the same guest, the same DIMM and the same workload, ro
     python3 bench/drain.py [--kernel 6.1|6.12|all] [--rounds 3] [--memhpd build/daemon/memhpd]
 
 Each round, for each tool: a 2 GiB pc-dimm (16 blocks of 128 MiB) is online movable; a workload
-(tests/vm/guest/vm-pages fill) fills 768 MiB, which the allocator puts in ZONE_MOVABLE, i.e. on the
+(tests/vm/guest/vm-pages fill) fills 192 MiB, which the allocator puts in ZONE_MOVABLE, i.e. on the
 DIMM; the tool offlines the DIMM's 16 blocks (memhpctl drain memory32-47, or chmem -d -b 32-47),
 timed with the guest's CLOCK_MONOTONIC around the command; every block must be offline and the
 workload intact; then memhpctl online brings the blocks back. Throughput = 2 GiB / time. Writes
@@ -28,7 +28,7 @@ import vmlib  # noqa: E402
 from vmlib import GiB, MiB, VM, Scenario  # noqa: E402
 
 DIMM = 2 * GiB
-WORKLOAD_MIB = 768
+WORKLOAD_MIB = 192  # must fit in the boot memory left once the DIMM is gone
 POLICY = "[Match]\nDevice=any\n\n[Online]\nZone=movable\n"
 CONF = "[Daemon]\nOfflineTimeoutSec=600\nRetries=0\n"
 
