@@ -61,8 +61,7 @@ def wait_file(vm, path, text, timeout=300):
 
 def run_kernel(args, kernel):
     cache = args.cache
-    ctl = os.path.join(os.path.dirname(os.path.abspath(args.memhpd)), "memhpctl")
-    files = {"/usr/bin/vm-pages": helper(cache), "/usr/bin/memhpctl": ctl, "/usr/bin/chmem": shutil.which("chmem")}
+    files = {"/usr/bin/vm-pages": helper(cache), "/usr/bin/chmem": shutil.which("chmem")}
     scn = Scenario(conf=CONF, policies={"10-movable.policy": POLICY}, files=files)
     vm = VM(scn, args.memhpd, SOURCE_ROOT, cache, kernel=kernel)
     vm.start()

@@ -541,10 +541,9 @@ def line_of(vm, pred):
           "memory and a block pinned by vmsplice (reported, the others finish; memhpd answers during the "
           "stuck offline); drain --eject of a DIMM (DEVICE_DELETED); a device_del is not fought")
 def s_drain(ctx):
-    ctl = os.path.join(os.path.dirname(os.path.abspath(ctx.memhpd)), "memhpctl")
     vm = boot(ctx, Scenario(numa=True, conf="[Daemon]\nOfflineTimeoutSec=10\nRetries=0\n",
                             policies={"10-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})},
-                            files={"/usr/bin/vm-pages": guest_helper(ctx), "/usr/bin/memhpctl": ctl}))
+                            files={"/usr/bin/vm-pages": guest_helper(ctx)}))
     vm.wait_started()
 
     # 1. A node with a workload on it: drained, the workload's pages moved, not lost.
