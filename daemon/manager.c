@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "bus.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -19,6 +20,7 @@
 /* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
         status_update(userdata);
+        bus_inventory_changed(userdata);
         return 0;
 }
 
@@ -72,6 +74,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        bus_stop(m);
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
@@ -174,6 +177,11 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = manager_coldplug(m);
+        if (r < 0)
+                return r;
+
+        /* The control channel, before READY=1: a client started after memhpd finds the socket. */
+        r = bus_start(m);
         if (r < 0)
                 return r;
 
