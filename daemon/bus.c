@@ -337,12 +337,17 @@ int bus_verify_privileged(sd_bus_message *msg, sd_bus_error *error) {
 int bus_caller_describe(sd_bus_message *msg, char *buf, size_t n) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         const char *comm = NULL;
+        char comm_buf[32];
         uid_t uid = (uid_t) -1;
         pid_t pid = 0;
         int r;
 
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_AUGMENT,
-                                      &creds);
+        uint64_t mask = SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_AUGMENT;
+        sd_bus *bus = sd_bus_message_get_bus(msg);
+
+        /* A private connection's peer is the socket's (SO_PEERCRED, the rest from /proc). */
+        r = sd_bus_is_bus_client(bus) ? sd_bus_query_sender_creds(msg, mask, &creds)
+                                      : sd_bus_get_owner_creds(bus, mask, &creds);
         if (r < 0) {
                 (void) snprintf(buf, n, "unknown caller");
                 return r;
@@ -350,6 +355,22 @@ int bus_caller_describe(sd_bus_message *msg, char *buf, size_t n) {
         (void) sd_bus_creds_get_euid(creds, &uid);
         (void) sd_bus_creds_get_pid(creds, &pid);
         (void) sd_bus_creds_get_comm(creds, &comm);
+        if (!comm && pid > 0) {
+                /* sd-bus does not augment a peer-to-peer connection's creds from /proc: the live /proc
+                 * (not the Root's: the caller runs on this system whatever --root says). */
+                char path[64];
+                FILE *f;
+
+                (void) snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+                f = fopen(path, "re");
+                if (f) {
+                        if (fgets(comm_buf, sizeof(comm_buf), f)) {
+                                comm_buf[strcspn(comm_buf, "\n")] = '\0';
+                                comm = comm_buf;
+                        }
+                        (void) fclose(f);
+                }
+        }
         if (uid == (uid_t) -1)
                 (void) snprintf(buf, n, "uid=? pid=%d comm=%s", (int) pid, comm ?: "?");
         else
@@ -478,6 +499,9 @@ static int private_listen(Manager *m) {
         (void) umask(old_umask);
         if (r < 0)
                 return log_error_errno(-errno, "Cannot bind the private bus socket %s: %m", s->socket_path);
+        /* Sockets are made 0777 & ~umask: 0700 here. Read and write for root is what connecting needs. */
+        if (fchmodat(m->root->fd, BUS_SOCKET, 0600, 0) < 0)
+                return log_error_errno(-errno, "Cannot set the mode of the private bus socket %s: %m", s->socket_path);
         if (listen(s->listen_fd, SOMAXCONN) < 0)
                 return log_error_errno(-errno, "Cannot listen on the private bus socket %s: %m", s->socket_path);
         r = sd_event_add_io(m->event, &s->listen_source, s->listen_fd, EPOLLIN, on_private_connection, m);

@@ -899,6 +899,197 @@ def scenario_kernel_auto_online_settings(s):
     check(rd(s.root, AOB) == "online" and saved(s.root) is None, "--once changes no kernel setting")
 
 
+# ---------------------------------------------------------------- memhpctl over the private socket (bus.c)
+
+def ctl(s, *args, user=None, root=None):
+    """Run memhpctl against this scenario's daemon; returns (exit status, stdout, stderr)."""
+    cmd = [s.args.memhpctl, f"--root={root or s.root}", "--no-pager", *args]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ctl_json(s, *args):
+    import json
+    rc, out, err = ctl(s, "status", "--json", *args)
+    check(rc == 0, f"memhpctl status --json exited {rc}: {err}")
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise Failure(f"memhpctl status --json is not JSON ({e}): {out[:300]}")
+
+
+def tree_blocks(s):
+    """{index: (state, zone or None)} as the fake sysfs says."""
+    mem = os.path.join(s.root, "sys/devices/system/memory")
+    out = {}
+    for name in os.listdir(mem):
+        if re.fullmatch(r"memory\d+", name):
+            i = int(name[6:])
+            st = s.kernel.read(i, "state")
+            out[i] = (st, s.kernel.read(i, "valid_zones") if st == "online" else None)
+    return out
+
+
+def scenario_ctl_status(s):
+    """memhpctl status (table and JSON) over the private socket equals the tree, and names the policy of
+    each block memhpd onlined; the socket is 0600."""
+    d = s.start()
+    for i in (40, 41, 42):
+        s.kernel.add_block(i, node=1)
+    s.wait_all_online([40, 41, 42, 67])
+    s.marker(43, node=1)
+    st = os.stat(os.path.join(s.root, "run/memhpd/bus"))
+    check(oct(st.st_mode & 0o777) == "0o600", f"socket mode {oct(st.st_mode & 0o777)}")
+
+    j = ctl_json(s)
+    tree = tree_blocks(s)
+    check(j["memhpd"]["blocks"] == len(tree), f"blocks {j['memhpd']['blocks']} != tree {len(tree)}")
+    check(j["memhpd"]["policies"] == 1 and j["memhpd"]["block_size"] == 128 << 20, f"header: {j['memhpd']}")
+    covered = {}
+    for run in j["memory"]:
+        first, _, last = run["block"].partition("-")
+        first, last = int(first), int(last or first)
+        start, _, end = run["range"].partition("-")
+        check(int(start, 16) == first << 27 and int(end, 16) == ((last + 1) << 27) - 1, f"range of {run}")
+        check(run["size"] == (last - first + 1) << 27, f"size of {run}")
+        for i in range(first, last + 1):
+            check(i not in covered, f"memory{i} in two runs")
+            covered[i] = run
+    check(sorted(covered) == sorted(tree), f"runs cover {sorted(covered)}, the tree has {sorted(tree)}")
+    for i, (state, zone) in tree.items():
+        run = covered[i]
+        check(run["state"] == state, f"memory{i}: state {run['state']} != {state}")
+        if zone:
+            check(run["zone"] == zone, f"memory{i}: zone {run['zone']} != {zone}")
+    for i in (40, 41, 42, 43, 67):
+        check(covered[i]["decided_by"] == "policy" and
+              covered[i]["policy"].endswith("/etc/memhpd/policies.d/50-test.policy:1"),
+              f"memory{i} decided by {covered[i]['decided_by']} {covered[i]['policy']}")
+    for i in range(0, 8):
+        check(covered[i]["decided_by"] == "boot", f"boot block memory{i}: {covered[i]['decided_by']}")
+    run40 = covered[40]
+    check(run40["block"] == "40-43" and run40["node"] == 1 and run40["device"] == "acpi-dimm",
+          f"the hot-added DIMM blocks are one run: {run40}")
+    check({n["node"] for n in j["nodes"]} == {0, 1}, f"nodes: {j['nodes']}")
+
+    jb = ctl_json(s, "--blocks")
+    check(len(jb["memory"]) == len(tree) and all("-" not in b["block"] for b in jb["memory"]),
+          f"--blocks: {len(jb['memory'])} objects for {len(tree)} blocks")
+
+    rc, out, err = ctl(s, "status")
+    check(rc == 0, f"status exited {rc}: {err}")
+    lines = out.splitlines()
+    check(lines[0].startswith("memhpd ") and "Managing" in lines[0], f"header: {lines[0]}")
+    title = [l for l in lines if l.startswith("RANGE")]
+    check(title and "DECIDED BY" in title[0], "column titles")
+    row = [l for l in lines if re.search(r"\s40-43\s", l)]
+    check(row and "acpi-dimm" in row[0] and "policy /etc/memhpd/policies.d/50-test.policy:1" in row[0]
+          and "512M" in row[0], f"the DIMM's row: {row}")
+    rc, out2, _ = ctl(s, "status", "--no-legend")
+    check(rc == 0 and not any(l.startswith(("RANGE", "memhpd", "Node")) for l in out2.splitlines()) and
+          len(out2.splitlines()) == len(j["memory"]), f"--no-legend: {out2}")
+    check("\033[" not in out, "no colour when not on a terminal")
+    return d
+
+
+EXPLAIN_POLICIES = {
+    "10-virtio.policy": "[Match]\nDevice=virtio-mem\n\n[Online]\nZone=kernel\n",
+    "60-kernel.policy": "[Match]\nDevice=any\n\n[Online]\nZone=kernel\n",
+}
+
+
+def scenario_ctl_explain(s):
+    """explain: an unmatched policy (Device=), the one that decides, a shadowed one; bad block names."""
+    for name, text in EXPLAIN_POLICIES.items():
+        write(s.root, f"etc/memhpd/policies.d/{name}", text)
+    d = s.start()
+    s.marker(40, node=1)
+    rc, out, err = ctl(s, "explain", "memory40")
+    check(rc == 0, f"explain exited {rc}: {err}")
+    lines = out.splitlines()
+
+    def line(pat):
+        m = [l for l in lines if re.search(pat, l)]
+        check(m, f"no line matching {pat!r} in:\n{out}")
+        return m[0]
+    line(r"no match\s+/etc/memhpd/policies.d/10-virtio.policy:1: Device= does not list acpi-dimm")
+    line(r"decides\s+/etc/memhpd/policies.d/50-test.policy:1: matches$")
+    line(r"shadowed\s+/etc/memhpd/policies.d/60-kernel.policy:1: matches, but "
+         r"/etc/memhpd/policies.d/50-test.policy:1 matched first")
+    order = [i for i, l in enumerate(lines) if ".policy:1" in l and ("no match" in l or "decides" in l or "shadowed" in l)]
+    check(len(order) == 3 and "10-virtio" in lines[order[0]] and "60-kernel" in lines[order[2]], "policies in order")
+    line(r"Decision: online_movable by /etc/memhpd/policies.d/50-test.policy:1: Zone=movable")
+    line(r"decided by: policy /etc/memhpd/policies.d/50-test.policy:1")
+    line(r"node: 1$")
+
+    for bad, want_rc, want in (("memory9999", 1, "memory9999 does not exist"),
+                               ("memoryX", 2, "not a memory block"), ("-5", 2, ""), ("memory", 2, "not a memory block")):
+        rc, out, err = ctl(s, "explain", "--", bad) if bad.startswith("-") else ctl(s, "explain", bad)
+        check(rc == want_rc and want in err, f"explain {bad}: {rc} {err!r}")
+    rc, _, err = ctl(s, "explain")
+    check(rc == 2 and "argument" in err, f"explain without a block: {rc} {err!r}")
+    rc, _, err = ctl(s, "frobnicate")
+    check(rc == 2 and "Unknown command" in err, f"unknown verb: {rc} {err!r}")
+    check(d.proc.poll() is None, "memhpd still runs")
+    return d
+
+
+def scenario_ctl_verify(s):
+    """verify: no drift after start; a new policy with another zone (memhpctl reload) makes the blocks it
+    onlined drift, listed with exit 1."""
+    d = s.start()
+    s.marker(40, node=1)
+    s.wait_all_online([40, 67])
+    rc, out, err = ctl(s, "verify")
+    check(rc == 0 and "No drift" in out, f"verify on a clean host: {rc} {out} {err}")
+
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", KERNEL)
+    rc, out, err = ctl(s, "reload")
+    check(rc == 0, f"reload exited {rc}: {err}")
+    d.wait_record(lambda r: len([x for x in d.records() if x["event"] == "policy-loaded"]) >= 2,
+                  "the reload's policy-loaded")
+    check(re.search(r"Reloading, as asked on the bus by uid=0 pid=\d+ comm=memhpctl", d.text()),
+          "the reload names who asked")
+    rc, out, err = ctl(s, "verify")
+    drifts = [l for l in out.splitlines() if "drift:" in l]
+    check(rc == 1, f"verify with drift exited {rc}: {out} {err}")
+    for i in (40, 67):
+        check(any(l.startswith(f"memory{i}: zone drift: online in zone Movable (decided by policy), but "
+                               f"/etc/memhpd/policies.d/50-test.policy:1 says Zone=kernel") for l in drifts),
+              f"memory{i} drifts: {out}")
+    check(not any(l.startswith("memory3:") for l in drifts), f"boot memory is not drift: {out}")
+
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", "[Match]\nDevice=any\n[Online\nZone=kernel\n")
+    rc, out, err = ctl(s, "reload")
+    check(rc == 1 and "errors" in err, f"reload of a broken policy: {rc} {err!r}")
+    check(d.proc.poll() is None, "memhpd still runs")
+    return d
+
+
+def scenario_ctl_access(s):
+    """A daemon that is not running: a sentence and exit 3. A caller that is not root cannot use the
+    private socket (exit 4), and memhpd keeps serving root."""
+    rc, out, err = ctl(s, "status")
+    check(rc == 3 and "memhpd is not running" in err and "org.freedesktop" not in err, f"not running: {rc} {err!r}")
+    open(os.path.join(s.root, "run/memhpd/bus"), "w").close() if os.path.isdir(os.path.join(s.root, "run/memhpd")) \
+        else None
+    d = s.start()
+    os.chmod(s.root, 0o755)  # let the unprivileged caller reach the socket itself
+    for verb in ("status", "reload"):
+        rc, out, err = ctl(s, verb, user=65534)
+        check(rc == 4 and "Permission denied" in err, f"{verb} as nobody: {rc} {err!r}")
+    rc, out, err = ctl(s, "status")
+    check(rc == 0, f"status as root after the refusals: {rc} {err}")
+    d.stop()
+    rc, out, err = ctl(s, "status")
+    check(rc == 3 and "not running" in err, f"after stop: {rc} {err!r}")
+    check(not os.path.exists(os.path.join(s.root, "run/memhpd/bus")), "the socket is removed at stop")
+    s.daemon = None
+    return d
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 
@@ -909,8 +1100,10 @@ def main():
     ap.add_argument("--memhpd", required=True)
     ap.add_argument("--snapshot", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
                                                        "debian-6.1-qemu-2node.txt"))
+    ap.add_argument("--memhpctl", help="the memhpctl binary (default: beside --memhpd)")
     ap.add_argument("--keep", action="store_true", help="keep the fixture root for poking at")
     args = ap.parse_args()
+    args.memhpctl = args.memhpctl or os.path.join(os.path.dirname(args.memhpd), "memhpctl")
     if os.geteuid() != 0:
         print("integration tests need root (netlink multicast, SO_RCVBUFFORCE); run them as root", file=sys.stderr)
         return 1
