@@ -24,9 +24,14 @@ void format_size(uint64_t bytes, char *buf, size_t size) {
                 whole /= 1024;
                 i++;
         }
-        /* One decimal as lsmem prints it (3.9G), none when it is 0 or the number is large. */
-        if (i > 0 && whole < 10 && rem * 10 / 1024 > 0)
-                (void) snprintf(buf, size, "%" PRIu64 ".%" PRIu64 "%c", whole, rem * 10 / 1024, suffix[i]);
+        /* One decimal, rounded half up, as lsmem prints it (3.875 GiB is "3.9G"); none when it is 0. */
+        uint64_t tenths = (rem * 10 + 512) / 1024;
+        if (tenths == 10) {
+                whole++;
+                tenths = 0;
+        }
+        if (i > 0 && tenths > 0)
+                (void) snprintf(buf, size, "%" PRIu64 ".%" PRIu64 "%c", whole, tenths, suffix[i]);
         else
                 (void) snprintf(buf, size, "%" PRIu64 "%c", whole, suffix[i]);
 }
@@ -140,7 +145,8 @@ static void row_print(FILE *f, const Widths *w, const Cells *c, const RenderOpti
 
 void render_status_table(FILE *f, const StatusHeader *h, const RunRow *runs, size_t n_runs, const NodeRow *nodes,
                          size_t n_nodes, const RenderOptions *o) {
-        Widths w = { 5, 4, 5, 4, 4, 6, 5 };
+        /* The titles' widths when they are printed; without them columns are as wide as their values. */
+        Widths w = o->legend ? (Widths) { 5, 4, 5, 4, 4, 6, 5 } : (Widths) {};
         const char *bold = o->colour ? ANSI_BOLD : "", *reset = o->colour ? ANSI_RESET : "";
         Cells c;
 
