@@ -87,9 +87,7 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
         case LC_GOING_OFFLINE:
                 log_debug("memory%" PRIu32 " is going offline; waiting for its offline uevent", index);
                 break;
-        case LC_BOOT_ONLINE:
-                inventory_block_set_origin(inv, index, ORIGIN_BOOT, NULL, 0);
-                break;
+        case LC_BOOT_ONLINE: /* origin.c: "boot" without a byte stored */
         case LC_NEW_OFFLINE:
         case LC_NOTHING:
                 break;

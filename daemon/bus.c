@@ -18,12 +18,15 @@
 #include "log.h"
 #include "manager.h"
 #include "reload.h"
+#include "sysfs.h"
 #include "status.h"
 
 #define BUS_OBJECT_PATH "/org/memhpd1"
 #define BUS_INTERFACE "org.memhpd1.Manager"
 #define BUS_NAME "org.memhpd1"
-#define BUS_SOCKET "run/memhpd/bus"
+#define BUS_SOCKET_DIR "run/memhpd"
+#define BUS_SOCKET_NAME "bus"
+#define BUS_SOCKET BUS_SOCKET_DIR "/" BUS_SOCKET_NAME
 #define BUS_CONNECTIONS_MAX 64 /* private connections at once; more are refused */
 #define BUS_PENDING_MAX 16
 
@@ -31,6 +34,7 @@ typedef struct BusServer BusServer;
 
 struct BusServer {
         int listen_fd;
+        int dir_fd;          /* run/memhpd, where the socket is */
         sd_event_source *listen_source;
         sd_bus *private[BUS_CONNECTIONS_MAX];
         size_t n_private;
@@ -470,6 +474,8 @@ static int on_private_connection(sd_event_source *source, int fd, uint32_t reven
         return 0;
 }
 
+/* The socket is made inside the trusted run/memhpd (root_state_dir(): no symlink, nobody else's), bound
+ * through that directory's fd so that no path component is looked up again. */
 static int private_listen(Manager *m) {
         BusServer *s = m->bus;
         union {
@@ -477,30 +483,31 @@ static int private_listen(Manager *m) {
                 struct sockaddr_un un;
         } addr = { .un.sun_family = AF_UNIX };
         const char *root = strcmp(m->root->path, "/") == 0 ? "" : m->root->path;
+        _cleanup_close_ int dfd = -EBADF;
         mode_t old_umask;
         int r;
 
-        r = snprintf(s->socket_path, sizeof(s->socket_path), "%s/%s", root, BUS_SOCKET);
-        if (r < 0 || (size_t) r >= sizeof(s->socket_path))
-                return log_error_errno(-ENAMETOOLONG, "The private bus socket path %s/%s is too long for a socket",
-                                       root, BUS_SOCKET);
-        memcpy(addr.un.sun_path, s->socket_path, strlen(s->socket_path) + 1);
-        /* RuntimeDirectory= made run/memhpd; a test root may not have it yet. */
-        (void) mkdirat(m->root->fd, "run", 0755);
-        (void) mkdirat(m->root->fd, "run/memhpd", 0755);
+        (void) snprintf(s->socket_path, sizeof(s->socket_path), "%s/%s", root, BUS_SOCKET);
+        /* Outside systemd (no RuntimeDirectory=) run/memhpd, even run, may not exist yet. */
+        dfd = root_state_dir(m->root->fd, BUS_SOCKET_DIR, true);
+        if (dfd < 0)
+                return log_error_errno(dfd, "Cannot use %s/%s for the control channel's socket (%m); serving "
+                                       "no private socket", root, BUS_SOCKET_DIR);
+        (void) snprintf(addr.un.sun_path, sizeof(addr.un.sun_path), "/proc/self/fd/%d/%s", dfd, BUS_SOCKET_NAME);
 
         s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s->listen_fd < 0)
                 return log_error_errno(-errno, "Cannot make the private bus socket: %m");
-        (void) unlinkat(m->root->fd, BUS_SOCKET, 0); /* an earlier instance's */
-        /* Created 0600 from the start: nobody but root can connect between bind() and a chmod(). */
+        (void) unlinkat(dfd, BUS_SOCKET_NAME, 0); /* an earlier instance's */
+        /* Created 0700 from the start (0600 below): nobody but root can connect in between. */
         old_umask = umask(0077);
         r = bind(s->listen_fd, &addr.sa, sizeof(addr.un));
         (void) umask(old_umask);
         if (r < 0)
                 return log_error_errno(-errno, "Cannot bind the private bus socket %s: %m", s->socket_path);
-        /* Sockets are made 0777 & ~umask: 0700 here. Read and write for root is what connecting needs. */
-        if (fchmodat(m->root->fd, BUS_SOCKET, 0600, 0) < 0)
+        s->dir_fd = TAKE_FD(dfd);
+        /* Read and write for root is what connecting needs; the directory is ours alone, so no race. */
+        if (fchmodat(s->dir_fd, BUS_SOCKET_NAME, 0600, 0) < 0)
                 return log_error_errno(-errno, "Cannot set the mode of the private bus socket %s: %m", s->socket_path);
         if (listen(s->listen_fd, SOMAXCONN) < 0)
                 return log_error_errno(-errno, "Cannot listen on the private bus socket %s: %m", s->socket_path);
@@ -591,6 +598,19 @@ void bus_inventory_changed(Manager *m) {
 
 /* ---- start and stop ---- */
 
+/* Drop the listening socket (after a failed start, or at stop). Returns true if there was one. */
+static bool s_close_listen(BusServer *s) {
+        bool had = s->listen_fd >= 0;
+
+        s->listen_source = sd_event_source_disable_unref(s->listen_source);
+        if (s->listen_fd >= 0)
+                (void) close(s->listen_fd);
+        if (s->dir_fd >= 0)
+                (void) close(s->dir_fd);
+        s->listen_fd = s->dir_fd = -EBADF;
+        return had;
+}
+
 int bus_start(Manager *m) {
         int r;
 
@@ -599,16 +619,21 @@ int bus_start(Manager *m) {
         m->bus = calloc(1, sizeof(BusServer));
         if (!m->bus)
                 return -ENOMEM;
-        m->bus->listen_fd = -EBADF;
+        m->bus->listen_fd = m->bus->dir_fd = -EBADF;
         r = sd_event_add_defer(m->event, &m->bus->emit_source, on_emit, m);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(m->bus->emit_source, "bus-emit");
         (void) sd_event_source_set_enabled(m->bus->emit_source, SD_EVENT_OFF);
         (void) sd_event_source_set_priority(m->bus->emit_source, SD_EVENT_PRIORITY_IDLE);
+        /* Without the private socket (a /run/memhpd memhpd must not use) memhpd still manages memory:
+         * said once above, the system bus may still serve. */
         r = private_listen(m);
-        if (r < 0)
-                return r;
+        if (r < 0) {
+                if (m->bus->dir_fd >= 0)
+                        (void) unlinkat(m->bus->dir_fd, BUS_SOCKET_NAME, 0);
+                (void) s_close_listen(m->bus);
+        }
         system_bus_join(m);
         return 0;
 }
@@ -621,12 +646,10 @@ void bus_stop(Manager *m) {
         while (s->n_private > 0)
                 private_drop(s, s->private[0]);
         sd_bus_flush_close_unref(s->system);
-        sd_event_source_disable_unref(s->listen_source);
         sd_event_source_disable_unref(s->emit_source);
-        if (s->listen_fd >= 0) {
-                (void) close(s->listen_fd);
-                (void) unlinkat(m->root->fd, BUS_SOCKET, 0);
-        }
+        if (s->listen_fd >= 0 && s->dir_fd >= 0)
+                (void) unlinkat(s->dir_fd, BUS_SOCKET_NAME, 0);
+        (void) s_close_listen(s);
         free(s);
         m->bus = NULL;
 }

@@ -40,7 +40,7 @@ static uint32_t source_intern(OriginTable *t, const char *path, unsigned line) {
         for (size_t i = 0; i < t->n_sources; i++)
                 if (strcmp(t->sources[i], buf) == 0)
                         return (uint32_t) i + 1;
-        if (t->n_sources >= ORIGIN_SOURCE_MASK - 1)
+        if (t->n_sources >= ORIGIN_SOURCE_MASK)
                 return 0; /* millions of distinct policy lines: show the kind without the file */
         copy = strdup(buf);
         n = realloc(t->sources, (t->n_sources + 1) * sizeof(char *));
@@ -57,30 +57,38 @@ void inventory_block_set_origin(Inventory *inv, uint32_t index, Origin origin, c
         uint32_t packed;
 
         if (index >= t->n_blocks) {
-                uint32_t n;
-                uint32_t *b;
+                uint32_t n = index + 1;
+                uint16_t *b;
 
                 if (origin == ORIGIN_UNKNOWN)
                         return;
-                /* Grow to the inventory's size at least, geometrically past it. */
-                n = inv->n_blocks > index ? inv->n_blocks : index + 1;
+                /* Geometric growth, capped at the inventory's size when the block lies within it. */
                 if (n < t->n_blocks * 2)
                         n = t->n_blocks * 2;
-                b = realloc(t->blocks, (size_t) n * sizeof(uint32_t));
+                if (n < 64)
+                        n = 64;
+                if (n > inv->n_blocks && inv->n_blocks > index)
+                        n = inv->n_blocks;
+                b = realloc(t->blocks, (size_t) n * sizeof(uint16_t));
                 if (!b)
                         log_oom_abort();
-                memset(b + t->n_blocks, 0, (size_t) (n - t->n_blocks) * sizeof(uint32_t));
+                memset(b + t->n_blocks, 0, (size_t) (n - t->n_blocks) * sizeof(uint16_t));
                 t->blocks = b;
                 t->n_blocks = n;
         }
-        packed = (uint32_t) origin << 24;
+        packed = (uint32_t) origin << ORIGIN_KIND_SHIFT;
         if (policy_path)
                 packed |= source_intern(t, policy_path, policy_line);
-        t->blocks[index] = packed;
+        t->blocks[index] = (uint16_t) packed;
 }
 
 uint32_t inventory_block_origin(const Inventory *inv, uint32_t index) {
-        return index < inv->origins.n_blocks ? inv->origins.blocks[index] : 0;
+        uint32_t packed = index < inv->origins.n_blocks ? inv->origins.blocks[index] : 0;
+
+        if (packed == 0 && index < inv->n_blocks && (inv->blocks[index].flags & BLOCK_AT_START) &&
+            inv->blocks[index].state == STATE_ONLINE)
+                return (uint32_t) ORIGIN_BOOT << ORIGIN_KIND_SHIFT;
+        return packed;
 }
 
 const char *inventory_origin_source(const Inventory *inv, uint32_t packed) {

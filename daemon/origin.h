@@ -6,10 +6,12 @@
 
 /*
  * Who decided each block's present state, for memhpctl status and the bus: "policy FILE:LINE", "boot",
- * "administrator", "someone else", "quarantined", "kernel". One uint32_t per block (kind in the top 8 bits,
- * an interned "FILE:LINE" in the low 24), in an array beside the inventory's blocks: 131072 blocks cost
- * 512 KiB, and runs of blocks with the same origin compare as one integer. The interned sources are
- * never freed while memhpd runs (a reload adds the new files' lines; there are at most a few hundred).
+ * "administrator", "someone else", "quarantined", "kernel". One uint16_t per block (kind in the top 4 bits,
+ * an interned "FILE:LINE" in the low 12), in an array beside the inventory's blocks that grows only up to
+ * the highest block with a recorded origin: at most 256 KiB for 131072 blocks, and runs of blocks with
+ * the same origin compare as one integer. Boot memory costs nothing: an online block present at the
+ * first scan with nothing recorded is "boot". The interned sources are never freed while memhpd runs (a
+ * reload adds the new files' lines; beyond 4095 distinct lines the kind is kept without the file).
  *
  * Other modules call inventory_block_set_origin() after they change a block (offline.c: ORIGIN_ADMINISTRATOR,
  * quarantine.c: ORIGIN_QUARANTINED). A block that vanishes loses its origin (inventory_block_remove()).
@@ -30,13 +32,14 @@ typedef enum Origin {
 } Origin;
 
 typedef struct OriginTable {
-        uint32_t *blocks;     /* per block; 0 = ORIGIN_UNKNOWN, no source */
+        uint16_t *blocks;     /* per block; 0 = ORIGIN_UNKNOWN, no source */
         uint32_t n_blocks;
         char **sources;       /* "FILE:LINE", index + 1 is the low 24 bits */
         size_t n_sources;
 } OriginTable;
 
-#define ORIGIN_SOURCE_MASK 0xffffffu
+#define ORIGIN_KIND_SHIFT 12
+#define ORIGIN_SOURCE_MASK 0xfffu
 
 /* "boot", "policy", "someone else", ... ("" for ORIGIN_UNKNOWN). */
 const char *origin_to_string(Origin o);
@@ -48,10 +51,10 @@ int origin_from_string(const char *s); /* Origin or -EINVAL */
  */
 void inventory_block_set_origin(Inventory *inv, uint32_t index, Origin origin, const char *policy_path,
                                 unsigned policy_line);
-/* The packed origin (kind << 24 | source) of block 'index', 0 if none was recorded. */
+/* The packed origin (kind << ORIGIN_KIND_SHIFT | source) of block 'index', 0 if none is known. */
 uint32_t inventory_block_origin(const Inventory *inv, uint32_t index);
 static inline Origin origin_kind(uint32_t packed) {
-        return (Origin) (packed >> 24);
+        return (Origin) (packed >> ORIGIN_KIND_SHIFT);
 }
 /* "FILE:LINE" of a packed origin, or NULL. */
 const char *inventory_origin_source(const Inventory *inv, uint32_t packed);

@@ -1086,6 +1086,19 @@ def scenario_ctl_access(s):
     rc, out, err = ctl(s, "status")
     check(rc == 3 and "not running" in err, f"after stop: {rc} {err!r}")
     check(not os.path.exists(os.path.join(s.root, "run/memhpd/bus")), "the socket is removed at stop")
+
+    # A planted /run/memhpd symlink: no socket through it, said once, memhpd manages memory all the same.
+    shutil.rmtree(os.path.join(s.root, "run/memhpd"))
+    os.makedirs(os.path.join(s.root, "tmp/elsewhere"))
+    os.symlink("../tmp/elsewhere", os.path.join(s.root, "run/memhpd"))
+    d = s.start()
+    s.marker(40, node=1)
+    said = [l for l in d.text().splitlines() if "for the control channel's socket" in l]
+    check(len(said) == 1 and "serving no private socket" in said[0], f"said once: {said}")
+    check(os.listdir(os.path.join(s.root, "tmp/elsewhere")) == [], "nothing made through the symlink")
+    rc, out, err = ctl(s, "status")
+    check(rc == 3 and "not running" in err, f"no socket: {rc} {err!r}")
+    check(d.stop() == 0, "clean stop")
     s.daemon = None
     return d
 

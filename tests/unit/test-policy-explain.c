@@ -86,7 +86,8 @@ START_TEST(explain_nothing_matches) {
 END_TEST
 
 START_TEST(origin_packing) {
-        Inventory inv = { .n_blocks = 4 };
+        Block blocks[4] = {};
+        Inventory inv = { .n_blocks = 4, .blocks = blocks };
         uint32_t a, b;
 
         ck_assert_uint_eq(inventory_block_origin(&inv, 2), 0);
@@ -104,6 +105,11 @@ START_TEST(origin_packing) {
         /* Beyond the table: grows; an unknown origin there costs nothing. */
         inventory_block_set_origin(&inv, 100000, ORIGIN_UNKNOWN, NULL, 0);
         ck_assert_uint_eq(inv.origins.n_blocks, 4);
+        /* Boot memory needs no entry: online and present at the first scan. */
+        blocks[0] = (Block) { .state = STATE_ONLINE, .flags = BLOCK_PRESENT | BLOCK_AT_START };
+        ck_assert_int_eq(origin_kind(inventory_block_origin(&inv, 0)), ORIGIN_BOOT);
+        blocks[0].state = STATE_OFFLINE;
+        ck_assert_uint_eq(inventory_block_origin(&inv, 0), 0);
         inventory_block_set_origin(&inv, 1000, ORIGIN_OTHER, NULL, 0);
         ck_assert_int_eq(origin_kind(inventory_block_origin(&inv, 1000)), ORIGIN_OTHER);
         ck_assert_uint_eq(inventory_block_origin(&inv, 999), 0);
