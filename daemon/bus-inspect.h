@@ -19,7 +19,7 @@ typedef struct Manager Manager;
 typedef struct BlockRun {
         uint32_t first, last;
         BlockState state;
-        Zone zone;          /* ZONE_UNKNOWN for offline blocks */
+        Zone zone;          /* ZONE_UNKNOWN for offline blocks, and online ones whose zone is not read yet */
         int node;
         DeviceKind device;  /* valid with BLOCK_CLASSIFIED in flags */
         uint16_t flags;
