@@ -29,6 +29,7 @@
 #define BUS_SOCKET BUS_SOCKET_DIR "/" BUS_SOCKET_NAME
 #define BUS_CONNECTIONS_MAX 64 /* private connections at once; more are refused */
 #define BUS_PENDING_MAX 16
+#define BUS_EMIT_DELAY_USEC (100 * 1000) /* change signals: at most one per 100 ms */
 
 typedef struct BusServer BusServer;
 
@@ -40,7 +41,7 @@ struct BusServer {
         size_t n_private;
         sd_bus *system;
         char socket_path[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
-        /* Property names changed in this loop iteration, emitted by 'emit_source'. */
+        /* Property names changed since the last signal, emitted by 'emit_source' (a one-shot timer). */
         const char *pending[BUS_PENDING_MAX + 1];
         size_t n_pending;
         sd_event_source *emit_source;
@@ -557,7 +558,7 @@ static void emit_on(sd_bus *bus, char **names) {
                 log_debug_errno(r, "Cannot send PropertiesChanged: %m");
 }
 
-static int on_emit(sd_event_source *source, void *userdata) {
+static int on_emit(sd_event_source *source, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         BusServer *s = m->bus;
 
@@ -588,11 +589,18 @@ void bus_emit_changed(Manager *m, ...) {
                         s->pending[s->n_pending++] = name; /* names are string literals */
         }
         va_end(ap);
-        /* Nobody listening: nothing to send, and no wake-up for it. */
-        if (s->n_private > 0 || s->system)
-                (void) sd_event_source_set_enabled(s->emit_source, SD_EVENT_ONESHOT);
-        else
+        /* Nobody listening: nothing to send, and no wake-up for it. Otherwise one signal per
+         * BUS_EMIT_DELAY_USEC at most: a burst of thousands of uevents is a handful of signals. */
+        if (s->n_private == 0 && !s->system)
                 s->n_pending = 0;
+        else {
+                int enabled = SD_EVENT_OFF;
+
+                (void) sd_event_source_get_enabled(s->emit_source, &enabled);
+                if (enabled == SD_EVENT_OFF &&
+                    sd_event_source_set_time_relative(s->emit_source, BUS_EMIT_DELAY_USEC) >= 0)
+                        (void) sd_event_source_set_enabled(s->emit_source, SD_EVENT_ONESHOT);
+        }
 }
 
 void bus_inventory_changed(Manager *m) {
@@ -644,7 +652,8 @@ int bus_start(Manager *m) {
         if (!m->bus)
                 return -ENOMEM;
         m->bus->listen_fd = m->bus->dir_fd = -EBADF;
-        r = sd_event_add_defer(m->event, &m->bus->emit_source, on_emit, m);
+        r = sd_event_add_time_relative(m->event, &m->bus->emit_source, CLOCK_MONOTONIC, BUS_EMIT_DELAY_USEC,
+                                       BUS_EMIT_DELAY_USEC / 10, on_emit, m);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(m->bus->emit_source, "bus-emit");

@@ -35,12 +35,12 @@ int bus_verify_privileged(sd_bus_message *msg, sd_bus_error *error);
  * holds "unknown caller"). */
 int bus_caller_describe(sd_bus_message *msg, char *buf, size_t n);
 
-/* Properties (by name, NULL-terminated) changed: one PropertiesChanged per connection after this loop
- * iteration, however many calls came before it. */
+/* Properties (by name, NULL-terminated) changed: one PropertiesChanged per connection within 100 ms,
+ * however many calls came before it; nothing at all while no client is connected. */
 void bus_emit_changed(Manager *m, ...) __attribute__((sentinel));
 
-/* The inventory changed (blocks, nodes, counters): the properties that show it. Called once per loop
- * iteration from the Manager's status source. */
+/* The inventory changed (blocks, nodes, counters): the properties that show it. Called from the
+ * Manager's status source (once per loop iteration that changed something). */
 void bus_inventory_changed(Manager *m);
 
 /* The error names memhpctl maps to messages. */

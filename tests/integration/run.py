@@ -994,6 +994,59 @@ def scenario_ctl_status(s):
     return d
 
 
+class BusPeer:
+    """A raw D-Bus peer on the private socket: authenticates, then only listens (p2p: every signal memhpd
+    emits reaches it)."""
+
+    def __init__(self, path):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.sock.sendall(b"\0AUTH EXTERNAL " + str(os.geteuid()).encode().hex().encode() + b"\r\n")
+        check(self.sock.recv(256).startswith(b"OK "), "AUTH EXTERNAL accepted")
+        self.sock.sendall(b"BEGIN\r\n")
+        self.sock.settimeout(0.05)
+        self.data = b""
+
+    def pump(self, seconds):
+        import socket
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            check(chunk, "memhpd closed the connection")
+            self.data += chunk
+        return self.data.count(b"PropertiesChanged")
+
+
+def scenario_ctl_signals(s):
+    """PropertiesChanged reaches a connected peer after the inventory changes, coalesced (a 256-block burst
+    gives far fewer signals than blocks), and nothing while idle."""
+    d = s.start()
+    peer = BusPeer(os.path.join(s.root, "run/memhpd/bus"))
+    check(peer.pump(1.0) == 0, "no signal while nothing happens")
+    s.marker(40, node=1)
+    n = peer.pump(0.5)
+    check(n >= 1 and b"Runs" in peer.data and b"Status" in peer.data, f"a change signal after a hot-add: {n}")
+    blocks = range(1024, 1024 + 256)
+    for i in blocks:
+        s.kernel.add_block(i, node=0)
+    s.wait_all_online(blocks)
+    s.marker(2000)
+    total = peer.pump(0.5)
+    print(f"ctl-signals: {total - n} PropertiesChanged for 257 blocks added and onlined")
+    check(total - n < 128, f"{total - n} signals for 257 blocks: not coalesced")
+    peer.data = b""
+    check(peer.pump(1.0) == 0, "no signal while idle again")
+    # A client that goes away mid-way: memhpd drops it and serves the next one.
+    peer.sock.close()
+    rc, out, err = ctl(s, "status", "--no-legend")
+    check(rc == 0 and "1024-" in out, f"status after a peer left: {rc} {err}")
+    return d
+
+
 EXPLAIN_POLICIES = {
     "10-virtio.policy": "[Match]\nDevice=virtio-mem\n\n[Online]\nZone=kernel\n",
     "60-kernel.policy": "[Match]\nDevice=any\n\n[Online]\nZone=kernel\n",

@@ -963,6 +963,10 @@ def check_bus_systemd(vm, idx, after):
     check(rc == 0 and '"decided_by": "policy"' in out, f"memhpctl status as nobody on the system bus ({rc}): {out}")
     rc, out = vm.sh("setpriv --reuid=65534 --regid=65534 --clear-groups memhpctl reload")
     check(rc == 4 and "Permission denied" in out, f"memhpctl reload as nobody ({rc}): {out}")
+    rc, out = vm.sh("memhpctl --no-pager log -n 3")
+    lines = out.splitlines()
+    check(rc == 0 and len(lines) == 3 and all(" memhpd[" in l for l in lines) and
+          any(f"onlined memory{i} " in out for i in idx), f"memhpctl log -n 3 ({rc}): {out}")
 
 
 @scenario("systemd", "Debian 12 + systemd, memhpd meson-installed and enabled: DIMMs, journal, "
