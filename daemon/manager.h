@@ -53,6 +53,9 @@ typedef struct Manager {
 
         /* bus: the control channel (bus.c), NULL until bus_start() and under --once. */
         struct BusServer *bus;
+
+        /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
+        struct Metrics *metrics;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);
