@@ -23,9 +23,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import run as benchrun  # noqa: E402  (bench/run.py: the shared trees)
 import scale  # noqa: E402
-
-TREES = os.environ.get("MEMHPD_BENCH_TREES", "/dev/shm/memhpd-bench")
 
 
 def vm_status(pid):
@@ -71,8 +70,7 @@ def main():
     a = ap.parse_args()
     memhpd = os.path.abspath(a.memhpd)
     ctl = os.path.abspath(a.memhpctl or os.path.join(os.path.dirname(memhpd), "memhpctl"))
-    scale.TREES = TREES
-    tree = scale_tree(a.blocks)
+    tree = benchrun.tree(a.blocks)  # built once in /dev/shm/memhpd-bench, reused
     scale.prepare_root(tree, conf="[Daemon]\nEventSource=udev\n")  # LockMemory=yes: the default, as deployed
     res = {"blocks": a.blocks}
 
@@ -135,21 +133,6 @@ def main():
     if a.json:
         print(json.dumps(res, indent=1))
     return 0
-
-
-def scale_tree(n):
-    """bench/run.py's tree(): built once in TREES, reused."""
-    import shutil
-    path = os.path.join(TREES, f"tree-{n}")
-    mem = os.path.join(path, "sys/devices/system/memory")
-    if os.path.isdir(mem) and os.path.exists(os.path.join(mem, f"memory{n - 1}")) and \
-            not os.path.exists(os.path.join(mem, f"memory{n}")):
-        return path
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(TREES, exist_ok=True)
-    subprocess.run([sys.executable, os.path.join(HERE, "mkfake.py"), path + ".tmp", str(n)], check=True)
-    os.rename(path + ".tmp", path)
-    return path
 
 
 if __name__ == "__main__":

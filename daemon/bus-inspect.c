@@ -85,6 +85,12 @@ static bool gather_facts(Manager *m, uint32_t index, BlockFacts *facts, int *ret
 
         *facts = engine_block_facts(m, index);
         *ret_error = 0;
+        if (!(b->flags & BLOCK_CLASSIFIED)) {
+                /* Boot memory is never classified (nothing decides on it), a settling block not yet:
+                 * classify for this answer only, leaving the block's flags to the settle queue. */
+                int d = inventory_block_classify(m->inv, index, true);
+                facts->device = d < 0 ? DEVICE_UNKNOWN : (DeviceKind) d;
+        }
         if (b->state == STATE_ONLINE)
                 facts->zones = (ZoneSet) { .kernel = true, .movable = true, .first = ZONE_NORMAL };
         else {
@@ -131,7 +137,8 @@ void bus_inspect_explain(Manager *m, uint32_t index, ExplainStep *steps, BlockEx
         if (b->state == STATE_ONLINE)
                 fact(ret, "zone", "%s", zone_to_string(inventory_block_zone(m->inv, index)));
         fact(ret, "node", "%d", b->node);
-        fact(ret, "device", "%s", (b->flags & BLOCK_CLASSIFIED) ? device_kind_to_string(b->device) : "not known yet");
+        fact(ret, "device", "%s%s", device_kind_to_string(facts.device),
+             (b->flags & BLOCK_CLASSIFIED) ? "" : " (classified for this answer)");
         fact(ret, "decided by", "%s%s%s", origin_kind(origin) ? origin_to_string(origin_kind(origin)) : "nobody yet",
              source ? " " : "", source ?: "");
         if (b->state == STATE_ONLINE)

@@ -1076,6 +1076,10 @@ def scenario_ctl_explain(s):
     line(r"Decision: online_movable by /etc/memhpd/policies.d/50-test.policy:1: Zone=movable")
     line(r"decided by: policy /etc/memhpd/policies.d/50-test.policy:1")
     line(r"node: 1$")
+    # Boot memory is never classified by the daemon: explain classifies it for its answer.
+    rc, out, err = ctl(s, "explain", "3")
+    check(rc == 0 and re.search(r"device: boot \(classified for this answer\)", out) and
+          "decided by: boot" in out and "Device= does not list boot" in out, f"explain memory3: {rc} {out} {err}")
 
     for bad, want_rc, want in (("memory9999", 1, "memory9999 does not exist"),
                                ("memoryX", 2, "not a memory block"), ("-5", 2, ""), ("memory", 2, "not a memory block")):
