@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--idle", type=float, default=10.0)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    ap.add_argument("--baseline-memhpd", help="a memhpd without the control channel (e.g. main's before it): "
+                    "its idle VmHWM on the same tree, for the channel's own RSS cost")
     a = ap.parse_args()
     memhpd = os.path.abspath(a.memhpd)
     ctl = os.path.abspath(a.memhpctl or os.path.join(os.path.dirname(memhpd), "memhpctl"))
@@ -92,6 +94,15 @@ def main():
         res["daemon_before_client"] = vm_status(d.pid)
         sock = os.path.join(tree, "run/memhpd/bus")
         base = [ctl, f"--root={tree}", "--no-pager"]
+        # The first status right after start-up, while memhpd still learns boot memory's zones.
+        res["status_at_start_s"], _ = timed(base + ["status", "--json"])
+        t0 = time.monotonic()
+        while True:
+            j = json.loads(timed(base + ["status", "--json"])[1])
+            if not any(r["state"] == "online" and r["zone"] is None for r in j["memory"]):
+                break
+            time.sleep(0.2)
+        res["zones_learned_after_s"] = time.monotonic() - t0 + 0.5
         for name, args in (("status", ["status"]), ("status_json", ["status", "--json"]),
                            ("status_json_blocks", ["status", "--json", "--blocks"])):
             first, out = timed(base + args)
@@ -115,6 +126,15 @@ def main():
     finally:
         d.stop()
 
+    if a.baseline_memhpd:
+        b = scale.Daemon(os.path.abspath(a.baseline_memhpd), tree)
+        try:
+            b.wait_started()
+            time.sleep(max(2.0, res.get("zones_learned_after_s", 0)))
+            res["baseline_daemon"] = vm_status(b.pid)
+        finally:
+            b.stop()
+
     kib = lambda k: f"{k} KiB ({k / 1024:.1f} MiB)"  # noqa: E731
     print(f"tree: {a.blocks} blocks of 128 MiB (bench/mkfake.py), memhpd default settings (LockMemory=yes)")
     print(f"baseline memhpd --dry-run --once: {res['once_wall_s'] * 1000:.0f} ms, peak RSS {kib(res['once_maxrss_kib'])}")
@@ -123,11 +143,16 @@ def main():
         print(f"memhpctl {name.replace('_', ' --').replace('--json --blocks', '--json --blocks')}: first "
               f"{r['first_s'] * 1000:.0f} ms, then median {r['median_s'] * 1000:.1f} ms (max {r['max_s'] * 1000:.1f}), "
               f"{r['bytes']} bytes" + (f", {r['runs']} runs" if "runs" in r else ""))
+    print(f"memhpctl status --json right after start-up: {res['status_at_start_s'] * 1000:.0f} ms; every zone known "
+          f"{res['zones_learned_after_s']:.1f} s after start-up")
     print(f"memhpctl --version (process start only): {res['memhpctl_version_median_s'] * 1000:.1f} ms")
     print(f"memhpd VmRSS/VmHWM before any client: {kib(res['daemon_before_client']['VmRSS'])} / "
           f"{kib(res['daemon_before_client']['VmHWM'])}")
     print(f"memhpd VmRSS/VmHWM after the status calls, a client connected: {kib(res['daemon_with_client']['VmRSS'])} / "
           f"{kib(res['daemon_with_client']['VmHWM'])}")
+    if "baseline_daemon" in res:
+        print(f"baseline daemon ({a.baseline_memhpd}) VmRSS/VmHWM: {kib(res['baseline_daemon']['VmRSS'])} / "
+              f"{kib(res['baseline_daemon']['VmHWM'])}")
     print(f"idle {a.idle:.0f} s with a client connected: {res['idle']['ctxt_switches']} context switches, "
           f"{res['idle']['cpu_ns']} ns CPU")
     if a.json:

@@ -54,8 +54,11 @@ int verb_log(sd_bus *bus, int argc, char **argv) {
                 r = sd_journal_seek_tail(j);
                 if (r >= 0)
                         r = sd_journal_previous_skip(j, arg.lines);
-                /* previous_skip leaves us on the oldest of the last N: print from there. */
-                if (r > 0)
+                /* previous_skip leaves us on the oldest of the last N: step before it, and next()
+                 * prints from there. Fewer than N records: all of them, from the head. */
+                if (r >= 0 && (unsigned) r < arg.lines)
+                        r = sd_journal_seek_head(j);
+                else if (r > 0)
                         r = sd_journal_previous(j);
         } else
                 r = sd_journal_seek_head(j);
