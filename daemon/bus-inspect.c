@@ -182,7 +182,9 @@ static int drift_add(Drifts *d, const char *subject, const char *kind, const cha
 /* A block drifts when it is not where the policy that matches it today would put it: online in the other
  * zone (Zone=movable|kernel without a ZoneFallback= that allows it), online under Zone=offline, or offline
  * while the policy would online it now. Not drift: boot memory memhpd never touched, blocks waiting for
- * their links, When=manual, and blocks someone took offline on purpose (administrator, quarantine). */
+ * their links, When=manual, and blocks someone took offline on purpose (administrator, quarantine).
+ * A block online since before memhpd started ("boot") is checked when it is not boot memory: hot-plugged
+ * memory a previous instance (or someone) onlined before this one started. */
 static int verify_block(Manager *m, uint32_t index, Drifts *d) {
         const Block *b = &m->inv->blocks[index];
         Origin origin = origin_kind(inventory_block_origin(m->inv, index));
@@ -192,9 +194,13 @@ static int verify_block(Manager *m, uint32_t index, Drifts *d) {
         const Policy *p;
         int error;
 
-        if ((b->flags & BLOCK_SETTLING) || (origin == ORIGIN_BOOT && b->state == STATE_ONLINE) ||
-            origin == ORIGIN_ADMINISTRATOR || origin == ORIGIN_QUARANTINED)
+        if ((b->flags & BLOCK_SETTLING) || origin == ORIGIN_ADMINISTRATOR || origin == ORIGIN_QUARANTINED)
                 return 0;
+        if (origin == ORIGIN_BOOT && b->state == STATE_ONLINE) {
+                int device = (b->flags & BLOCK_CLASSIFIED) ? b->device : inventory_block_classify(m->inv, index, true);
+                if (device < 0 || device == DEVICE_BOOT || device == DEVICE_UNKNOWN)
+                        return 0;
+        }
         if (!gather_facts(m, index, &facts, &error))
                 return 0;
         p = policy_match(&m->policies, &facts);
@@ -206,15 +212,19 @@ static int verify_block(Manager *m, uint32_t index, Drifts *d) {
         if (b->state == STATE_ONLINE) {
                 Zone z = inventory_block_zone(m->inv, index);
                 bool movable = z == ZONE_MOVABLE, kernel = zone_is_kernel(z);
+                char by[64];
 
+                if (origin == ORIGIN_BOOT)
+                        (void) snprintf(by, sizeof(by), "online since before memhpd started");
+                else
+                        (void) snprintf(by, sizeof(by), "decided by %s", origin ? origin_to_string(origin) : "nobody known");
                 if (p->zone == TARGET_OFFLINE)
                         return drift_add(d, subject, "state", "online in zone %s (%s), but %s says Zone=offline",
-                                         zone_to_string(z), origin_to_string(origin) , where);
+                                         zone_to_string(z), by, where);
                 if ((p->zone == TARGET_MOVABLE && kernel && p->fallback != FALLBACK_KERNEL) ||
                     (p->zone == TARGET_KERNEL && movable && p->fallback != FALLBACK_MOVABLE))
-                        return drift_add(d, subject, "zone", "online in zone %s (decided by %s), but %s says Zone=%s",
-                                         zone_to_string(z), origin ? origin_to_string(origin) : "nobody known", where,
-                                         zone_target_to_string(p->zone));
+                        return drift_add(d, subject, "zone", "online in zone %s (%s), but %s says Zone=%s",
+                                         zone_to_string(z), by, where, zone_target_to_string(p->zone));
                 return 0;
         }
         if (b->state != STATE_OFFLINE || origin == ORIGIN_OTHER)
