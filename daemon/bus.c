@@ -344,14 +344,13 @@ int bus_verify_privileged(sd_bus_message *msg, sd_bus_error *error) {
 
 int bus_caller_describe(sd_bus_message *msg, char *buf, size_t n) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uint64_t mask = SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_AUGMENT;
+        sd_bus *bus = sd_bus_message_get_bus(msg);
         const char *comm = NULL;
         char comm_buf[32];
         uid_t uid = (uid_t) -1;
         pid_t pid = 0;
         int r;
-
-        uint64_t mask = SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_AUGMENT;
-        sd_bus *bus = sd_bus_message_get_bus(msg);
 
         /* A private connection's peer is the socket's (SO_PEERCRED, the rest from /proc). */
         r = sd_bus_is_bus_client(bus) ? sd_bus_query_sender_creds(msg, mask, &creds)
