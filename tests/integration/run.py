@@ -1081,6 +1081,21 @@ def scenario_ctl_explain(s):
     check(rc == 0 and re.search(r"device: boot \(classified for this answer\)", out) and
           "decided by: boot" in out and "Device= does not list boot" in out, f"explain memory3: {rc} {out} {err}")
 
+    # Zone=auto: the figures behind the decision (node 0's kernel and movable memory, the ratio).
+    write(s.root, "etc/memhpd/policies.d/05-auto.policy", "[Match]\nBlock=41\n\n[Online]\nZone=auto\nMaxMovableRatio=50%\n")
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: len([x for x in d.records() if x["event"] == "policy-loaded"]) >= 2, "the reload")
+    s.marker(41, node=0)
+    rc, out, err = ctl(s, "explain", "memory41")
+    lines = out.splitlines()
+    for pat in (r"decides\s+/etc/memhpd/policies.d/05-auto.policy:1: matches$", r"node kernel: \d+ MiB$",
+                r"node movable: \d+ MiB$", r"movable:kernel if movable: \d+%$", r"MaxMovableRatio: 50%$",
+                r"Decision: online_(kernel|movable) by /etc/memhpd/policies.d/05-auto.policy:1: Zone=auto: node 0 has"):
+        line(pat)
+    zone = s.kernel.read(41, "valid_zones")
+    ratio = int(re.search(r"movable:kernel if movable: (\d+)%", out).group(1))
+    check((zone == "Movable") == (ratio <= 50), f"memory41 went {zone} with the ratio at {ratio}% (limit 50%)")
+
     for bad, want_rc, want in (("memory9999", 1, "memory9999 does not exist"),
                                ("memoryX", 2, "not a memory block"), ("-5", 2, ""), ("memory", 2, "not a memory block")):
         rc, out, err = ctl(s, "explain", "--", bad) if bad.startswith("-") else ctl(s, "explain", bad)
