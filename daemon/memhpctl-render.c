@@ -160,6 +160,10 @@ void render_status_table(FILE *f, const StatusHeader *h, const RunRow *runs, siz
                         h->event_source ?: "?", h->policies, h->config_ok ? "" : " (the last load had errors)",
                         h->conflicts && o->colour ? ANSI_RED : "", h->conflicts, h->conflicts && o->colour ? ANSI_RESET : "",
                         bs);
+                for (uint32_t i = 0; h->conflict_rows && i < h->conflicts; i++)
+                        fprintf(f, "%sConflict%s: %s%s%s: %s\n", o->colour ? ANSI_RED : "", o->colour ? ANSI_RESET : "",
+                                h->conflict_rows[i].agent, empty(h->conflict_rows[i].file) ? "" : " ",
+                                h->conflict_rows[i].file ?: "", h->conflict_rows[i].text);
                 for (size_t i = 0; i < n_nodes; i++) {
                         char k[16], mv[16];
 
@@ -234,5 +238,16 @@ void render_status_json(FILE *f, const StatusHeader *h, const RunRow *runs, size
                         ", \"blocks\": %" PRIu32 ", \"offline\": %" PRIu32 "}",
                         i ? "," : "", nodes[i].node, nodes[i].kernel_bytes, nodes[i].movable_bytes, nodes[i].blocks,
                         nodes[i].offline);
-        fputs(n_nodes ? "\n   ]\n}\n" : "]\n}\n", f);
+        fputs(n_nodes ? "\n   ],\n" : "],\n", f);
+        fputs("   \"conflicting_agents\": [", f);
+        for (uint32_t i = 0; h->conflict_rows && i < h->conflicts; i++) {
+                fputs(i ? ",\n      {\"agent\": " : "\n      {\"agent\": ", f);
+                json_string(f, h->conflict_rows[i].agent);
+                fputs(", \"file\": ", f);
+                json_string_or_null(f, h->conflict_rows[i].file);
+                fputs(", \"text\": ", f);
+                json_string(f, h->conflict_rows[i].text);
+                fputc('}', f);
+        }
+        fputs(h->conflict_rows && h->conflicts ? "\n   ]\n}\n" : "]\n}\n", f);
 }

@@ -16,7 +16,9 @@
  *                 "block_size", "blocks", "offline", "onlined", "failed" },
  *     "memory": [ { "range": "0x...-0x...", "size": BYTES, "state", "zone", "node", "device",
  *                   "block": "FIRST-LAST" (or "N" for one block), "decided_by", "policy" } ... ],
- *     "nodes": [ { "node", "kernel_bytes", "movable_bytes", "blocks", "offline" } ... ] }
+ *     "nodes": [ { "node", "kernel_bytes", "movable_bytes", "blocks", "offline" } ... ],
+ *     "conflicting_agents": [ { "agent", "file", "text" } ... ] }
+ * Each other agent memhpd finds is one line under the header of the table (with the legend).
  * "zone", "device", "decided_by" and "policy" are null when not known; "node" is null for -1. With
  * --blocks "memory" holds one object per block.
  */
@@ -37,9 +39,14 @@ typedef struct NodeRow {
         uint32_t blocks, offline;
 } NodeRow;
 
+typedef struct ConflictRow {
+        const char *agent, *file, *text;
+} ConflictRow;
+
 typedef struct StatusHeader {
         const char *version, *status, *event_source;
         uint32_t policies, conflicts;
+        const struct ConflictRow *conflict_rows; /* 'conflicts' of them, or NULL */
         bool config_ok, dry_run;
         uint64_t block_size, blocks, offline, onlined, failed;
 } StatusHeader;

@@ -48,6 +48,7 @@ typedef struct StatusData {
         size_t n_runs;
         NodeRow *nodes;
         size_t n_nodes;
+        ConflictRow *conflicts; /* h.conflicts of them */
 } StatusData;
 
 static int read_runs(sd_bus_message *m, StatusData *d) {
@@ -100,18 +101,28 @@ static int read_nodes(sd_bus_message *m, StatusData *d) {
         return sd_bus_message_exit_container(m);
 }
 
-static int read_conflicts(sd_bus_message *m, uint32_t *ret) {
-        uint32_t n = 0;
+static int read_conflicts(sd_bus_message *m, StatusData *d) {
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "(sss)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_skip(m, "(sss)")) > 0)
-                n++;
+        for (;;) {
+                ConflictRow row;
+                ConflictRow *n;
+
+                r = sd_bus_message_read(m, "(sss)", &row.agent, &row.file, &row.text);
+                if (r <= 0)
+                        break;
+                n = realloc(d->conflicts, (d->h.conflicts + 1) * sizeof(ConflictRow));
+                if (!n)
+                        return -ENOMEM;
+                d->conflicts = n;
+                d->conflicts[d->h.conflicts++] = row;
+        }
         if (r < 0)
                 return r;
-        *ret = n;
+        d->h.conflict_rows = d->conflicts;
         return sd_bus_message_exit_container(m);
 }
 
@@ -186,7 +197,7 @@ static int read_status(sd_bus_message *reply, StatusData *d) {
                 } else if (!done && strcmp(name, "Conflicts") == 0 && strcmp(contents, "a(sss)") == 0) {
                         r = sd_bus_message_enter_container(reply, 'v', contents);
                         if (r >= 0)
-                                r = read_conflicts(reply, &d->h.conflicts);
+                                r = read_conflicts(reply, d);
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(reply);
                         done = true;
@@ -228,6 +239,7 @@ static int verb_status(sd_bus *bus, int argc, char **argv) {
         if (r < 0) {
                 free(d.runs);
                 free(d.nodes);
+                free(d.conflicts);
                 return ctl_error(NULL, r, "read memhpd's status");
         }
         if (arg.json)
@@ -238,6 +250,7 @@ static int verb_status(sd_bus *bus, int argc, char **argv) {
         }
         free(d.runs);
         free(d.nodes);
+        free(d.conflicts);
         return EXIT_OK;
 }
 

@@ -934,7 +934,8 @@ def tree_blocks(s):
 
 def scenario_ctl_status(s):
     """memhpctl status (table and JSON) over the private socket equals the tree, and names the policy of
-    each block memhpd onlined; the socket is 0600."""
+    each block memhpd onlined, and the other agent it finds; the socket is 0600."""
+    write(s.root, "usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules", UDEV_SUSE)
     d = s.start()
     for i in (40, 41, 42):
         s.kernel.add_block(i, node=1)
@@ -973,6 +974,9 @@ def scenario_ctl_status(s):
     check(run40["block"] == "40-43" and run40["node"] == 1 and run40["device"] == "acpi-dimm",
           f"the hot-added DIMM blocks are one run: {run40}")
     check({n["node"] for n in j["nodes"]} == {0, 1}, f"nodes: {j['nodes']}")
+    agents = j["conflicting_agents"]
+    check(j["memhpd"]["conflicts"] == 1 and len(agents) == 1 and agents[0]["agent"] == "udev" and
+          agents[0]["file"] == "/usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2", f"conflicts: {agents}")
 
     jb = ctl_json(s, "--blocks")
     check(len(jb["memory"]) == len(tree) and all("-" not in b["block"] for b in jb["memory"]),
@@ -984,6 +988,8 @@ def scenario_ctl_status(s):
     check(lines[0].startswith("memhpd ") and "Managing" in lines[0], f"header: {lines[0]}")
     title = [l for l in lines if l.startswith("RANGE")]
     check(title and "DECIDED BY" in title[0], "column titles")
+    check(any(l.startswith("Conflict: udev /usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2: ") for l in lines),
+          f"the conflict under the header: {out}")
     row = [l for l in lines if re.search(r"\s40-43\s", l)]
     check(row and "acpi-dimm" in row[0] and "policy /etc/memhpd/policies.d/50-test.policy:1" in row[0]
           and "512M" in row[0], f"the DIMM's row: {row}")
@@ -1138,6 +1144,12 @@ def scenario_ctl_verify(s):
     for name, line in want.items():
         check(line in drifts, f"{name} drifts: {out}")
     check(len(drifts) == 2, f"only memory40 and memory66 drift (memory3 is boot memory): {out}")
+
+    # Another agent appears (no reload needed: verify looks now).
+    write(s.root, "usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules", UDEV_SUSE)
+    rc, out, err = ctl(s, "verify")
+    check(rc == 1 and any(l.startswith("udev: agent drift: /usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2: ")
+                          for l in out.splitlines()) and "3 drifts." in out, f"verify with a udev rule: {rc} {out}")
 
     write(s.root, "etc/memhpd/policies.d/50-test.policy", "[Match]\nDevice=any\n[Online\nZone=kernel\n")
     rc, out, err = ctl(s, "reload")

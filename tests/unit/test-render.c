@@ -107,7 +107,8 @@ START_TEST(json_runs) {
                 "   \"nodes\": [\n"
                 "      {\"node\": 0, \"kernel_bytes\": 1073741824, \"movable_bytes\": 0, \"blocks\": 8, \"offline\": 0},\n"
                 "      {\"node\": 1, \"kernel_bytes\": 0, \"movable_bytes\": 536870912, \"blocks\": 4, \"offline\": 0}\n"
-                "   ]\n"
+                "   ],\n"
+                "   \"conflicting_agents\": []\n"
                 "}\n");
         free(t);
 }
@@ -145,6 +146,35 @@ START_TEST(json_escapes) {
 }
 END_TEST
 
+START_TEST(conflicts_listed) {
+        static const ConflictRow rows[] = {
+                { "udev", "/etc/udev/rules.d/40-redhat.rules:8", "onlines every hot-added block" },
+                { "cmdline", "", "memhp_default_state=online" },
+        };
+        StatusHeader h = header;
+        RenderOptions o = { .legend = true };
+        char *t;
+
+        h.conflicts = 2;
+        h.conflict_rows = rows;
+        t = render(render_status_table, &h, runs, 1, &o);
+        ck_assert_ptr_nonnull(strstr(t, "conflicts: 2;"));
+        ck_assert_ptr_nonnull(strstr(t, "\nConflict: udev /etc/udev/rules.d/40-redhat.rules:8: onlines every hot-added block\n"));
+        ck_assert_ptr_nonnull(strstr(t, "\nConflict: cmdline: memhp_default_state=online\n"));
+        free(t);
+        o.legend = false;
+        t = render(render_status_table, &h, runs, 1, &o);
+        ck_assert_ptr_null(strstr(t, "Conflict"));
+        free(t);
+        t = render(render_status_json, &h, runs, 1, &o);
+        ck_assert_ptr_nonnull(strstr(t, "\"conflicting_agents\": [\n"
+                                        "      {\"agent\": \"udev\", \"file\": \"/etc/udev/rules.d/40-redhat.rules:8\", \"text\": \"onlines every hot-added block\"},\n"
+                                        "      {\"agent\": \"cmdline\", \"file\": null, \"text\": \"memhp_default_state=online\"}\n"
+                                        "   ]\n}\n"));
+        free(t);
+}
+END_TEST
+
 START_TEST(sizes) {
         char b[16];
 
@@ -171,6 +201,7 @@ static Suite *render_suite(void) {
         tcase_add_test(tc, json_runs);
         tcase_add_test(tc, json_blocks_and_empty);
         tcase_add_test(tc, json_escapes);
+        tcase_add_test(tc, conflicts_listed);
         tcase_add_test(tc, sizes);
         suite_add_tcase(s, tc);
         return s;
