@@ -522,6 +522,16 @@ static int private_listen(Manager *m) {
         return 0;
 }
 
+/* dbus-daemon restarted or stopped: drop the connection rather than keep a dead one (no reconnection:
+ * the private socket still serves; a restart of memhpd joins again). */
+static int on_system_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        log_info("The system bus went away; %s is served on the private socket only", BUS_NAME);
+        m->bus->system = sd_bus_flush_close_unref(m->bus->system);
+        return 0;
+}
+
 static void system_bus_join(Manager *m) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
@@ -536,6 +546,10 @@ static void system_bus_join(Manager *m) {
                 return;
         }
         r = bus_add_object(m, bus);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                              "org.freedesktop.DBus.Local", "Disconnected", on_system_disconnected,
+                                              NULL, m);
         if (r >= 0)
                 r = sd_bus_request_name_async(bus, NULL, BUS_NAME, 0, NULL, NULL);
         if (r >= 0)
