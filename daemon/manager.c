@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "bus.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -22,6 +23,7 @@
 /* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
         status_update(userdata);
+        bus_inventory_changed(userdata);
         return 0;
 }
 
@@ -75,6 +77,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        bus_stop(m);
         metrics_stop(m);
         drain_free(m);
         offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
@@ -187,6 +190,11 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = manager_coldplug(m);
+        if (r < 0)
+                return r;
+
+        /* The control channel, before READY=1: a client started after memhpd finds the socket. */
+        r = bus_start(m);
         if (r < 0)
                 return r;
 
