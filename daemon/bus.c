@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "bus-inspect.h"
 #include "bus.h"
+#include "drain-bus.h"
 #include "log.h"
 #include "manager.h"
 #include "reload.h"
@@ -318,6 +319,19 @@ static const sd_bus_vtable bus_vtable[] = {
                                 method_explain, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", drifts), method_verify,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        /* drain-bus.c */
+        SD_BUS_METHOD_WITH_ARGS("Drain", SD_BUS_ARGS("s", target, "t", flags), SD_BUS_NO_RESULT, drain_method_start,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Online", SD_BUS_ARGS("au", blocks), SD_BUS_RESULT("a(uis)", results),
+                                drain_method_online, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Offline", SD_BUS_ARGS("au", blocks), SD_BUS_RESULT("a(uis)", results),
+                                drain_method_offline, SD_BUS_VTABLE_UNPRIVILEGED),
+        P("DrainTarget", "s", drain_property_get, CHANGES),
+        P("DrainRunning", "b", drain_property_get, CHANGES),
+        P("DrainDone", "t", drain_property_get, CHANGES),
+        P("DrainTotal", "t", drain_property_get, CHANGES),
+        P("DrainBlocks", "a(uiss)", drain_property_get, CHANGES),
+        P("DrainEject", "s", drain_property_get, CHANGES),
         SD_BUS_VTABLE_END,
 };
 

@@ -10,6 +10,8 @@
 #include "audit.h"
 #include "engine.h"
 #include "drain.h"
+#include "drain-bus.h"
+#include "origin.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -198,6 +200,7 @@ static int cmp_drain_block(const void *a, const void *b) {
 
 static void drain_progress(Manager *m) {
         status_changed(m);
+        drain_bus_changed(m);
 }
 
 static void drain_eject(Manager *m, Drain *d) {
@@ -355,6 +358,7 @@ int drain_start(Manager *m, const char *target, uint64_t flags, const char *who,
                         /* Already offline: the administrator wants it kept so. */
                         m->inv->blocks[i].flags |= BLOCK_BY_ADMIN | BLOCK_DECIDED;
                         m->inv->blocks[i].flags &= ~(BLOCK_BY_OTHER | BLOCK_REDECIDE);
+                        inventory_block_set_origin(m->inv, i, ORIGIN_ADMINISTRATOR, NULL, 0);
                         n_offline++;
                         continue;
                 }

@@ -22,6 +22,7 @@ typedef struct CtlOptions {
         const char *root;   /* --root=DIR: the private socket under DIR (tests) */
         bool no_pager, no_legend, json, blocks;
         unsigned lines;     /* log -n */
+        bool no_wait, eject; /* drain (memhpctl-drain.c) */
 } CtlOptions;
 
 extern CtlOptions arg;

@@ -22,6 +22,7 @@
 #include "memhpctl-render.h"
 #include "memhpctl-util.h"
 #include "memhpctl-verbs.h"
+#include "drain-bus.h"
 
 static int parse_block(const char *s, uint32_t *ret) {
         const char *digits = s;
@@ -351,6 +352,9 @@ static const Verb verbs[] = {
         { "verify", 0, 0, true, verb_verify },
         { "reload", 0, 0, true, verb_reload },
         { "log", 0, 0, false, verb_log },
+        { "drain", 1, 1, true, verb_drain },
+        { "online", 1, DRAIN_BUS_BLOCKS_MAX, true, verb_online },
+        { "offline", 1, DRAIN_BUS_BLOCKS_MAX, true, verb_offline },
 };
 
 static void help(void) {
@@ -362,7 +366,11 @@ static void help(void) {
                "  verify              List blocks not where their policy says, and competing agents;\n"
                "                      exit 1 if there are any\n"
                "  reload              Reload settings and policies (root)\n"
-               "  log                 This host's memhpd audit records from the journal\n\n"
+               "  log                 This host's memhpd audit records from the journal\n"
+               "  drain TARGET        Offline every block of a node (node1), blocks (memory40-47) or\n"
+               "                      device (PNP0C80:03, dax0.0) and keep them offline (root)\n"
+               "  offline BLOCK...    Offline blocks and keep them offline (root)\n"
+               "  online BLOCK...     Online blocks, movable where the kernel allows (root)\n\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"
@@ -371,12 +379,14 @@ static void help(void) {
                "     --no-pager       Do not pipe the output into a pager\n"
                "     --no-legend      Do not print the header and column titles\n"
                "  -n --lines=N        log: only the last N records\n"
+               "     --no-wait        drain: return once it started\n"
+               "     --eject          drain: then ask for the device's removal\n"
                "     --root=DIR       Talk to the memhpd running with --root=DIR (tests)\n\n"
                "See memhpctl(8).\n");
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_BLOCKS, ARG_NO_PAGER, ARG_NO_LEGEND, ARG_ROOT };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_BLOCKS, ARG_NO_PAGER, ARG_NO_LEGEND, ARG_ROOT, ARG_NO_WAIT, ARG_EJECT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -386,6 +396,8 @@ int main(int argc, char **argv) {
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "lines", required_argument, NULL, 'n' },
                 { "root", required_argument, NULL, ARG_ROOT },
+                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
+                { "eject", no_argument, NULL, ARG_EJECT },
                 {},
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -427,6 +439,12 @@ int main(int argc, char **argv) {
                 }
                 case ARG_ROOT:
                         arg.root = optarg;
+                        break;
+                case ARG_NO_WAIT:
+                        arg.no_wait = true;
+                        break;
+                case ARG_EJECT:
+                        arg.eject = true;
                         break;
                 default:
                         return EXIT_USAGE;

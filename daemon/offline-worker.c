@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "offline-job.h"
 #include "offline-worker.h"
+#include "origin.h"
 #include "status.h"
 
 #define OFFLINE_BACKOFF_USEC (1000ULL * 1000)
@@ -205,6 +206,7 @@ static void job_finish(Job *job, OfflineStep s) {
                         /* The administrator's intent: policy never onlines it again (saved across restarts). */
                         b->flags |= BLOCK_BY_ADMIN | BLOCK_DECIDED;
                         b->flags &= ~(BLOCK_BY_OTHER | BLOCK_REDECIDE);
+                        inventory_block_set_origin(m->inv, job->index, ORIGIN_ADMINISTRATOR, NULL, 0);
                         kept_offline_changed(m);
                 }
                 f.result = s.outcome;

@@ -1337,6 +1337,201 @@ def scenario_metrics(s):
     return d
 
 
+# ---------------------------------------------------- offline engine and drains (offline-worker.c, drain.c)
+OFFLINE_SETTINGS = "[Daemon]\nOfflineTimeoutSec=1\nRetries=1\n"
+
+
+def memhpctl(s, *args, timeout=60):
+    """memhpctl beside the memhpd under test, on this scenario's private socket: (status, stdout, stderr)."""
+    ctl = os.path.join(os.path.dirname(os.path.abspath(s.args.memhpd)), "memhpctl")
+    r = subprocess.run([ctl, f"--root={s.root}", "--no-pager", *args], capture_output=True, text=True,
+                       timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def memhpctl_bg(s, *args):
+    ctl = os.path.join(os.path.dirname(os.path.abspath(s.args.memhpd)), "memhpctl")
+    return subprocess.Popen([ctl, f"--root={s.root}", "--no-pager", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def stuck_block(s, index):
+    """An offline of this block never returns: its state file is a FIFO nobody reads, so the worker's
+    write blocks in open() until it is killed (like a page pinned by vmsplice in a real kernel)."""
+    p = s.kernel.path(index, "state")
+    os.unlink(p)
+    os.mkfifo(p, 0o644)
+
+
+def unstick_block(s, index, state="online"):
+    p = s.kernel.path(index, "state")
+    os.unlink(p)
+    with open(p, "w") as f:
+        f.write(state + "\n")
+
+
+def records_of(d, event, index=None):
+    return [r for r in d.records() if r["event"] == event and (index is None or r.get("block") == str(index))]
+
+
+def online_blocks(s, d, blocks):
+    for i in blocks:
+        s.kernel.add_block(i, node=0)
+    s.wait_all_online(blocks)
+    for i in blocks:
+        d.wait_record(lambda r, i=i: r["event"] == "onlined" and r.get("block") == str(i), f"onlined {i}")
+
+
+def scenario_offline_timeout(s):
+    """An offline whose write never returns is killed at OfflineTimeoutSec= and retried Retries= times,
+    while the loop goes on onlining new blocks and answering control calls; then it fails with a
+    timeout. The same block, unstuck, is offlined and kept offline."""
+    write(s.root, "etc/memhpd/memhpd.conf.d/offline.conf", OFFLINE_SETTINGS)
+    d = s.start()
+    online_blocks(s, d, [300])
+    stuck_block(s, 300)
+    t0 = time.monotonic()
+    p = memhpctl_bg(s, "offline", "memory300")
+    d.wait_record(lambda r: r["event"] == "offline-started" and r.get("block") == "300", "offline-started 300")
+    # While the child hangs: a hot-added block is onlined, and a control call answers.
+    s.marker(301)
+    rc, out, err = memhpctl(s, "status")
+    check(rc == 0, f"memhpctl status answers during the stuck offline: {rc} {err}")
+    check(not records_of(d, "offline-retry", 300), "the marker and the status call came before the timeout")
+    retry = d.wait_record(lambda r: r["event"] == "offline-retry" and r.get("block") == "300", "offline-retry 300")
+    check(retry.get("result") == "timeout" and retry.get("errno") == "62", f"a timeout (ETIME): {retry}")
+    fail = d.wait_record(lambda r: r["event"] == "offline-failed" and r.get("block") == "300", "offline-failed 300")
+    took = time.monotonic() - t0
+    check(fail.get("result") == "timeout" and fail.get("action") == "administrator", f"failed by timeout: {fail}")
+    check(len(records_of(d, "offline-started", 300)) == 2, "two attempts: the first and Retries=1")
+    # 1 s timeout, 1 s back-off, 1 s timeout: about 3 s, far less than the test's patience.
+    check(2.5 < took < 20, f"the attempts were timed: {took:.1f}s")
+    out, err = p.communicate(timeout=30)
+    check(p.returncode == 1 and "memory300: timed out" in err, f"memhpctl offline says why: {p.returncode} {err!r}")
+    check("uid=" in fail.get("_message", d.text()), "the record names who asked")
+    check(d.proc.poll() is None, "memhpd still runs")
+
+    # Unstuck: the offline succeeds and the block is the administrator's.
+    unstick_block(s, 300)
+    rc, out, err = memhpctl(s, "offline", "memory300")
+    check(rc == 0 and "memory300: offline" in out, f"memhpctl offline: {rc} {out!r} {err!r}")
+    rec = d.wait_record(lambda r: r["event"] == "offlined" and r.get("block") == "300", "offlined 300")
+    check(rec.get("result") == "offlined", f"{rec}")
+    check(s.kernel.read(300, "state") == "offline", "memory300 offline")
+    # A second offline of an offline block is a success ("already"), and no job runs for it.
+    rc, out, err = memhpctl(s, "offline", "300")
+    check(rc == 0, f"offline of an offline block succeeds: {rc} {err}")
+    # Bad arguments: a clear error, nothing done.
+    rc, out, err = memhpctl(s, "offline", "memory99999")
+    check(rc == 1 and "memory99999 does not exist" in err, f"no such block: {rc} {err!r}")
+    rc, out, err = memhpctl(s, "offline", "banana")
+    check(rc == 2 and "not a memory block" in err, f"garbage: {rc} {err!r}")
+
+
+def scenario_drain_restart(s):
+    """memhpctl drain of a block range offlines every online block, movable first; the drained blocks
+    stay offline across kill -9 and a restart (offline-by-others, "N administrator"); memhpctl online
+    brings one back and the list forgets it."""
+    d = s.start()
+    online_blocks(s, d, [300, 301, 302])
+    s.kernel.add_block(303, node=0)  # offline, policy-free: left offline by a When=manual? no: onlined too
+    s.wait_all_online([303])
+    rc, out, err = memhpctl(s, "drain", "memory300-303")
+    check(rc == 0, f"memhpctl drain: {rc} {out!r} {err!r}")
+    check("Drain of memory300-303: 4 blocks offline." in out, f"the outcome: {out!r}")
+    for i in range(300, 304):
+        check(s.kernel.read(i, "state") == "offline", f"memory{i} offline")
+    started = d.wait_record(lambda r: r["event"] == "drain-started", "drain-started")
+    check("uid=0" in d.text(), f"who asked is recorded: {started}")
+    fin = d.wait_record(lambda r: r["event"] == "drain-finished", "drain-finished")
+    check(fin.get("result") == "ok", f"{fin}")
+    check(len(records_of(d, "offlined")) == 4, "one offlined record per block")
+    check(not records_of(d, "offline-by-other"), "memhpd's own offlines are not someone else's")
+    # The kernel's offline uevents come after: still not someone else's, nothing re-onlined.
+    for i in range(300, 304):
+        s.sender.memory("offline", i)
+    s.marker(310)
+    check(not records_of(d, "offline-by-other"), "offline uevents of drained blocks are memhpd's")
+    check(all(s.kernel.read(i, "state") == "offline" for i in range(300, 304)), "still offline")
+    saved_text = open(os.path.join(s.root, "run/memhpd/offline-by-others")).read()
+    for i in range(300, 304):
+        check(f"\n{i} administrator\n" in saved_text, f"memory{i} saved as the administrator's: {saved_text!r}")
+
+    # kill -9: no clean stop, no flush; the file was written as the drain went.
+    d.proc.kill()
+    d.proc.wait()
+    d = s.start()
+    for i in range(300, 304):
+        rec = d.wait_record(lambda r, i=i: r["event"] == "left-offline" and r.get("block") == str(i),
+                            f"left-offline {i} after kill -9")
+        check("administrator" in d.text(), f"{rec}")
+    s.marker(311)
+    check(not s.onlined(300), "the restarted memhpd onlines no drained block")
+
+    # The administrator brings one back: movable where allowed, and it leaves the list.
+    rc, out, err = memhpctl(s, "online", "memory300")
+    check(rc == 0 and "memory300: onlined" in out, f"memhpctl online: {rc} {out!r} {err!r}")
+    s.wait_all_online([300])
+    rec = d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "300", "onlined 300")
+    check(rec.get("action") == "administrator" and rec.get("zone") == "movable", f"{rec}")
+    d.wait_record(lambda r: True, "")
+    time.sleep(0.3)
+    saved_text = open(os.path.join(s.root, "run/memhpd/offline-by-others")).read()
+    check("\n300 administrator\n" not in saved_text and "\n301 administrator\n" in saved_text,
+          f"the list forgets memory300 only: {saved_text!r}")
+
+
+def scenario_drain_errors(s):
+    """Drains that cannot be: a clear error each, nothing changed, memhpd keeps running. A second drain
+    while one runs is refused; a client that goes away mid-drain stops nothing; a drain of an ACPI
+    device with --eject writes its eject attribute."""
+    write(s.root, "etc/memhpd/memhpd.conf.d/offline.conf", OFFLINE_SETTINGS)
+    d = s.start()
+    for target, want in (("node7", "no NUMA node node7"), ("memory9000-9001", "has no memory blocks"),
+                         ("banana", "is not a drain target"), ("memory47-40", "ends before it starts"),
+                         ("dax9.9", "no dax device dax9.9"), ("PNP0C80:77", "has no memory blocks")):
+        rc, out, err = memhpctl(s, "drain", target)
+        check(rc == 1 and want in err, f"drain {target}: {rc} {err!r}")
+    # Boot memory in a kernel zone (memory0-7 here): refused as a whole.
+    rc, out, err = memhpctl(s, "drain", "memory0-7")
+    check(rc == 1 and "boot memory in a kernel zone" in err, f"boot memory: {rc} {err!r}")
+    check(s.kernel.read(0, "state") == "online", "memory0 untouched")
+    check(not records_of(d, "drain-started"), "no drain started")
+
+    # One stuck block holds the drain; a second drain is refused meanwhile.
+    online_blocks(s, d, [300, 301])
+    stuck_block(s, 301)
+    p = memhpctl_bg(s, "drain", "memory300-301")
+    d.wait_record(lambda r: r["event"] == "offline-started" and r.get("block") == "301", "offline-started 301")
+    rc, out, err = memhpctl(s, "drain", "memory300")
+    check(rc == 1 and "a drain of memory300-301 is running" in err, f"second drain: {rc} {err!r}")
+    # The client goes away: the drain goes on and finishes (with memory301 failed).
+    p.kill()
+    p.wait()
+    fin = d.wait_record(lambda r: r["event"] == "drain-finished", "drain-finished after the client left")
+    check(fin.get("result") == "failed" and "memory301" in d.text().split("drain of memory300-301 finished")[1],
+          f"{fin}")
+    check(s.kernel.read(300, "state") == "offline", "memory300 drained")
+    rc, out, err = memhpctl(s, "status")
+    check(rc == 0, "memhpd answers after the client left")
+    # The outcome names the block that stayed online and why.
+    unstick_block(s, 301)
+    rc, out, err = memhpctl(s, "drain", "memory301")
+    check(rc == 0, f"the unstuck block drains: {rc} {err!r}")
+
+    # An ACPI DIMM by its firmware node, then eject (the attribute of the fake tree).
+    fw = os.path.join(s.root, "sys/devices/LNXSYSTM:00/LNXSYBUS:00/PNP0A06:04/PNP0C80:00")
+    os.makedirs(fw, exist_ok=True)
+    with open(os.path.join(fw, "eject"), "w") as f:
+        f.write("")
+    online_blocks(s, d, [320, 321])
+    rc, out, err = memhpctl(s, "drain", "PNP0C80:00", "--eject")
+    check(rc == 0 and "Eject: asked for the removal of PNP0C80:00." in out, f"drain --eject: {rc} {out!r} {err!r}")
+    check(open(os.path.join(fw, "eject")).read() == "1", "1 written to the device's eject attribute")
+    rec = d.wait_record(lambda r: r["event"] == "eject", "eject record")
+    check(rec.get("result") == "ok", f"{rec}")
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 
