@@ -114,6 +114,30 @@ static int read_blocks(Manager *m, sd_bus_message *msg, uint32_t **ret, size_t *
         return 0;
 }
 
+/* What Online and Offline share: root only, the blocks, not under --dry-run, who asked. */
+static int admin_request(Manager *m, sd_bus_message *msg, const char *verb, uint32_t **ret_blocks, size_t *ret_n,
+                         char *who, size_t who_size, sd_bus_error *error) {
+        uint32_t *blocks;
+        size_t n;
+        int r;
+
+        r = bus_verify_privileged(msg, error);
+        if (r < 0)
+                return r;
+        r = read_blocks(m, msg, &blocks, &n, error);
+        if (r < 0)
+                return r;
+        if (m->opts.dry_run) {
+                free(blocks);
+                return sd_bus_error_setf(error, BUS_ERROR_DRAIN_REFUSED, "memhpd runs with --dry-run: it %s nothing",
+                                         verb);
+        }
+        (void) bus_caller_describe(msg, who, who_size);
+        *ret_blocks = blocks;
+        *ret_n = n;
+        return 0;
+}
+
 /* ---- Offline: replied when every job ended ---- */
 
 typedef struct OfflineRequest {
@@ -167,17 +191,9 @@ int drain_method_offline(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         size_t n;
         int r;
 
-        r = bus_verify_privileged(msg, error);
+        r = admin_request(m, msg, "offlines", &blocks, &n, who, sizeof(who), error);
         if (r < 0)
                 return r;
-        r = read_blocks(m, msg, &blocks, &n, error);
-        if (r < 0)
-                return r;
-        if (m->opts.dry_run) {
-                free(blocks);
-                return sd_bus_error_set(error, BUS_ERROR_DRAIN_REFUSED, "memhpd runs with --dry-run: it offlines nothing");
-        }
-        (void) bus_caller_describe(msg, who, sizeof(who));
         req = calloc(1, sizeof(*req));
         if (!req || !(req->results = calloc(n, sizeof(int)))) {
                 free(req);
@@ -273,15 +289,9 @@ int drain_method_online(sd_bus_message *msg, void *userdata, sd_bus_error *error
         size_t n;
         int r;
 
-        r = bus_verify_privileged(msg, error);
+        r = admin_request(m, msg, "onlines", &blocks, &n, who, sizeof(who), error);
         if (r < 0)
                 return r;
-        r = read_blocks(m, msg, &blocks, &n, error);
-        if (r < 0)
-                return r;
-        if (m->opts.dry_run)
-                return sd_bus_error_set(error, BUS_ERROR_DRAIN_REFUSED, "memhpd runs with --dry-run: it onlines nothing");
-        (void) bus_caller_describe(msg, who, sizeof(who));
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(uis)");
