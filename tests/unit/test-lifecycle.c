@@ -13,6 +13,8 @@
 #define S BLOCK_AT_START
 #define R BLOCK_REDECIDE
 #define W BLOCK_SETTLING
+#define J BLOCK_OFFLINING
+#define A BLOCK_BY_ADMIN
 #define NONE LC_NO_RECORD
 
 static const struct {
@@ -58,6 +60,17 @@ static const struct {
           0, false, P | D, NONE, LC_GOING_OFFLINE, false, false, false },
         { "EBUSY: going-offline, then online again", P | D, BLOCK_STATE_CHANGED, STATE_GOING_OFFLINE, STATE_ONLINE, 0,
           false, P | D, NONE, LC_OFFLINE_FAILED, false, false, false },
+        { "memhpd's own offline job: offline is not someone else's", P | D | J, BLOCK_STATE_CHANGED, STATE_ONLINE,
+          STATE_OFFLINE, 0, false, P | D | J, NONE, LC_NOTHING, false, false, false },
+        { "memhpd's own offline job: going-offline", P | D | J, BLOCK_STATE_CHANGED, STATE_ONLINE,
+          STATE_GOING_OFFLINE, 0, false, P | D | J, NONE, LC_NOTHING, false, false, false },
+        { "memhpd's own offline job failed: online again", P | D | J, BLOCK_STATE_CHANGED, STATE_GOING_OFFLINE,
+          STATE_ONLINE, 0, false, P | D | J, NONE, LC_OFFLINE_FAILED, false, false, false },
+        { "the administrator's block onlined by someone else: no longer kept", P | D | A, BLOCK_STATE_CHANGED,
+          STATE_OFFLINE, STATE_ONLINE, 0, false, P | D | O, AUDIT_ONLINE_BY_OTHER, LC_ONLINED_BY_OTHER, false, true,
+          false },
+        { "the administrator's block removed: the list changes", P | D | A, BLOCK_VANISHED, STATE_OFFLINE,
+          STATE_UNKNOWN, 0, false, P | D | A, AUDIT_BLOCK_REMOVED, LC_REMOVED, false, true, false },
         { "onlined by someone else while left offline by policy", P | D | R, BLOCK_STATE_CHANGED, STATE_OFFLINE,
           STATE_ONLINE, 0, false, P | D | O, AUDIT_ONLINE_BY_OTHER, LC_ONLINED_BY_OTHER, false, false, false },
         { "a block someone kept offline is onlined: the kept list changes", P | D | O, BLOCK_STATE_CHANGED,
