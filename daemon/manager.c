@@ -11,6 +11,7 @@
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "poison.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -72,6 +73,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        poison_stop(m);
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
@@ -93,6 +95,8 @@ int manager_coldplug(Manager *m) {
         int r;
 
         (void) kept_offline_load(m); /* logged; the scan goes on with what could be read */
+        if (poison_load_quarantine(m) == -ENOMEM) /* anything else is logged and fails closed */
+                log_oom_abort();
         r = block_events_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
@@ -173,9 +177,13 @@ int manager_run(Manager *m) {
         r = uevent_monitor_start(m);
         if (r < 0)
                 return r;
+        r = poison_start(m); /* before the scan: a poisoned block is not onlined meanwhile */
+        if (r < 0)
+                return r;
         r = manager_coldplug(m);
         if (r < 0)
                 return r;
+        (void) poison_scan_kpageflags(m);
 
         f.result = "ok";
         audit_record(AUDIT_STARTED, &f, "started: %" PRIu32 " memory blocks of %" PRIu64 " MiB on %" PRIu32

@@ -9,6 +9,7 @@
 #include "inventory.h"
 #include "ownership.h"
 #include "policy.h"
+#include "quarantine.h"
 #include "report.h"
 #include "settings.h"
 #include "settle.h"
@@ -50,6 +51,10 @@ typedef struct Manager {
         unsigned long long n_onlined, n_uevents, n_rescans;
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
+
+        /* poison.c, quarantine.c: ranges never onlined again, and the memory-failure events in. */
+        Quarantine *quarantine;
+        struct Poison *poison;   /* NULL when memory_failure_event cannot be read */
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);
