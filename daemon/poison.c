@@ -397,6 +397,10 @@ void poison_stop(Manager *m) {
 
         if (p) {
                 (void) root_write(p->instance_fd, EVENT_DIR "/enable", "0");
+                /* An instance whose trace_pipe is open cannot be removed (EBUSY). */
+                p->source = sd_event_source_disable_unref(p->source);
+                if (p->pipe_fd >= 0)
+                        p->pipe_fd = (close(p->pipe_fd), -EBADF);
                 if (p->created && unlinkat(p->instances_fd, POISON_INSTANCE, AT_REMOVEDIR) < 0 && errno != ENOENT)
                         log_debug_errno(errno, "Cannot remove the tracefs instance " POISON_INSTANCE ": %m");
                 poison_free(p);
