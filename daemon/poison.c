@@ -180,6 +180,16 @@ int poison_block(Manager *m, uint32_t index, QuarantineReason reason, uint64_t p
         r = quarantine_add(m->quarantine, &e, &entry);
         if (r == -ENOMEM)
                 log_oom_abort();
+        /* Saved before the record says so: what the record says is then on disk. */
+        if (!m->opts.dry_run) {
+                s = quarantine_save(m->root->fd, m->quarantine);
+                if (s < 0 && s != m->quarantine->save_error)
+                        log_error_errno(s, "Cannot save /%s: %m; memory%" PRIu32 " is quarantined only until memhpd "
+                                        "stops", QUARANTINE_FILE, index);
+                else if (s >= 0 && m->quarantine->save_error < 0)
+                        log_info("Saved /%s again", QUARANTINE_FILE);
+                m->quarantine->save_error = s;
+        }
         snprintf(range, sizeof(range), "0x%" PRIx64 "-0x%" PRIx64, e.start, e.end);
         f.range = range;
         f.reason = quarantine_reason_to_string(reason);
@@ -198,15 +208,6 @@ int poison_block(Manager *m, uint32_t index, QuarantineReason reason, uint64_t p
                              mf ? mf->type : "", mf && mf->result[0] ? ": " : "", mf ? mf->result : "",
                              quarantine_reason_to_string(reason), r > 0 ? "quarantined" : "already quarantined",
                              entry ? entry->pages : 1, entry && entry->pages == 1 ? "page" : "pages");
-        }
-        if (!m->opts.dry_run) {
-                s = quarantine_save(m->root->fd, m->quarantine);
-                if (s < 0 && s != m->quarantine->save_error)
-                        log_error_errno(s, "Cannot save /%s: %m; memory%" PRIu32 " is quarantined only until memhpd "
-                                        "stops", QUARANTINE_FILE, index);
-                else if (s >= 0 && m->quarantine->save_error < 0)
-                        log_info("Saved /%s again", QUARANTINE_FILE);
-                m->quarantine->save_error = s;
         }
         if (entry)
                 poison_apply_action(m, index, entry);
@@ -387,7 +388,7 @@ int poison_start(Manager *m) {
                 return poison_unavailable(m, p, r, "Cannot watch trace_pipe");
         }
         (void) sd_event_source_set_description(p->source, "memory-failure");
-        log_info("Watching ras:memory_failure_event in %s%s/instances/" POISON_INSTANCE " (%zu page types, %zu results)",
+        log_info("Watching ras:memory_failure_event in %s/%s/instances/" POISON_INSTANCE " (%zu page types, %zu results)",
                  shown_root(m), p->tracefs, p->format.n_types, p->format.n_results);
         return 0;
 }

@@ -899,6 +899,125 @@ def scenario_kernel_auto_online_settings(s):
     check(rd(s.root, AOB) == "online" and saved(s.root) is None, "--once changes no kernel setting")
 
 
+# ---------------------------------------------------------------------------------------- poison
+TRACEFS = "sys/kernel/tracing"
+INSTANCE = TRACEFS + "/instances/memhpd"
+EVENT = INSTANCE + "/events/ras/memory_failure_event"
+QUARANTINE = "var/lib/memhpd/quarantine"
+FORMATS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tracefs")
+
+
+def fake_tracefs(root, kernel="6.12"):
+    """A tracefs with memhpd's instance already there (mkdir answers EEXIST, as for an instance left by a
+    crash) and trace_pipe a FIFO the test writes event lines into."""
+    with open(os.path.join(FORMATS, f"memory_failure_event-{kernel}.format")) as f:
+        write(root, EVENT + "/format", f.read())
+    write(root, EVENT + "/enable", "0\n")
+    os.mkfifo(os.path.join(root, INSTANCE, "trace_pipe"))
+
+
+class TracePipe:
+    def __init__(self, root):
+        self.fd = os.open(os.path.join(root, INSTANCE, "trace_pipe"), os.O_WRONLY | os.O_NONBLOCK)
+
+    def event(self, pfn, type_="free buddy page", result="Recovered"):
+        self.line(f"              sh-108     [001] .....     7.372568: memory_failure_event: pfn {pfn:#x}: "
+                  f"recovery action for {type_}: {result}")
+
+    def line(self, text):
+        os.write(self.fd, (text + "\n").encode())
+
+    def close(self):
+        os.close(self.fd)
+
+
+def quarantine_text(root):
+    p = os.path.join(root, QUARANTINE)
+    return open(p).read() if os.path.exists(p) else None
+
+
+PFN67 = 67 * (0x8000000 // 4096) + 0x123     # a page of memory67 (128 MiB blocks, 4 KiB pages)
+
+
+def scenario_poison(s):
+    """A memory_failure_event from the private tracefs instance quarantines the page's block (file under
+    var/lib/memhpd, one 'poisoned' record); garbage lines are ignored; the event is disabled at stop; kill -9
+    and a restart keep the block offline ('quarantined'), while other blocks are still onlined."""
+    fake_tracefs(s.root)
+    d = s.start()
+    check(rd(s.root, EVENT + "/enable") == "1", "the event is enabled in memhpd's instance")
+    s.wait_all_online([67])
+    pipe = TracePipe(s.root)
+    pipe.line("garbage that is no event")
+    pipe.line("x: memory_failure_event: pfn zz: recovery action for a: b")
+    pipe.event(PFN67)
+    rec = d.wait_record(lambda r: r["event"] == "poisoned", "the poisoned record")
+    check(rec.get("block") == "67" and rec.get("pfn") == hex(PFN67) and rec.get("page_type") == "free_buddy_page"
+          and rec.get("mf_result") == "Recovered" and rec.get("reason") == "memory-failure"
+          and rec.get("range") == "0x218000000-0x21fffffff" and rec.get("result") == "ok", rec)
+    q = quarantine_text(s.root)
+    check(q and "\n0x218000000-0x21fffffff device=acpi-dimm id=PNP0C80:00" in q and f"pfn={PFN67:#x}" in q
+          and "reason=memory-failure" in q, f"quarantine file: {q}")
+    check("Cannot parse a memory_failure_event line" in d.text(), "the bad event line is said")
+    # A second page of the same block: counted, still one range.
+    pipe.event(PFN67 + 5, "dirty LRU page", "Delayed")
+    d.wait_record(lambda r: r["event"] == "poisoned" and r.get("result") == "already", "the second page")
+    q = quarantine_text(s.root)
+    check(q.count("0x218000000-") == 1 and "pages=2" in q, q)
+    # Other blocks are still onlined.
+    s.marker(1000)
+    pipe.close()
+
+    # kill -9, the block goes offline (someone drains it), restart: the quarantine holds.
+    d.proc.kill()
+    d.proc.wait()
+    s.kernel.write(67, "state", "offline")
+    s.kernel.write(67, "valid_zones", "Normal Movable")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "quarantined", "the quarantined record")
+    check(rec.get("block") == "67" and rec.get("reason") == "memory-failure" and rec.get("action") == "none", rec)
+    check(s.kernel.read(67, "state") == "offline", "memory67 stays offline")
+    check(not s.onlined(67), "memory67 not onlined")
+    s.marker(1001)
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, EVENT + "/enable") == "0", "the event is disabled at stop")
+
+
+def scenario_poison_damaged(s):
+    """A damaged quarantine file fails closed: kept aside, no hot-added block onlined ('quarantined',
+    reason=damaged), and a restart remembers it; a bad field keeps its range only. Without tracefs memhpd
+    says so once and keeps onlining."""
+    write(s.root, QUARANTINE, "0x218000000-0x21fffffff reason=memory-failure\n&&& not a range\n")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "quarantined", "a quarantined record")
+    check(rec.get("block") == "67" and rec.get("reason") == "memory-failure", rec)
+    s.kernel.add_block(1000, node=0)
+    rec = d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "1000", "memory1000 refused")
+    check(rec.get("reason") == "damaged" and "quarantine is damaged (line 2" in rec["_line"], rec)
+    check(s.kernel.read(1000, "state") == "offline", "memory1000 left offline")
+    check("/var/lib/memhpd/quarantine is damaged: line 2 does not start with a range" in d.text(), d.text())
+    kept = [n for n in os.listdir(os.path.join(s.root, "var/lib/memhpd")) if n.startswith("quarantine.damaged-")]
+    check(len(kept) == 1, f"damaged file kept aside: {kept}")
+    check("&&& not a range" in open(os.path.join(s.root, "var/lib/memhpd", kept[0])).read(), "kept verbatim")
+    check("!damaged" in quarantine_text(s.root), "unbounded persisted")
+    check("tracefs is not mounted" in d.text() and d.text().count("memory failures are not watched") == 1,
+          "missing tracefs said once")
+    d.proc.kill()
+    d.proc.wait()
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "1000" and r.get("reason") == "damaged",
+                  "still refused after a restart")
+    check(d.stop() == 0, "clean stop")
+
+    # Only a bad field: that range stays quarantined, nothing else is.
+    write(s.root, QUARANTINE, "0x1f40000000-0x1f47ffffff reason=memory-failure colour=red\n")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "1000", "memory1000 refused")
+    check(rec.get("reason") == "unknown" and rec.get("range") == "0x1f40000000-0x1f47ffffff", rec)
+    s.wait_all_online([67])
+    check(d.stop() == 0, "clean stop")
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 
