@@ -250,6 +250,7 @@ static int parse_poison_action(const char *value, void *data, char *err, size_t 
 }
 
 static int parse_poison_threshold(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, poison_threshold));
         uint64_t v;
 
         if (conf_parse_number(value, strlen(value), CONF_UNIT_NONE, &v) < 0 || v < 1 ||
@@ -258,7 +259,8 @@ static int parse_poison_threshold(const char *value, void *data, char *err, size
                          POLICY_POISON_THRESHOLD_MAX);
                 return -EINVAL;
         }
-        *(unsigned *) data = (unsigned) v;
+        p->poison_threshold = (unsigned) v;
+        p->poison_threshold_set = true;
         return 0;
 }
 
@@ -340,6 +342,11 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                                       (p.zone == TARGET_KERNEL && p.fallback == FALLBACK_KERNEL))) {
                 conf_errors_addf(errors, path, p.online_line, "ZoneFallback=%s is the same zone as Zone=",
                                  fallback_table[p.fallback]);
+                r++;
+        }
+        if (p.poison_threshold_set && p.poison_action != POISON_ACTION_OFFLINE) {
+                conf_errors_addf(errors, path, p.poison_line, "Threshold= only applies to Action=offline, not Action=%s",
+                                 poison_action_to_string(p.poison_action));
                 r++;
         }
         if (r > 0) {

@@ -67,6 +67,7 @@ typedef struct Policy {
         /* [Poison] (poison.c) */
         PoisonAction poison_action;
         unsigned poison_threshold;  /* poisoned pages in the block before Action= applies (default 1) */
+        bool poison_threshold_set;
         unsigned poison_line;
 } Policy;
 
