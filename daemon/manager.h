@@ -52,6 +52,8 @@ typedef struct Manager {
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
 
+        /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
+        struct Metrics *metrics;
         /* poison.c, quarantine.c: ranges never onlined again, and the memory-failure events in. */
         Quarantine *quarantine;
         struct Poison *poison;   /* NULL when memory_failure_event cannot be read */
