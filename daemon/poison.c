@@ -454,9 +454,10 @@ int poison_scan_kpageflags(Manager *m) {
                 uint64_t first = (uint64_t) i * pages_per_block;
                 bool hit = false;
 
-                /* Hot-added, online blocks: offline pages read as KPF_NOPAGE, boot memory is not memhpd's. */
-                if (!(b->flags & BLOCK_PRESENT) || b->state != STATE_ONLINE || !(b->flags & BLOCK_CLASSIFIED) ||
-                    b->device == DEVICE_BOOT)
+                /* Hot-added, online blocks: offline pages read as KPF_NOPAGE, boot memory is not memhpd's.
+                 * A block online at start was never classified: it is now (firmware_node, /proc/iomem). */
+                if (!(b->flags & BLOCK_PRESENT) || b->state != STATE_ONLINE ||
+                    inventory_block_device(m->inv, i) == DEVICE_BOOT)
                         continue;
                 if (quarantine_find(m->quarantine, inventory_block_start(m->inv, i), m->inv->block_size))
                         continue;
