@@ -419,6 +419,76 @@ size_t quarantine_clear(Quarantine *q, uint64_t start, uint64_t end) {
         return removed;
 }
 
+static int parse_block_number(const char *s, size_t len, uint64_t *ret) {
+        if (len <= 6 || memcmp(s, "memory", 6) != 0)
+                return -EINVAL;
+        if (parse_dec(s + 6, len - 6, ret) < 0 || *ret > UINT32_MAX)
+                return -EINVAL;
+        return 0;
+}
+
+int quarantine_target_parse(const char *s, uint64_t block_size, QuarantineTarget *ret) {
+        QuarantineTarget t = {};
+        size_t len = strlen(s);
+        const char *dash;
+        uint64_t a, b;
+
+        if (strcmp(s, "all") == 0) {
+                t.all = true;
+                t.end = UINT64_MAX;
+        } else if (strncmp(s, "0x", 2) == 0) {
+                if (parse_range(s, len, &t.start, &t.end) < 0)
+                        return -EINVAL;
+        } else if (strncmp(s, "memory", 6) == 0) {
+                if (block_size == 0)
+                        return -EINVAL;
+                dash = strchr(s, '-');
+                if (parse_block_number(s, dash ? (size_t) (dash - s) : len, &a) < 0)
+                        return -EINVAL;
+                b = a;
+                /* "memory40-47" or "memory40-memory47" */
+                if (dash) {
+                        const char *e = dash + 1;
+                        size_t elen = len - (e - s);
+                        if (strncmp(e, "memory", 6) == 0 ? parse_block_number(e, elen, &b) < 0 :
+                                                           (parse_dec(e, elen, &b) < 0 || b > UINT32_MAX))
+                                return -EINVAL;
+                        if (b < a)
+                                return -EINVAL;
+                }
+                if (a > UINT64_MAX / block_size || b + 1 > UINT64_MAX / block_size)
+                        return -EINVAL;
+                t.start = a * block_size;
+                t.end = (b + 1) * block_size - 1;
+        } else {
+                if (parse_word(s, len, t.id) < 0)
+                        return -EINVAL;
+                t.by_id = true;
+        }
+        *ret = t;
+        return 0;
+}
+
+static bool id_matches(const char *id, const char *name) {
+        size_t n = strlen(name);
+        return strncmp(id, name, n) == 0 && (id[n] == '\0' || id[n] == '/');
+}
+
+size_t quarantine_clear_target(Quarantine *q, const QuarantineTarget *t) {
+        size_t removed = 0, j = 0;
+
+        if (!t->by_id)
+                return quarantine_clear(q, t->start, t->end);
+        for (size_t i = 0; i < q->n; i++) {
+                if (id_matches(q->entries[i].id, t->id))
+                        removed++;
+                else
+                        q->entries[j++] = q->entries[i];
+        }
+        q->n = j;
+        return removed;
+}
+
 void quarantine_done(Quarantine *q) {
         free(q->entries);
         *q = (Quarantine) {};

@@ -104,6 +104,25 @@ int quarantine_add(Quarantine *q, const QuarantineEntry *e, QuarantineEntry **re
  */
 size_t quarantine_clear(Quarantine *q, uint64_t start, uint64_t end);
 
+/*
+ * What an administrator names to clear (memhpctl quarantine clear TARGET, ClearQuarantine on the bus):
+ *   all              every range, and an unbounded (damaged) quarantine;
+ *   memoryN[-M]      the blocks' ranges (with 'block_size');
+ *   0xSTART-0xEND    a physical range, inclusive;
+ *   NAME             a device identity: every range whose id= is NAME or starts with "NAME/" (e.g.
+ *                    PNP0C80:00 matches PNP0C80:00/uid:1; dax0.0).
+ */
+typedef struct QuarantineTarget {
+        bool all, by_id;
+        uint64_t start, end;
+        char id[QUARANTINE_WORD_MAX];
+} QuarantineTarget;
+
+/* Pure. Returns 0, or -EINVAL with *ret untouched. */
+int quarantine_target_parse(const char *s, uint64_t block_size, QuarantineTarget *ret);
+/* Remove what 't' names; returns as quarantine_clear(). */
+size_t quarantine_clear_target(Quarantine *q, const QuarantineTarget *t);
+
 void quarantine_done(Quarantine *q);
 
 /* One line of the file for 'e' (no newline), for messages and the control channel. */

@@ -303,6 +303,47 @@ START_TEST(load_save) {
 }
 END_TEST
 
+START_TEST(targets) {
+        QuarantineTarget t = { .start = 7 };
+        Quarantine q;
+
+        ck_assert_int_eq(quarantine_target_parse("all", B, &t), 0);
+        ck_assert(t.all && t.start == 0 && t.end == UINT64_MAX);
+        ck_assert_int_eq(quarantine_target_parse("memory32", B, &t), 0);
+        ck_assert(!t.all && !t.by_id && t.start == 0x100000000 && t.end == 0x107ffffff);
+        ck_assert_int_eq(quarantine_target_parse("memory32-33", B, &t), 0);
+        ck_assert_uint_eq(t.end, 0x10fffffff);
+        ck_assert_int_eq(quarantine_target_parse("memory32-memory33", B, &t), 0);
+        ck_assert_uint_eq(t.end, 0x10fffffff);
+        ck_assert_int_eq(quarantine_target_parse("0x100000000-0x1000fffff", B, &t), 0);
+        ck_assert(t.start == 0x100000000 && t.end == 0x1000fffff);
+        ck_assert_int_eq(quarantine_target_parse("PNP0C80:00", B, &t), 0);
+        ck_assert(t.by_id);
+        ck_assert_str_eq(t.id, "PNP0C80:00");
+        t.start = 7;
+        static const char *const bad[] = { "", "memory", "memoryx", "memory33-32", "memory-1", "memory1-", "0x10",
+                                           "0x20-0x10", "0x1-", "memory4294967296", "a b", "x=y", "memory1-0x5" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                QuarantineTarget u = { .start = 7 };
+                ck_assert_msg(quarantine_target_parse(bad[i], B, &u) == -EINVAL, "%s", bad[i]);
+                ck_assert_uint_eq(u.start, 7);
+        }
+        ck_assert_int_eq(quarantine_target_parse("memory1", 0, &t), -EINVAL);
+
+        parse(LINE1 LINE2 "0x300000000-0x307ffffff id=PNP0C80:01 reason=ehwpoison\n", &q);
+        ck_assert_int_eq(quarantine_target_parse("PNP0C80:0", B, &t), 0);
+        ck_assert_uint_eq(quarantine_clear_target(&q, &t), 0); /* a prefix of a name is not the name */
+        ck_assert_int_eq(quarantine_target_parse("PNP0C80:00", B, &t), 0);
+        ck_assert_uint_eq(quarantine_clear_target(&q, &t), 1);
+        ck_assert_uint_eq(q.n, 2);
+        ck_assert_int_eq(quarantine_target_parse("memory64", B, &t), 0);
+        ck_assert_uint_eq(quarantine_clear_target(&q, &t), 1);
+        ck_assert_uint_eq(q.n, 1);
+        ck_assert_str_eq(q.entries[0].id, "PNP0C80:01");
+        quarantine_done(&q);
+}
+END_TEST
+
 START_TEST(reason_names) {
         for (int r = 0; r < _QUARANTINE_REASON_MAX; r++)
                 ck_assert_int_eq(quarantine_reason_from_string(quarantine_reason_to_string(r)), r);
@@ -323,6 +364,7 @@ static Suite *quarantine_suite(void) {
         tcase_add_test(tc, lookup_long_range);
         tcase_add_test(tc, load_save);
         tcase_add_test(tc, reason_names);
+        tcase_add_test(tc, targets);
         suite_add_tcase(s, tc);
         return s;
 }
