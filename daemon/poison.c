@@ -39,6 +39,13 @@ static uint64_t now_seconds(void) {
         return (uint64_t) ts.tv_sec;
 }
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 static const char *shown_root(Manager *m) {
         return strcmp(m->root->path, "/") ? m->root->path : "";
 }
@@ -435,7 +442,7 @@ static int hardware_corrupted_kb(Manager *m, uint64_t *ret) {
 int poison_scan_kpageflags(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
         uint64_t kb = 0, pages_per_block, page = m->inv->page_size ?: 4096;
-        uint64_t flags[512];
+        uint64_t flags[512], t0;
         unsigned scanned = 0;
         int r, found = 0;
 
@@ -449,6 +456,7 @@ int poison_scan_kpageflags(Manager *m) {
                 return -errno;
         }
         pages_per_block = m->inv->block_size / page;
+        t0 = now_usec();
         for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
                 const Block *b = &m->inv->blocks[i];
                 uint64_t first = (uint64_t) i * pages_per_block;
@@ -482,8 +490,9 @@ int poison_scan_kpageflags(Manager *m) {
                         pfn += (uint64_t) n / 8;
                 }
         }
-        log_info("HardwareCorrupted is %" PRIu64 " kB: scanned %u online hot-added %s in /proc/kpageflags, %d "
-                 "newly quarantined", kb, scanned > POISON_SCAN_BLOCKS_MAX ? POISON_SCAN_BLOCKS_MAX : scanned,
-                 plural(scanned, "block", "blocks"), found);
+        scanned = scanned > POISON_SCAN_BLOCKS_MAX ? POISON_SCAN_BLOCKS_MAX : scanned;
+        log_info("HardwareCorrupted is %" PRIu64 " kB: scanned %u online hot-added %s in /proc/kpageflags in %" PRIu64
+                 " ms, %d newly quarantined", kb, scanned, plural(scanned, "block", "blocks"),
+                 (now_usec() - t0) / 1000, found);
         return found;
 }
