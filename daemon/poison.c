@@ -327,8 +327,7 @@ static void poison_free(Poison *p) {
 
 /* Say once why poison is not watched; memhpd keeps onlining. */
 static int poison_unavailable(Manager *m, Poison *p, int error, const char *msg) {
-        errno = error < 0 ? -error : error;
-        log_warning("%s (%m): memory failures are not watched and poisoned blocks are quarantined only when an online "
+        log_warning_errno(error, "%s (%m): memory failures are not watched and poisoned blocks are quarantined only when an online "
                     "fails with EHWPOISON (6.2+) or the start-up /proc/kpageflags scan finds them; memhpd keeps "
                     "onlining", msg);
         if (p && p->created)

@@ -1128,6 +1128,38 @@ def scenario_poison(s):
     check(rd(s.root, EVENT + "/enable") == "0", "the event is disabled at stop")
 
 
+def fake_kpageflags(root, pfn, kb=4):
+    """/proc/kpageflags with KPF_HWPOISON (bit 19) at 'pfn' (a sparse file, 8 bytes a page), and
+    /proc/meminfo's HardwareCorrupted at 'kb'."""
+    with open(os.path.join(root, "proc/meminfo")) as f:
+        text = f.read()
+    write(root, "proc/meminfo", re.sub(r"HardwareCorrupted:\s+\d+ kB", f"HardwareCorrupted:   {kb} kB", text))
+    with open(os.path.join(root, "proc/kpageflags"), "wb") as f:
+        f.seek(pfn * 8)
+        f.write((1 << 19 | 1 << 5).to_bytes(8, "little"))   # HWPOISON, LRU
+        f.seek((pfn + 1000) * 8)
+        f.write((1 << 5).to_bytes(8, "little"))
+
+
+def scenario_poison_scan(s):
+    """Soft-offlined pages fire no event: at start, with HardwareCorrupted > 0, /proc/kpageflags is scanned
+    over the online hot-added blocks and memory67's poisoned page quarantines it (reason kpageflags);
+    with HardwareCorrupted 0 nothing is read."""
+    fake_kpageflags(s.root, PFN67, kb=0)
+    d = s.start()
+    s.wait_all_online([67])
+    check("in /proc/kpageflags in" not in d.text(), "HardwareCorrupted 0: no scan")
+    check(d.stop() == 0, "clean stop")
+    fake_kpageflags(s.root, PFN67, kb=4)
+    d = restart(s)
+    rec = d.wait_record(lambda r: r["event"] == "poisoned", "the poisoned record of the scan")
+    check(rec.get("block") == "67" and rec.get("reason") == "kpageflags" and rec.get("pfn") == hex(PFN67), rec)
+    check(re.search(r"scanned [1-9]\d* online hot-added blocks? in /proc/kpageflags in \d+ ms, 1 newly quarantined", d.text()),
+          d.text())
+    check("reason=kpageflags" in quarantine_text(s.root), quarantine_text(s.root))
+    check(d.stop() == 0, "clean stop")
+
+
 def scenario_poison_damaged(s):
     """A damaged quarantine file fails closed: kept aside, no hot-added block onlined ('quarantined',
     reason=damaged), and a restart remembers it; a bad field keeps its range only. Without tracefs memhpd
