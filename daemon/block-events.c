@@ -40,6 +40,7 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
                 return; /* the status did not change */
         case LC_KEPT_OFFLINE:
                 f.result = "skipped";
+                inventory_block_set_origin(inv, index, ORIGIN_OTHER, NULL, 0);
                 audit_record(o.record, &f, "left memory%" PRIu32 " offline: someone else took it "
                              "offline before memhpd restarted (/%s)", index, KEPT_OFFLINE_FILE);
                 break;
@@ -47,20 +48,28 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
                 f.zone = zone_to_string(inventory_block_zone(inv, index));
                 f.result = "skipped";
                 /* Under KernelAutoOnline=delegate the kernel onlined it for memhpd. */
-                if (!ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                if (ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                        inventory_block_set_origin(inv, index, ORIGIN_KERNEL, f.policy_path, f.policy_line);
+                else {
+                        inventory_block_set_origin(inv, index, ORIGIN_OTHER, NULL, 0);
                         audit_record(o.record, &f, "memory%" PRIu32 " appeared already online (zone %s); "
                                      "leaving it alone", index, f.zone);
+                }
                 break;
         case LC_ONLINED_BY_OTHER:
                 f.zone = zone_to_string(inventory_block_zone(inv, index));
                 f.result = "skipped";
                 /* Only a block memhpd had not decided on can be the kernel's auto-online under delegate. */
-                if ((flags & BLOCK_DECIDED) || !ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f))
+                if ((flags & BLOCK_DECIDED) || !ownership_kernel_onlined(m->ownership, &m->policies, inv, index, &f)) {
+                        inventory_block_set_origin(inv, index, ORIGIN_OTHER, NULL, 0);
                         audit_record(o.record, &f, "memory%" PRIu32 " was onlined by someone else (zone %s)", index,
                                      f.zone);
+                } else
+                        inventory_block_set_origin(inv, index, ORIGIN_KERNEL, f.policy_path, f.policy_line);
                 break;
         case LC_OFFLINED_BY_OTHER:
                 f.result = "skipped";
+                inventory_block_set_origin(inv, index, ORIGIN_OTHER, NULL, 0);
                 audit_record(o.record, &f, "memory%" PRIu32 " was taken offline by someone else; not onlining it again",
                              index);
                 break;
@@ -78,8 +87,8 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
         case LC_GOING_OFFLINE:
                 log_debug("memory%" PRIu32 " is going offline; waiting for its offline uevent", index);
                 break;
+        case LC_BOOT_ONLINE: /* origin.c: "boot" without a byte stored */
         case LC_NEW_OFFLINE:
-        case LC_BOOT_ONLINE:
         case LC_NOTHING:
                 break;
         }

@@ -47,10 +47,10 @@ static void engine_refuse_quarantined(Manager *m, uint32_t index, AuditFields *f
         }
 }
 
-void engine_decide(Manager *m, uint32_t index) {
-        Block *b = &m->inv->blocks[index];
-        AuditFields f = engine_block_fields(m, index);
-        BlockFacts facts = {
+BlockFacts engine_block_facts(Manager *m, uint32_t index) {
+        const Block *b = &m->inv->blocks[index];
+
+        return (BlockFacts) {
                 .index = index,
                 .start = inventory_block_start(m->inv, index),
                 .size = m->inv->block_size,
@@ -58,6 +58,12 @@ void engine_decide(Manager *m, uint32_t index) {
                 .node = b->node,
                 .block_pages = m->inv->block_size / m->inv->page_size,
         };
+}
+
+void engine_decide(Manager *m, uint32_t index) {
+        Block *b = &m->inv->blocks[index];
+        AuditFields f = engine_block_fields(m, index);
+        BlockFacts facts = engine_block_facts(m, index);
         const Policy *p;
         Decision d;
         OnlineResult res;
@@ -109,6 +115,8 @@ void engine_decide(Manager *m, uint32_t index) {
 
         if (d.action == ACTION_LEAVE_OFFLINE) {
                 b->flags |= BLOCK_REDECIDE;
+                inventory_block_set_origin(m->inv, index, d.policy ? ORIGIN_POLICY : ORIGIN_NO_POLICY, f.policy_path,
+                                           f.policy_line);
                 f.action = action_to_string(d.action);
                 f.result = m->opts.dry_run ? "dry-run" : "ok";
                 audit_record(AUDIT_LEFT_OFFLINE, &f, "left memory%" PRIu32 " offline: %s", index, d.why);
@@ -132,6 +140,7 @@ void engine_decide(Manager *m, uint32_t index) {
         case ONLINE_DONE:
         case ONLINE_ALREADY:
                 m->n_onlined++;
+                inventory_block_set_origin(m->inv, index, ORIGIN_POLICY, f.policy_path, f.policy_line);
                 f.result = res == ONLINE_DONE ? "ok" : "already";
                 audit_record(AUDIT_ONLINED, &f, "onlined memory%" PRIu32 " as %s%s: %s", index, f.zone,
                              res == ONLINE_ALREADY ? " (it already was)" : "", d.why);
@@ -142,10 +151,14 @@ void engine_decide(Manager *m, uint32_t index) {
                 f.result = "skipped";
                 f.error = err;
                 /* Under KernelAutoOnline=delegate the kernel was faster, acting for memhpd. */
-                if (!ownership_kernel_onlined(m->ownership, &m->policies, m->inv, index, &f))
+                if (ownership_kernel_onlined(m->ownership, &m->policies, m->inv, index, &f))
+                        inventory_block_set_origin(m->inv, index, ORIGIN_KERNEL, f.policy_path, f.policy_line);
+                else {
+                        inventory_block_set_origin(m->inv, index, ORIGIN_OTHER, NULL, 0);
                         audit_record(AUDIT_ONLINE_BY_OTHER, &f,
                                      "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there",
                                      index, zone_to_string(zone));
+                }
                 break;
         case ONLINE_POISONED:
                 /* 6.2+: the block holds a hard-poisoned or soft-offlined page. Quarantined for good: the

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "policy.h"
 
 /* Facts -> policy -> actuator -> audit, for one block. */
 
@@ -11,6 +12,10 @@ typedef struct Manager Manager;
 
 /* The audit fields every record about block 'index' carries: block, node, device once known. */
 AuditFields engine_block_fields(Manager *m, uint32_t index);
+
+/* What policy knows of block 'index' before valid_zones and the node's counts are read: range, device,
+ * node, block pages (the bus's Explain and Verify use the same facts as the decision). */
+BlockFacts engine_block_facts(Manager *m, uint32_t index);
 
 /* Decide on an offline block with the loaded policies and act (or, with --dry-run, say what would be
  * done). Sets BLOCK_DECIDED, and BLOCK_REDECIDE when a reload should try again. */

@@ -54,6 +54,7 @@ Inventory *inventory_free(Inventory *inv) {
         free(inv->blocks);
         free(inv->nodes);
         free(inv->iomem);
+        origin_table_done(&inv->origins);
         free(inv);
         return NULL;
 }
@@ -339,6 +340,8 @@ static void block_vanish(Inventory *inv, uint32_t index) {
                 inv->n_offline--;
         inv->n_present--;
         *b = (Block) { .node = -1 };
+        if (index < inv->origins.n_blocks)
+                inv->origins.blocks[index] = 0; /* who decided a block that is gone: nobody */
 }
 
 /* The nodes and which blocks each links. Nothing in 'inv' changes unless every listing succeeded. */

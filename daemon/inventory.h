@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "memory.h"
+#include "origin.h"
 #include "procfs.h"
 #include "sysfs.h"
 
@@ -88,6 +89,8 @@ struct Inventory {
         bool scanned;
         /* Counters for --dry-run and the benchmarks. */
         uint64_t n_iomem_reads;
+        /* bus: who decided each block (origin.h). */
+        OriginTable origins;
 };
 
 int inventory_new(Root *root, Inventory **ret);

@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "bus.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -21,6 +22,7 @@
 /* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
         status_update(userdata);
+        bus_inventory_changed(userdata);
         return 0;
 }
 
@@ -74,6 +76,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        bus_stop(m);
         metrics_stop(m);
         poison_stop(m);
         uevent_monitor_stop(m);
@@ -189,6 +192,11 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         (void) poison_scan_kpageflags(m);
+
+        /* The control channel, before READY=1: a client started after memhpd finds the socket. */
+        r = bus_start(m);
+        if (r < 0)
+                return r;
 
         f.result = "ok";
         audit_record(AUDIT_STARTED, &f, "started: %" PRIu32 " memory blocks of %" PRIu64 " MiB on %" PRIu32

@@ -52,6 +52,9 @@ typedef struct Manager {
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
 
+        /* bus: the control channel (bus.c), NULL until bus_start() and under --once. */
+        struct BusServer *bus;
+
         /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
         struct Metrics *metrics;
         /* poison.c, quarantine.c: ranges never onlined again, and the memory-failure events in. */

@@ -400,13 +400,13 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
         return 0;
 }
 
-bool policy_matches(const Policy *p, const BlockFacts *f) {
+MatchResult policy_match_check(const Policy *p, const BlockFacts *f) {
         if (p->devices && !(p->devices & (1u << f->device)))
-                return false;
+                return MATCH_FAILS_DEVICE;
         if (p->nodes.n && (f->node < 0 || !range_list_contains(&p->nodes, (uint64_t) f->node)))
-                return false;
+                return MATCH_FAILS_NODE;
         if (p->blocks.n && !range_list_contains(&p->blocks, f->index))
-                return false;
+                return MATCH_FAILS_BLOCK;
         if (p->phys.n) {
                 /* A range matches the blocks that lie wholly inside it, so "4G-8G" and
                  * "0x100000000-0x1ffffffff" mean the same blocks; a single address matches the block
@@ -420,9 +420,13 @@ bool policy_matches(const Policy *p, const BlockFacts *f) {
                                 hit = r->start <= f->start && f->size > 0 && f->start + (f->size - 1) <= r->end;
                 }
                 if (!hit)
-                        return false;
+                        return MATCH_FAILS_PHYS;
         }
-        return true;
+        return MATCH_OK;
+}
+
+bool policy_matches(const Policy *p, const BlockFacts *f) {
+        return policy_match_check(p, f) == MATCH_OK;
 }
 
 const Policy *policy_match(const PolicySet *set, const BlockFacts *f) {

@@ -119,6 +119,18 @@ typedef struct Decision {
         char why[192];             /* one sentence for the audit record */
 } Decision;
 
+/* Why a policy's [Match] does not accept a block: the first key that refuses it. */
+typedef enum MatchResult {
+        MATCH_OK,
+        MATCH_FAILS_DEVICE,
+        MATCH_FAILS_NODE,
+        MATCH_FAILS_BLOCK,
+        MATCH_FAILS_PHYS,
+        _MATCH_MAX,
+} MatchResult;
+
+MatchResult policy_match_check(const Policy *p, const BlockFacts *f);
+
 /* The first policy (in set order) whose [Match] accepts the block, or NULL. */
 const Policy *policy_match(const PolicySet *set, const BlockFacts *f);
 bool policy_matches(const Policy *p, const BlockFacts *f);

@@ -75,8 +75,7 @@ int manager_load_config(Manager *m, bool initial) {
         return m->config_ok ? 0 : -EINVAL;
 }
 
-static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_, void *userdata) {
-        Manager *m = userdata;
+void reload_now(Manager *m) {
         Settings old = m->settings;
 
         (void) sd_notify(false, "RELOADING=1");
@@ -100,6 +99,10 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
         (void) block_events_rescan(m);
         status_update(m);
         (void) sd_notify(false, "READY=1");
+}
+
+static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_, void *userdata) {
+        reload_now(userdata);
         return 0;
 }
 

@@ -11,5 +11,9 @@ typedef struct Manager Manager;
  * stays. Returns 0 or -EINVAL (every problem already audited). */
 int manager_load_config(Manager *m, bool initial);
 
+/* Reload now (SIGHUP, or the bus's Reload()): settings and policies, the uevent source, the kernel's
+ * auto-online, and blocks left offline get the new policy's say. */
+void reload_now(Manager *m);
+
 /* SIGHUP: reload, switch the uevent source if asked, give blocks left offline the new policy's say. */
 int reload_attach(Manager *m);

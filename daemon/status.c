@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns STATUS= for systemd: its text, sent now or coalesced to one per loop iteration. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <systemd/sd-daemon.h>
 
 #include "manager.h"
 #include "metrics.h"
 #include "status.h"
 
+void status_format(Manager *m, char *buf, size_t size) {
+        (void) snprintf(buf, size,
+                        "Managing %" PRIu32 " memory blocks on %" PRIu32 " %s (%" PRIu32
+                        " offline); %zu %s; %llu onlined, %u failed",
+                        m->inv->n_present, m->inv->n_nodes, plural(m->inv->n_nodes, "node", "nodes"),
+                        m->inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"), m->n_onlined,
+                        m->n_failed);
+}
+
 void status_update(Manager *m) {
+        char text[256];
+
         if (m->opts.once)
                 return;
-        (void) sd_notifyf(false,
-                          "STATUS=Managing %" PRIu32 " memory blocks on %" PRIu32 " %s (%" PRIu32
-                          " offline); %zu %s; %llu onlined, %u failed",
-                          m->inv->n_present, m->inv->n_nodes, plural(m->inv->n_nodes, "node", "nodes"),
-                          m->inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"), m->n_onlined,
-                          m->n_failed);
+        status_format(m, text, sizeof(text));
+        (void) sd_notifyf(false, "STATUS=%s", text);
 }
 
 /* Coalesced: one update per loop iteration that changed something, not one per uevent. */

@@ -8,6 +8,10 @@
 
 typedef struct Manager Manager;
 
+#include <stddef.h>
+
+/* The STATUS= text (also the bus's Status property). */
+void status_format(Manager *m, char *buf, size_t size);
 /* Send STATUS= now (not under --once). */
 void status_update(Manager *m);
 /* Something STATUS= shows changed: send it once, after this loop iteration. */

@@ -702,7 +702,7 @@ def scenario_delegate_fallback(s):
     to takeover and says why; so does delegate with an unreadable module parameter, and with an
     unwritable one auto_online_blocks is not turned on."""
     set_mode(s, "delegate")
-    write(s.root, "etc/memhpd/policies.d/10-node1.policy", "[Match]\nNode=1\n\n[Online]\nZone=kernel\n")
+    write(s.root, "etc/memhpd/policies.d/10-node1.policy", "[Match]\nBlock=40-47\n\n[Online]\nZone=kernel\n")
     write(s.root, AOB, "online\n")
     d = s.start()
     rec = events(d, "kernel-auto-online", result="skipped")
@@ -899,6 +899,297 @@ def scenario_kernel_auto_online_settings(s):
     check(rd(s.root, AOB) == "online" and saved(s.root) is None, "--once changes no kernel setting")
 
 
+# ---------------------------------------------------------------- memhpctl over the private socket (bus.c)
+
+def ctl(s, *args, user=None, root=None):
+    """Run memhpctl against this scenario's daemon; returns (exit status, stdout, stderr)."""
+    cmd = [s.args.memhpctl, f"--root={root or s.root}", "--no-pager", *args]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ctl_json(s, *args):
+    import json
+    rc, out, err = ctl(s, "status", "--json", *args)
+    check(rc == 0, f"memhpctl status --json exited {rc}: {err}")
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise Failure(f"memhpctl status --json is not JSON ({e}): {out[:300]}")
+
+
+def tree_blocks(s):
+    """{index: (state, zone or None)} as the fake sysfs says."""
+    mem = os.path.join(s.root, "sys/devices/system/memory")
+    out = {}
+    for name in os.listdir(mem):
+        if re.fullmatch(r"memory\d+", name):
+            i = int(name[6:])
+            st = s.kernel.read(i, "state")
+            out[i] = (st, s.kernel.read(i, "valid_zones") if st == "online" else None)
+    return out
+
+
+def scenario_ctl_status(s):
+    """memhpctl status (table and JSON) over the private socket equals the tree, and names the policy of
+    each block memhpd onlined, and the other agent it finds; the socket is 0600."""
+    write(s.root, "usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules", UDEV_SUSE)
+    d = s.start()
+    for i in (40, 41, 42):
+        s.kernel.add_block(i, node=1)
+    s.wait_all_online([40, 41, 42, 67])
+    s.marker(43, node=1)
+    st = os.stat(os.path.join(s.root, "run/memhpd/bus"))
+    check(oct(st.st_mode & 0o777) == "0o600", f"socket mode {oct(st.st_mode & 0o777)}")
+
+    j = ctl_json(s)
+    tree = tree_blocks(s)
+    check(j["memhpd"]["blocks"] == len(tree), f"blocks {j['memhpd']['blocks']} != tree {len(tree)}")
+    check(j["memhpd"]["policies"] == 1 and j["memhpd"]["block_size"] == 128 << 20, f"header: {j['memhpd']}")
+    covered = {}
+    for run in j["memory"]:
+        first, _, last = run["block"].partition("-")
+        first, last = int(first), int(last or first)
+        start, _, end = run["range"].partition("-")
+        check(int(start, 16) == first << 27 and int(end, 16) == ((last + 1) << 27) - 1, f"range of {run}")
+        check(run["size"] == (last - first + 1) << 27, f"size of {run}")
+        for i in range(first, last + 1):
+            check(i not in covered, f"memory{i} in two runs")
+            covered[i] = run
+    check(sorted(covered) == sorted(tree), f"runs cover {sorted(covered)}, the tree has {sorted(tree)}")
+    for i, (state, zone) in tree.items():
+        run = covered[i]
+        check(run["state"] == state, f"memory{i}: state {run['state']} != {state}")
+        if zone:
+            check(run["zone"] == zone, f"memory{i}: zone {run['zone']} != {zone}")
+    for i in (40, 41, 42, 43, 67):
+        check(covered[i]["decided_by"] == "policy" and
+              covered[i]["policy"].endswith("/etc/memhpd/policies.d/50-test.policy:1"),
+              f"memory{i} decided by {covered[i]['decided_by']} {covered[i]['policy']}")
+    for i in range(0, 8):
+        check(covered[i]["decided_by"] == "boot", f"boot block memory{i}: {covered[i]['decided_by']}")
+    run40 = covered[40]
+    check(run40["block"] == "40-43" and run40["node"] == 1 and run40["device"] == "acpi-dimm",
+          f"the hot-added DIMM blocks are one run: {run40}")
+    check({n["node"] for n in j["nodes"]} == {0, 1}, f"nodes: {j['nodes']}")
+    agents = j["conflicting_agents"]
+    check(j["memhpd"]["conflicts"] == 1 and len(agents) == 1 and agents[0]["agent"] == "udev" and
+          agents[0]["file"] == "/usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2", f"conflicts: {agents}")
+
+    jb = ctl_json(s, "--blocks")
+    check(len(jb["memory"]) == len(tree) and all("-" not in b["block"] for b in jb["memory"]),
+          f"--blocks: {len(jb['memory'])} objects for {len(tree)} blocks")
+
+    rc, out, err = ctl(s, "status")
+    check(rc == 0, f"status exited {rc}: {err}")
+    lines = out.splitlines()
+    check(lines[0].startswith("memhpd ") and "Managing" in lines[0], f"header: {lines[0]}")
+    title = [l for l in lines if l.startswith("RANGE")]
+    check(title and "DECIDED BY" in title[0], "column titles")
+    check(any(l.startswith("Conflict: udev /usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2: ") for l in lines),
+          f"the conflict under the header: {out}")
+    row = [l for l in lines if re.search(r"\s40-43\s", l)]
+    check(row and "acpi-dimm" in row[0] and "policy /etc/memhpd/policies.d/50-test.policy:1" in row[0]
+          and "512M" in row[0], f"the DIMM's row: {row}")
+    rc, out2, _ = ctl(s, "status", "--no-legend")
+    check(rc == 0 and not any(l.startswith(("RANGE", "memhpd", "Node")) for l in out2.splitlines()) and
+          len(out2.splitlines()) == len(j["memory"]), f"--no-legend: {out2}")
+    check("\033[" not in out, "no colour when not on a terminal")
+    return d
+
+
+class BusPeer:
+    """A raw D-Bus peer on the private socket: authenticates, then only listens (p2p: every signal memhpd
+    emits reaches it)."""
+
+    def __init__(self, path):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.sock.sendall(b"\0AUTH EXTERNAL " + str(os.geteuid()).encode().hex().encode() + b"\r\n")
+        check(self.sock.recv(256).startswith(b"OK "), "AUTH EXTERNAL accepted")
+        self.sock.sendall(b"BEGIN\r\n")
+        self.sock.settimeout(0.05)
+        self.data = b""
+
+    def pump(self, seconds):
+        import socket
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            check(chunk, "memhpd closed the connection")
+            self.data += chunk
+        return self.data.count(b"PropertiesChanged")
+
+
+def scenario_ctl_signals(s):
+    """PropertiesChanged reaches a connected peer after the inventory changes, coalesced (a 256-block burst
+    gives far fewer signals than blocks), and nothing while idle."""
+    d = s.start()
+    peer = BusPeer(os.path.join(s.root, "run/memhpd/bus"))
+    check(peer.pump(1.0) == 0, "no signal while nothing happens")
+    s.marker(40, node=1)
+    n = peer.pump(0.5)
+    check(n >= 1 and b"Runs" in peer.data and b"Status" in peer.data, f"a change signal after a hot-add: {n}")
+    blocks = range(1024, 1024 + 256)
+    for i in blocks:
+        s.kernel.add_block(i, node=0)
+    s.wait_all_online(blocks)
+    s.marker(2000)
+    total = peer.pump(0.5)
+    print(f"ctl-signals: {total - n} PropertiesChanged for 257 blocks added and onlined")
+    check(total - n < 128, f"{total - n} signals for 257 blocks: not coalesced")
+    peer.data = b""
+    check(peer.pump(1.0) == 0, "no signal while idle again")
+    # A client that goes away mid-way: memhpd drops it and serves the next one.
+    peer.sock.close()
+    rc, out, err = ctl(s, "status", "--no-legend")
+    check(rc == 0 and "1024-" in out, f"status after a peer left: {rc} {err}")
+    return d
+
+
+EXPLAIN_POLICIES = {
+    "10-virtio.policy": "[Match]\nDevice=virtio-mem\n\n[Online]\nZone=kernel\n",
+    "60-kernel.policy": "[Match]\nDevice=any\n\n[Online]\nZone=kernel\n",
+}
+
+
+def scenario_ctl_explain(s):
+    """explain: an unmatched policy (Device=), the one that decides, a shadowed one; bad block names."""
+    for name, text in EXPLAIN_POLICIES.items():
+        write(s.root, f"etc/memhpd/policies.d/{name}", text)
+    d = s.start()
+    s.marker(40, node=1)
+    rc, out, err = ctl(s, "explain", "memory40")
+    check(rc == 0, f"explain exited {rc}: {err}")
+    lines = out.splitlines()
+
+    def line(pat):
+        m = [l for l in lines if re.search(pat, l)]
+        check(m, f"no line matching {pat!r} in:\n{out}")
+        return m[0]
+    line(r"no match\s+/etc/memhpd/policies.d/10-virtio.policy:1: Device= does not list acpi-dimm")
+    line(r"decides\s+/etc/memhpd/policies.d/50-test.policy:1: matches$")
+    line(r"shadowed\s+/etc/memhpd/policies.d/60-kernel.policy:1: matches, but "
+         r"/etc/memhpd/policies.d/50-test.policy:1 matched first")
+    order = [i for i, l in enumerate(lines) if ".policy:1" in l and ("no match" in l or "decides" in l or "shadowed" in l)]
+    check(len(order) == 3 and "10-virtio" in lines[order[0]] and "60-kernel" in lines[order[2]], "policies in order")
+    line(r"Decision: online_movable by /etc/memhpd/policies.d/50-test.policy:1: Zone=movable")
+    line(r"decided by: policy /etc/memhpd/policies.d/50-test.policy:1")
+    line(r"node: 1$")
+    # Boot memory is never classified by the daemon: explain classifies it for its answer.
+    rc, out, err = ctl(s, "explain", "3")
+    check(rc == 0 and re.search(r"device: boot \(classified for this answer\)", out) and
+          "decided by: boot" in out and "Device= does not list boot" in out, f"explain memory3: {rc} {out} {err}")
+
+    # Zone=auto: the figures behind the decision (node 0's kernel and movable memory, the ratio).
+    write(s.root, "etc/memhpd/policies.d/05-auto.policy", "[Match]\nBlock=41\n\n[Online]\nZone=auto\nMaxMovableRatio=50%\n")
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: len([x for x in d.records() if x["event"] == "policy-loaded"]) >= 2, "the reload")
+    s.marker(41, node=0)
+    rc, out, err = ctl(s, "explain", "memory41")
+    lines = out.splitlines()
+    for pat in (r"decides\s+/etc/memhpd/policies.d/05-auto.policy:1: matches$", r"node kernel: \d+ MiB$",
+                r"node movable: \d+ MiB$", r"movable:kernel if movable: \d+%$", r"MaxMovableRatio: 50%$",
+                r"Decision: online_(kernel|movable) by /etc/memhpd/policies.d/05-auto.policy:1: Zone=auto: node 0 has"):
+        line(pat)
+    zone = s.kernel.read(41, "valid_zones")
+    ratio = int(re.search(r"movable:kernel if movable: (\d+)%", out).group(1))
+    check((zone == "Movable") == (ratio <= 50), f"memory41 went {zone} with the ratio at {ratio}% (limit 50%)")
+
+    for bad, want_rc, want in (("memory9999", 1, "memory9999 does not exist"),
+                               ("memoryX", 2, "not a memory block"), ("-5", 2, ""), ("memory", 2, "not a memory block")):
+        rc, out, err = ctl(s, "explain", "--", bad) if bad.startswith("-") else ctl(s, "explain", bad)
+        check(rc == want_rc and want in err, f"explain {bad}: {rc} {err!r}")
+    rc, _, err = ctl(s, "explain")
+    check(rc == 2 and "argument" in err, f"explain without a block: {rc} {err!r}")
+    rc, _, err = ctl(s, "frobnicate")
+    check(rc == 2 and "Unknown command" in err, f"unknown verb: {rc} {err!r}")
+    check(d.proc.poll() is None, "memhpd still runs")
+    return d
+
+
+def scenario_ctl_verify(s):
+    """verify: no drift after start; a new policy with another zone (memhpctl reload) makes the block it
+    onlined drift, listed with exit 1; a DIMM block the kernel onlined before memhpd started is drift too,
+    boot memory never is."""
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", "[Match]\nDevice=any\nNode=1\n\n[Online]\nZone=movable\n")
+    d = s.start()
+    s.marker(40, node=1)
+    rc, out, err = ctl(s, "verify")
+    check(rc == 0 and "No drift" in out, f"verify on a clean host: {rc} {out} {err}")
+
+    write(s.root, "etc/memhpd/policies.d/40-kernel.policy", "[Match]\nBlock=40-47\n\n[Online]\nZone=kernel\n")
+    write(s.root, "etc/memhpd/policies.d/60-dimm.policy", "[Match]\nBlock=3,66\n\n[Online]\nZone=movable\n")
+    rc, out, err = ctl(s, "reload")
+    check(rc == 0, f"reload exited {rc}: {err}")
+    d.wait_record(lambda r: len([x for x in d.records() if x["event"] == "policy-loaded"]) >= 2,
+                  "the reload's policy-loaded")
+    check(re.search(r"Reloading, as asked on the bus by uid=0 pid=\d+ comm=memhpctl", d.text()),
+          "the reload names who asked")
+    rc, out, err = ctl(s, "verify")
+    drifts = [l for l in out.splitlines() if "drift:" in l]
+    check(rc == 1, f"verify with drift exited {rc}: {out} {err}")
+    want = {
+        "memory40": "memory40: zone drift: online in zone Movable (decided by policy), but "
+                    "/etc/memhpd/policies.d/40-kernel.policy:1 says Zone=kernel",
+        "memory66": "memory66: zone drift: online in zone Normal (online since before memhpd started), but "
+                    "/etc/memhpd/policies.d/60-dimm.policy:1 says Zone=movable",
+    }
+    for name, line in want.items():
+        check(line in drifts, f"{name} drifts: {out}")
+    check(len(drifts) == 2, f"only memory40 and memory66 drift (memory3 is boot memory): {out}")
+
+    # Another agent appears (no reload needed: verify looks now).
+    write(s.root, "usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules", UDEV_SUSE)
+    rc, out, err = ctl(s, "verify")
+    check(rc == 1 and any(l.startswith("udev: agent drift: /usr/lib/udev/rules.d/80-hotplug-cpu-mem.rules:2: ")
+                          for l in out.splitlines()) and "3 drifts." in out, f"verify with a udev rule: {rc} {out}")
+
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", "[Match]\nDevice=any\n[Online\nZone=kernel\n")
+    rc, out, err = ctl(s, "reload")
+    check(rc == 1 and "errors" in err, f"reload of a broken policy: {rc} {err!r}")
+    check(d.proc.poll() is None, "memhpd still runs")
+    return d
+
+
+def scenario_ctl_access(s):
+    """A daemon that is not running: a sentence and exit 3. A caller that is not root cannot use the
+    private socket (exit 4), and memhpd keeps serving root."""
+    rc, out, err = ctl(s, "status")
+    check(rc == 3 and "memhpd is not running" in err and "org.freedesktop" not in err, f"not running: {rc} {err!r}")
+    open(os.path.join(s.root, "run/memhpd/bus"), "w").close() if os.path.isdir(os.path.join(s.root, "run/memhpd")) \
+        else None
+    d = s.start()
+    os.chmod(s.root, 0o755)  # let the unprivileged caller reach the socket itself
+    for verb in ("status", "reload"):
+        rc, out, err = ctl(s, verb, user=65534)
+        check(rc == 4 and "Permission denied" in err, f"{verb} as nobody: {rc} {err!r}")
+    rc, out, err = ctl(s, "status")
+    check(rc == 0, f"status as root after the refusals: {rc} {err}")
+    d.stop()
+    rc, out, err = ctl(s, "status")
+    check(rc == 3 and "not running" in err, f"after stop: {rc} {err!r}")
+    check(not os.path.exists(os.path.join(s.root, "run/memhpd/bus")), "the socket is removed at stop")
+
+    # A planted /run/memhpd symlink: no socket through it, said once, memhpd manages memory all the same.
+    shutil.rmtree(os.path.join(s.root, "run/memhpd"))
+    os.makedirs(os.path.join(s.root, "tmp/elsewhere"))
+    os.symlink("../tmp/elsewhere", os.path.join(s.root, "run/memhpd"))
+    d = s.start()
+    s.marker(40, node=1)
+    said = [l for l in d.text().splitlines() if "for the control channel's socket" in l]
+    check(len(said) == 1 and "serving no private socket" in said[0], f"said once: {said}")
+    check(os.listdir(os.path.join(s.root, "tmp/elsewhere")) == [], "nothing made through the symlink")
+    rc, out, err = ctl(s, "status")
+    check(rc == 3 and "not running" in err, f"no socket: {rc} {err!r}")
+    check(d.stop() == 0, "clean stop")
+    s.daemon = None
 METRICS_DIR = "var/lib/prometheus/node-exporter"
 METRICS_FILE = f"/{METRICS_DIR}/memhpd.prom"
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -1205,8 +1496,10 @@ def main():
     ap.add_argument("--memhpd", required=True)
     ap.add_argument("--snapshot", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
                                                        "debian-6.1-qemu-2node.txt"))
+    ap.add_argument("--memhpctl", help="the memhpctl binary (default: beside --memhpd)")
     ap.add_argument("--keep", action="store_true", help="keep the fixture root for poking at")
     args = ap.parse_args()
+    args.memhpctl = args.memhpctl or os.path.join(os.path.dirname(args.memhpd), "memhpctl")
     if os.geteuid() != 0:
         print("integration tests need root (netlink multicast, SO_RCVBUFFORCE); run them as root", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ Exit status: 0 all passed, 1 a scenario failed, 77 the VM tooling is unavailable
 """
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -149,6 +150,38 @@ def s_dimm_default(ctx):
     check(len(idx) == n, f"expected {n} new blocks, got {len(idx)}")
     check_onlined_once(vm, after, idx)
     check_no_failures(vm)
+    check_ctl_status(vm, after, idx)
+
+
+def check_ctl_status(vm, blocks, idx):
+    """memhpctl status --json over the private socket (no dbus-daemon in this guest): every block is in
+    one run that agrees with sysfs, and each hot-added block names the policy its onlined record names."""
+    rc, out = vm.sh("memhpctl status --json --no-pager")
+    check(rc == 0, f"memhpctl status --json exited {rc}: {out}")
+    try:
+        j = json.loads(out[out.index("{"):])
+    except ValueError as e:
+        raise Failed(f"memhpctl status --json: not JSON ({e}): {out[:400]}")
+    runs = {}
+    for run in j["memory"]:
+        first, _, last = run["block"].partition("-")
+        for i in range(int(first), int(last or first) + 1):
+            runs[i] = run
+    check(sorted(runs) == sorted(blocks), f"runs cover {len(runs)} blocks, sysfs has {len(blocks)}")
+    recs = {block_of(r): r for r in vm.audit() if r.get("event") == "onlined"}
+    bad = []
+    for i in idx:
+        run = runs[i]
+        if run["state"] != blocks[i]["state"]:
+            bad.append(f"memory{i}: state {run['state']} != {blocks[i]['state']}")
+        if run["decided_by"] != "policy" or run["policy"] != recs[i].get("policy"):
+            bad.append(f"memory{i}: decided by {run['decided_by']} {run['policy']}, its record says "
+                       f"{recs[i].get('policy')}")
+        if (run["zone"] == "Movable") != is_movable(blocks[i]):
+            bad.append(f"memory{i}: zone {run['zone']}, sysfs {blocks[i]['zones']}")
+    check(not bad, "memhpctl status --json disagrees:\n  " + "\n  ".join(bad))
+    rc, out = vm.sh(f"memhpctl explain memory{idx[0]}; memhpctl verify")
+    check(rc == 0 and "decides" in out and "No drift" in out, f"explain/verify in the guest ({rc}): {out}")
 
 
 @scenario("auto-ratio", "Zone=auto MaxMovableRatio=100% on node 0: movable <= ratio x kernel")
@@ -998,6 +1031,25 @@ def check_onlined_fields(recs, idx, blocks, policy, zone=None):
     check(not bad, "onlined records:\n  " + "\n  ".join(bad))
 
 
+def check_bus_systemd(vm, idx, after):
+    """The control channel under systemd: org.memhpd1 on the system bus (busctl introspect), memhpctl
+    as root over the private socket names each hot-added block's policy, a user reads over the system
+    bus and is refused a reload (the D-Bus policy file and memhpd's own check)."""
+    rc, out = vm.sh("busctl introspect --no-pager org.memhpd1 /org/memhpd1")
+    check(rc == 0, f"busctl introspect org.memhpd1 failed ({rc}): {out}")
+    for member in ("org.memhpd1.Manager", ".Runs", ".Explain", ".Verify", ".Reload", ".Status"):
+        check(member in out, f"busctl introspect lacks {member}:\n{out}")
+    check_ctl_status(vm, after, idx)
+    rc, out = vm.sh("setpriv --reuid=65534 --regid=65534 --clear-groups memhpctl --no-pager status --json")
+    check(rc == 0 and '"decided_by": "policy"' in out, f"memhpctl status as nobody on the system bus ({rc}): {out}")
+    rc, out = vm.sh("setpriv --reuid=65534 --regid=65534 --clear-groups memhpctl reload")
+    check(rc == 4 and "Permission denied" in out, f"memhpctl reload as nobody ({rc}): {out}")
+    rc, out = vm.sh("memhpctl --no-pager log -n 3")
+    lines = out.splitlines()
+    check(rc == 0 and len(lines) == 3 and all(" memhpd[" in l for l in lines) and
+          any(f"onlined memory{i} " in out for i in idx), f"memhpctl log -n 3 ({rc}): {out}")
+
+
 @scenario("systemd", "Debian 12 + systemd, memhpd meson-installed and enabled: DIMMs, journal, "
                      "reload")
 def s_systemd(ctx):
@@ -1054,6 +1106,7 @@ def s_systemd(ctx):
     check_onlined_fields(recs, idx, after, f"{vendor_policy}:{line}")
     check_journal_ids(recs)
     check_no_failures(vm)
+    check_bus_systemd(vm, idx, after)
 
     # 2. An administrator's policy, then `systemctl reload`: the next DIMM follows it.
     loaded = sum(1 for r in recs if r.get("event") == "policy-loaded")

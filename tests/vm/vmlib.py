@@ -365,6 +365,12 @@ def scenario_cpio(scn, memhpd, source_root):
     c.copy(memhpd, "/usr/bin/memhpd", 0o755)
     for host, guest in ldd_files(memhpd):
         c.copy(os.path.realpath(host), guest, 0o755)
+    # memhpctl, built beside memhpd: the private socket works without a dbus-daemon.
+    ctl = os.path.join(os.path.dirname(os.path.abspath(memhpd)), "memhpctl")
+    if os.path.exists(ctl):
+        c.copy(ctl, "/usr/bin/memhpctl", 0o755)
+        for host, guest in ldd_files(ctl):
+            c.copy(os.path.realpath(host), guest, 0o755)
     c.mkdir(sysconf + "/policies.d")
     c.mkdir(vendor)
     if scn.conf is not None:
