@@ -126,8 +126,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
 
         if (use_journal) {
                 /* Fixed-size iovecs on the stack: nothing to allocate on the event path. */
-                char v[19][600];
-                struct iovec iov[19];
+                char v[20][600];
+                struct iovec iov[20];
                 int n = 0;
 
 #define ADD(fmtstr, val)                                                                       \
@@ -159,6 +159,7 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
                 ADD("MEMHPD_PFN=%s", f->pfn);
                 ADD("MEMHPD_PAGE_TYPE=%s", f->page_type);
                 ADD("MEMHPD_MF_RESULT=%s", f->mf_result);
+                ADD("MEMHPD_CALLER=%s", f->caller);
 #undef ADD
                 if (sd_journal_sendv(iov, n) >= 0)
                         return;
@@ -184,6 +185,7 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
         append_field(line, sizeof(line), &len, "pfn", f->pfn);
         append_field(line, sizeof(line), &len, "page_type", f->page_type);
         append_field(line, sizeof(line), &len, "mf_result", f->mf_result);
+        append_field(line, sizeof(line), &len, "caller", f->caller);
         if (len + 2 < sizeof(line)) {
                 line[len++] = ']';
                 line[len++] = '\n';

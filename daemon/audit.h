@@ -58,6 +58,7 @@ typedef struct AuditFields {
         const char *pfn;     /* the poisoned page frame, "0x..." */
         const char *page_type; /* memory_failure_event's type, as the kernel names it */
         const char *mf_result; /* memory_failure_event's result: Ignored, Failed, Delayed, Recovered */
+        const char *caller;  /* who asked through the control channel: "uid=0 pid=123 comm=memhpctl" */
 } AuditFields;
 
 #define AUDIT_FIELDS_INIT { .block = -1, .node = -1 }

@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "bus-inspect.h"
 #include "bus.h"
+#include "quarantine-bus.h"
 #include "log.h"
 #include "manager.h"
 #include "reload.h"
@@ -318,6 +319,12 @@ static const sd_bus_vtable bus_vtable[] = {
                                 method_explain, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Verify", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", drifts), method_verify,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        /* quarantine-bus.c */
+        SD_BUS_METHOD_WITH_ARGS("ListQuarantine", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("b", damaged, "s", damage, "a(ttsssuttss)", ranges),
+                                quarantine_method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClearQuarantine", SD_BUS_ARGS("s", target), SD_BUS_RESULT("u", cleared),
+                                quarantine_method_clear, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

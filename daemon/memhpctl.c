@@ -351,6 +351,7 @@ static const Verb verbs[] = {
         { "verify", 0, 0, true, verb_verify },
         { "reload", 0, 0, true, verb_reload },
         { "log", 0, 0, false, verb_log },
+        { "quarantine", 0, 2, true, verb_quarantine },
 };
 
 static void help(void) {
@@ -362,7 +363,9 @@ static void help(void) {
                "  verify              List blocks not where their policy says, and competing agents;\n"
                "                      exit 1 if there are any\n"
                "  reload              Reload settings and policies (root)\n"
-               "  log                 This host's memhpd audit records from the journal\n\n"
+               "  log                 This host's memhpd audit records from the journal\n"
+               "  quarantine [list]   Physical ranges memhpd never onlines again (poisoned pages)\n"
+               "  quarantine clear TARGET  Clear all, memoryN[-M], 0xSTART-0xEND or a device (root)\n\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"

@@ -1486,6 +1486,54 @@ def scenario_poison_damaged(s):
     check(d.stop() == 0, "clean stop")
 
 
+def scenario_quarantine_ctl(s):
+    """memhpctl quarantine list shows what the file holds; clear TARGET (root) removes it, is audited with
+    who asked, and the offline block is decided again (onlined); bad targets and non-root are refused."""
+    write(s.root, QUARANTINE, "0x218000000-0x21fffffff device=acpi-dimm id=PNP0C80:00 reason=memory-failure "
+                              "pfn=0x218123 pages=2 type=free_buddy_page result=Recovered time=1764700000\n"
+                              "0x1f40000000-0x1f47ffffff reason=ehwpoison time=1764700001\n")
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "67", "memory67 refused")
+    rc, out, err = ctl(s, "quarantine")
+    check(rc == 0, f"list: {rc} {err}")
+    lines = out.splitlines()
+    check(lines[0].startswith("RANGE") and len(lines) == 3, out)
+    check("0x218000000-0x21fffffff" in lines[1] and "memory67 " in lines[1] and "PNP0C80:00" in lines[1]
+          and "memory-failure" in lines[1] and " 2 " in lines[1] and "0x218123" in lines[1]
+          and "2025-12-02" in lines[1] and "free_buddy_page/Recovered" in lines[1], lines[1])
+    check("memory1000 " in lines[2] and "ehwpoison" in lines[2], lines[2])
+    rc, out2, _ = ctl(s, "quarantine", "list")
+    check(rc == 0 and out2 == out, "list is the default")
+
+    for bad in ("memory", "0x10", "a=b", "memory5-2"):
+        rc, _, err = ctl(s, "quarantine", "clear", bad)
+        check(rc == 1 and "is not a quarantine target" in err, f"clear {bad}: {rc} {err}")
+    rc, _, err = ctl(s, "quarantine", "clear")
+    check(rc == 2, f"clear without a target: {rc} {err}")
+    rc, _, err = ctl(s, "quarantine", "frobnicate")
+    check(rc == 2 and "expected list or clear" in err, err)
+    rc, out, _ = ctl(s, "quarantine", "clear", "memory5")
+    check(rc == 1 and "Nothing quarantined matches memory5" in out, out)
+    rc, _, err = ctl(s, "quarantine", "clear", "memory67", user=65534)
+    check(rc == 4 and "Permission denied" in err, f"as nobody: {rc} {err}")
+
+    rc, out, err = ctl(s, "quarantine", "clear", "PNP0C80:00")
+    check(rc == 0 and "Cleared PNP0C80:00" in out, f"{rc} {out} {err}")
+    rec = d.wait_record(lambda r: r["event"] == "quarantine-cleared" and r.get("result") == "ok", "the cleared record")
+    check(rec.get("caller", "").startswith("uid=0") and "memhpctl" in rec.get("caller", ""), rec)
+    s.wait_all_online([67])
+    d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "67", "memory67 decided again: onlined")
+    q = quarantine_text(s.root)
+    check("0x218000000" not in q and "0x1f40000000" in q, q)
+    rc, out, _ = ctl(s, "quarantine")
+    check(rc == 0 and "memory67 " not in out and "memory1000 " in out, out)
+    rc, out, _ = ctl(s, "quarantine", "clear", "all")
+    check(rc == 0, out)
+    check("0x1f40000000" not in quarantine_text(s.root), "all cleared")
+    rc, out, _ = ctl(s, "quarantine")
+    check(rc == 0 and "Nothing is quarantined." in out, out)
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 
