@@ -813,6 +813,15 @@ def s_poison(ctx):
     q = vm.out(f"cat {QUARANTINE_FILE}")
     check(f"{b_soft * bs:#x}-" in q and "reason=kpageflags" in q, q)
     ctx.note("quarantine file:\n" + q)
+    # 6. memhpctl over the private socket: list, then clear one range (audited with who asked).
+    out = vm.out("memhpctl --no-pager quarantine")
+    check(f"memory{b_hard} " in out and f"memory{b_soft} " in out and "memory-failure" in out and "kpageflags" in out,
+          out)
+    out = vm.out(f"memhpctl quarantine clear memory{b_soft}")
+    check(f"Cleared memory{b_soft}" in out, out)
+    rec = wait_count(vm, "quarantine-cleared", 1, 30)[0]
+    check("comm=memhpctl" in rec.get("caller", ""), rec)
+    check(f"{b_soft * bs:#x}-" not in vm.out(f"cat {QUARANTINE_FILE}"), "cleared from the file")
     check_alive(vm)
 
 
