@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
+#include "origin.h"
 #include "poison.h"
 #include "report.h"
 #include "status.h"
@@ -28,6 +29,7 @@ static void engine_refuse_quarantined(Manager *m, uint32_t index, AuditFields *f
         char range[48];
 
         m->inv->blocks[index].flags |= BLOCK_REDECIDE; /* decided again when the quarantine is cleared */
+        inventory_block_set_origin(m->inv, index, ORIGIN_QUARANTINED, NULL, 0);
         if (m->opts.dry_run && m->opts.once && report_plan_set(&m->plan, m->inv->n_blocks, index, ACTION_LEAVE_OFFLINE) < 0)
                 log_oom_abort();
         f->action = action_to_string(ACTION_LEAVE_OFFLINE);
