@@ -1494,6 +1494,8 @@ def scenario_quarantine_ctl(s):
                               "0x1f40000000-0x1f47ffffff reason=ehwpoison time=1764700001\n")
     d = s.start()
     d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "67", "memory67 refused")
+    run67 = [r for r in ctl_json(s)["memory"] if r["block"] == "67"]
+    check(run67 and run67[0].get("decided_by") == "quarantined", f"memhpctl status: {run67}")
     rc, out, err = ctl(s, "quarantine")
     check(rc == 0, f"list: {rc} {err}")
     lines = out.splitlines()
