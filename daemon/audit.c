@@ -42,6 +42,13 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_POISONED] = { "poisoned", "501b5135586d4a0bb0a415fba65c1bad", LOG_WARNING },
         [AUDIT_QUARANTINED] = { "quarantined", "571d4dd83f034d3391438db7841a64dc", LOG_NOTICE },
         [AUDIT_QUARANTINE_CLEARED] = { "quarantine-cleared", "a978072e8346405d9877416790633e51", LOG_NOTICE },
+        [AUDIT_OFFLINE_STARTED] = { "offline-started", "3a599672804748da8c8cdeecfe990bc7", LOG_INFO },
+        [AUDIT_OFFLINE_RETRY] = { "offline-retry", "e5fa4e2f739c450880f8df52d53a055b", LOG_WARNING },
+        [AUDIT_OFFLINED] = { "offlined", "e799019adac84a09a5294dba11e68c6d", LOG_INFO },
+        [AUDIT_OFFLINE_FAILED] = { "offline-failed", "76bb59cf2d5a4ee382f2e543a41a351d", LOG_ERR },
+        [AUDIT_DRAIN_STARTED] = { "drain-started", "fe189d39d96d404594bf65dc7e218919", LOG_NOTICE },
+        [AUDIT_DRAIN_FINISHED] = { "drain-finished", "0633d15031a44d7a9b139e772594ce01", LOG_NOTICE },
+        [AUDIT_EJECT] = { "eject", "abfd0067fc4444e99d3e8be338ca13c8", LOG_NOTICE },
 };
 
 static bool use_journal;

@@ -37,6 +37,14 @@ typedef enum AuditEvent {
         AUDIT_POISONED,           /* a page of a block was found poisoned; the block is quarantined */
         AUDIT_QUARANTINED,        /* memhpd refused to online a quarantined block */
         AUDIT_QUARANTINE_CLEARED, /* an administrator cleared quarantined ranges */
+        /* offline-worker.c and drain.c */
+        AUDIT_OFFLINE_STARTED,    /* one attempt to offline a block began */
+        AUDIT_OFFLINE_RETRY,      /* an attempt failed (EBUSY, timeout); another follows after a back-off */
+        AUDIT_OFFLINED,           /* memhpd offlined a block (or found it offline) */
+        AUDIT_OFFLINE_FAILED,     /* the job gave up, or the block vanished */
+        AUDIT_DRAIN_STARTED,
+        AUDIT_DRAIN_FINISHED,
+        AUDIT_EJECT,              /* a drained device's removal was asked for, or cannot be */
         _AUDIT_MAX,
 } AuditEvent;
 

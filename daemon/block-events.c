@@ -20,8 +20,13 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
         Block *b = &inv->blocks[index];
         AuditFields f = engine_block_fields(m, index);
         uint16_t flags = rep->change == BLOCK_VANISHED ? rep->old.flags : b->flags;
-        bool kept = rep->change == BLOCK_APPEARED && kept_offline(m, index);
+        bool kept_admin = rep->change == BLOCK_APPEARED && kept_offline_by_admin(m, index);
+        bool kept = rep->change == BLOCK_APPEARED && (kept_admin || kept_offline(m, index));
         LifecycleOutcome o = lifecycle_report(flags, rep->change, rep->old_state, b->state, rep->error, kept);
+
+        /* The same promise as someone else's, with the administrator's name on it. */
+        if (kept_admin && o.why == LC_KEPT_OFFLINE)
+                o.flags = (o.flags & ~BLOCK_BY_OTHER) | BLOCK_BY_ADMIN;
 
         if (rep->change != BLOCK_VANISHED)
                 b->flags = o.flags;
@@ -40,9 +45,10 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
                 return; /* the status did not change */
         case LC_KEPT_OFFLINE:
                 f.result = "skipped";
-                inventory_block_set_origin(inv, index, ORIGIN_OTHER, NULL, 0);
-                audit_record(o.record, &f, "left memory%" PRIu32 " offline: someone else took it "
-                             "offline before memhpd restarted (/%s)", index, KEPT_OFFLINE_FILE);
+                inventory_block_set_origin(inv, index, kept_admin ? ORIGIN_ADMINISTRATOR : ORIGIN_OTHER, NULL, 0);
+                audit_record(o.record, &f, "left memory%" PRIu32 " offline: %s took it offline before memhpd "
+                             "restarted (/%s)", index, kept_admin ? "the administrator (through memhpd)" :
+                             "someone else", KEPT_OFFLINE_FILE);
                 break;
         case LC_APPEARED_ONLINE:
                 f.zone = zone_to_string(inventory_block_zone(inv, index));

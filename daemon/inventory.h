@@ -27,6 +27,9 @@ enum {
         BLOCK_CLASSIFIED = 1 << 6,   /* 'device' is known */
         BLOCK_SEEN = 1 << 7,         /* scratch: found by the scan in progress */
         BLOCK_REPORT = 1 << 8,       /* scratch: the scan in progress has something to report */
+        /* offline-worker.c, drain.c */
+        BLOCK_OFFLINING = 1 << 9,    /* memhpd has an offline job for it: its going-offline/offline is ours */
+        BLOCK_BY_ADMIN = 1 << 10,    /* the administrator took it offline through memhpd: never onlined by policy */
 };
 
 typedef struct Block {

@@ -19,9 +19,21 @@ static int cmp_u32(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+static void list_append(uint32_t **list, size_t *n, size_t *alloc, uint32_t v) {
+        if (*n == *alloc) {
+                size_t a = *alloc ? *alloc * 2 : 64;
+                uint32_t *k = realloc(*list, a * sizeof(uint32_t));
+                if (!k)
+                        log_oom_abort();
+                *list = k;
+                *alloc = a;
+        }
+        (*list)[(*n)++] = v;
+}
+
 int kept_offline_load(Manager *m) {
         _cleanup_free_ char *text = NULL;
-        size_t n = 0, alloc = 0;
+        size_t n = 0, alloc = 0, n_admin = 0, alloc_admin = 0;
         unsigned bad = 0;
         int r;
 
@@ -37,29 +49,33 @@ int kept_offline_load(Manager *m) {
                                        "start may be onlined again", KEPT_OFFLINE_FILE);
         for (char *line = text, *eol; line && *line; line = eol ? eol + 1 : NULL) {
                 uint64_t v;
+                char *reason;
 
                 eol = strchr(line, '\n');
                 if (eol)
                         *eol = '\0';
                 if (!*line || *line == '#')
                         continue;
-                if (parse_u64(line, 10, &v) < 0 || v >= UINT32_MAX || n >= KEPT_OFFLINE_MAX) {
+                /* "N administrator": taken offline through memhpd (drain, memhpctl offline). */
+                reason = strchr(line, ' ');
+                if (reason)
+                        *reason++ = '\0';
+                if (parse_u64(line, 10, &v) < 0 || v >= UINT32_MAX || n + n_admin >= KEPT_OFFLINE_MAX ||
+                    (reason && strcmp(reason, KEPT_OFFLINE_REASON_ADMIN) != 0)) {
                         bad++;
                         continue;
                 }
-                if (n == alloc) {
-                        size_t a = alloc ? alloc * 2 : 64;
-                        uint32_t *k = realloc(m->kept_offline, a * sizeof(uint32_t));
-                        if (!k)
-                                log_oom_abort();
-                        m->kept_offline = k;
-                        alloc = a;
-                }
-                m->kept_offline[n++] = (uint32_t) v;
+                if (reason)
+                        list_append(&m->kept_admin, &n_admin, &alloc_admin, (uint32_t) v);
+                else
+                        list_append(&m->kept_offline, &n, &alloc, (uint32_t) v);
         }
         m->n_kept_offline = n;
         if (n > 1)
                 qsort(m->kept_offline, n, sizeof(uint32_t), cmp_u32);
+        m->n_kept_admin = n_admin;
+        if (n_admin > 1)
+                qsort(m->kept_admin, n_admin, sizeof(uint32_t), cmp_u32);
         if (bad)
                 log_warning("/%s: ignored %u lines that are not block numbers", KEPT_OFFLINE_FILE, bad);
         return 0;
@@ -68,6 +84,13 @@ int kept_offline_load(Manager *m) {
 void kept_offline_forget(Manager *m) {
         m->kept_offline = mfree(m->kept_offline);
         m->n_kept_offline = 0;
+        m->kept_admin = mfree(m->kept_admin);
+        m->n_kept_admin = 0;
+}
+
+bool kept_offline_by_admin(Manager *m, uint32_t index) {
+        return m->n_kept_admin &&
+               bsearch(&index, m->kept_admin, m->n_kept_admin, sizeof(uint32_t), cmp_u32);
 }
 
 bool kept_offline(Manager *m, uint32_t index) {
@@ -95,11 +118,16 @@ int kept_offline_save(Manager *m) {
         if (!f)
                 return -errno;
         fd = -EBADF;
-        fputs("# Memory blocks someone other than memhpd took offline; memhpd leaves them offline\n"
-              "# across its restarts. Written by memhpd; cleared at reboot.\n", f);
+        fputs("# Memory blocks someone other than memhpd took offline (\"N\") or the administrator took\n"
+              "# offline through memhpd (\"N administrator\"); memhpd leaves them offline across its\n"
+              "# restarts. Written by memhpd; cleared at reboot.\n", f);
         for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
                 const Block *b = &m->inv->blocks[i];
-                if ((b->flags & BLOCK_PRESENT) && (b->flags & BLOCK_BY_OTHER) && b->state != STATE_ONLINE)
+                if (!(b->flags & BLOCK_PRESENT) || b->state == STATE_ONLINE)
+                        continue;
+                if (b->flags & BLOCK_BY_ADMIN)
+                        fprintf(f, "%" PRIu32 " " KEPT_OFFLINE_REASON_ADMIN "\n", i);
+                else if (b->flags & BLOCK_BY_OTHER)
                         fprintf(f, "%" PRIu32 "\n", i);
         }
         if (fflush(f) != 0 || ferror(f))

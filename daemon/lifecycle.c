@@ -33,15 +33,17 @@ LifecycleOutcome lifecycle_report(uint16_t flags, BlockChange change, BlockState
                 break;
 
         case BLOCK_STATE_CHANGED:
-                if (state == STATE_ONLINE && old_state == STATE_GOING_OFFLINE)
+                if ((flags & BLOCK_OFFLINING) && (state == STATE_OFFLINE || state == STATE_GOING_OFFLINE))
+                        o.why = LC_NOTHING; /* memhpd's own offline job: offline-worker.c records it */
+                else if (state == STATE_ONLINE && old_state == STATE_GOING_OFFLINE)
                         o.why = LC_OFFLINE_FAILED; /* the block simply stayed online */
                 else if (state == STATE_GOING_OFFLINE)
                         o.why = LC_GOING_OFFLINE;
                 else if (state == STATE_ONLINE) {
                         /* A block someone kept offline is back: the saved list changes. */
-                        o.save_kept_offline = flags & BLOCK_BY_OTHER;
+                        o.save_kept_offline = flags & (BLOCK_BY_OTHER | BLOCK_BY_ADMIN);
                         o.flags |= BLOCK_BY_OTHER | BLOCK_DECIDED;
-                        o.flags &= ~BLOCK_REDECIDE;
+                        o.flags &= ~(BLOCK_REDECIDE | BLOCK_BY_ADMIN);
                         o.record = AUDIT_ONLINE_BY_OTHER;
                         o.why = LC_ONLINED_BY_OTHER;
                 } else if (state == STATE_OFFLINE &&
@@ -60,7 +62,7 @@ LifecycleOutcome lifecycle_report(uint16_t flags, BlockChange change, BlockState
                 break;
 
         case BLOCK_VANISHED:
-                o.save_kept_offline = flags & BLOCK_BY_OTHER;
+                o.save_kept_offline = flags & (BLOCK_BY_OTHER | BLOCK_BY_ADMIN);
                 o.unsettle = flags & BLOCK_SETTLING;
                 o.record = AUDIT_BLOCK_REMOVED;
                 o.why = LC_REMOVED;

@@ -14,6 +14,8 @@
 #include "manager.h"
 #include "metrics.h"
 #include "poison.h"
+#include "drain.h"
+#include "offline-worker.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -79,12 +81,15 @@ Manager *manager_free(Manager *m) {
         bus_stop(m);
         metrics_stop(m);
         poison_stop(m);
+        drain_free(m);
+        offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
         sd_event_source_disable_unref(m->status_source);
         sd_event_source_disable_unref(m->save_source);
         free(m->kept_offline);
+        free(m->kept_admin);
         udev_unref(m->udev);
         sd_event_unref(m->event);
         policy_set_done(&m->policies);
@@ -166,6 +171,9 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = kept_offline_attach(m);
+        if (r < 0)
+                return r;
+        r = offline_worker_attach(m);
         if (r < 0)
                 return r;
         r = add_idle_defer(m, &m->status_source, on_status, "status");

@@ -60,6 +60,13 @@ typedef struct Manager {
         /* poison.c, quarantine.c: ranges never onlined again, and the memory-failure events in. */
         Quarantine *quarantine;
         struct Poison *poison;   /* NULL when memory_failure_event cannot be read */
+
+        /* offline-worker.c, drain.c: offline jobs, the drain in progress, and the blocks the
+         * administrator took offline as saved by an earlier instance (sorted, like kept_offline) */
+        struct OfflineWorker *offline;
+        struct Drain *drain;
+        uint32_t *kept_admin;
+        size_t n_kept_admin;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

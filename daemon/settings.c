@@ -6,6 +6,7 @@
 #include "build-config.h"
 #include "log.h"
 #include "metrics.h"
+#include "memory.h"
 #include "settings.h"
 
 static const char *const event_source_table[_SOURCE_MAX] = {
@@ -34,6 +35,8 @@ void settings_defaults(Settings *s) {
                 .settle_usec = SETTINGS_DEFAULT_SETTLE_USEC,
                 .lock_memory = true,
                 .kernel_auto_online = KERNEL_AUTO_ONLINE_TAKEOVER,
+                .offline_timeout_usec = SETTINGS_DEFAULT_OFFLINE_TIMEOUT_USEC,
+                .offline_retries = SETTINGS_DEFAULT_OFFLINE_RETRIES,
         };
 }
 
@@ -98,6 +101,30 @@ static int parse_metrics_file(const char *value, void *data, char *err, size_t e
         return 0;
 }
 
+static int parse_offline_timeout(const char *value, void *data, char *err, size_t err_size) {
+        uint64_t v;
+
+        /* Below a second a busy but healthy migration would be killed; above an hour a stuck one holds
+         * the queue (one offline runs at a time) for too long. */
+        if (conf_parse_usec(value, &v) < 0 || v < 1000 * 1000 || v > SETTINGS_OFFLINE_TIMEOUT_MAX_USEC) {
+                snprintf(err, err_size, "expected a time span from 1s to 1h, such as 120 or 5min");
+                return -EINVAL;
+        }
+        *(unsigned long long *) data = v;
+        return 0;
+}
+
+static int parse_retries(const char *value, void *data, char *err, size_t err_size) {
+        uint64_t v;
+
+        if (parse_u64(value, 10, &v) < 0 || v > SETTINGS_OFFLINE_RETRIES_MAX) {
+                snprintf(err, err_size, "expected a number from 0 to %d", SETTINGS_OFFLINE_RETRIES_MAX);
+                return -EINVAL;
+        }
+        *(unsigned *) data = (unsigned) v;
+        return 0;
+}
+
 static const ConfKey settings_keys[] = {
         { "Daemon", "LockMemory", parse_lock, offsetof(Settings, lock_memory) },
         { "Daemon", "EventSource", parse_source, offsetof(Settings, event_source) },
@@ -105,6 +132,8 @@ static const ConfKey settings_keys[] = {
         { "Daemon", "SettleTimeoutSec", parse_settle, offsetof(Settings, settle_usec) },
         { "Daemon", "KernelAutoOnline", parse_kernel_auto_online, offsetof(Settings, kernel_auto_online) },
         { "Daemon", "MetricsFile", parse_metrics_file, offsetof(Settings, metrics_file) },
+        { "Daemon", "OfflineTimeoutSec", parse_offline_timeout, offsetof(Settings, offline_timeout_usec) },
+        { "Daemon", "Retries", parse_retries, offsetof(Settings, offline_retries) },
         {}
 };
 

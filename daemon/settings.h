@@ -30,10 +30,17 @@ typedef struct Settings {
         bool lock_memory;                   /* mlockall(): keep working when memory runs out */
         KernelAutoOnline kernel_auto_online;
         char metrics_file[PATH_MAX];        /* MetricsFile=: absolute path, "" for none (metrics.c) */
+        /* offline-worker.c */
+        unsigned long long offline_timeout_usec; /* kill an offline write that has not returned by then */
+        unsigned offline_retries;                /* attempts after the first (EBUSY, timeout) */
 } Settings;
 
 #define SETTINGS_DEFAULT_RECEIVE_BUFFER (128ULL * 1024 * 1024)
 #define SETTINGS_DEFAULT_SETTLE_USEC (2ULL * 1000 * 1000)
+#define SETTINGS_DEFAULT_OFFLINE_TIMEOUT_USEC (120ULL * 1000 * 1000)
+#define SETTINGS_OFFLINE_TIMEOUT_MAX_USEC (3600ULL * 1000 * 1000)
+#define SETTINGS_DEFAULT_OFFLINE_RETRIES 3
+#define SETTINGS_OFFLINE_RETRIES_MAX 20
 
 void settings_defaults(Settings *s);
 

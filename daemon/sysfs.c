@@ -56,7 +56,9 @@ ssize_t root_read(int dirfd, const char *path, char *buf, size_t size) {
 
         if (dirfd < 0)
                 return -ENOENT;
-        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: nothing to sysfs, but a FIFO planted where an attribute should be (or a fixture's
+         * stuck "kernel") then reads as empty instead of blocking the loop. */
+        fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         n = read(fd, buf, size);

@@ -22,6 +22,7 @@ HARNESSES=(
         zoneinfo
         uevent
         poison
+        drain-target
 )
 
 B=build-fuzz

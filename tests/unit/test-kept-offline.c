@@ -130,6 +130,39 @@ START_TEST(save_does_not_write_through_hard_link) {
 }
 END_TEST
 
+/* The administrator's blocks (drain, memhpctl offline) share the file with a reason; a round trip keeps
+ * the two apart, and a reason memhpd did not write is a bad line. */
+START_TEST(admin_round_trip) {
+        char *dir = fixture_root(SNAPSHOT_2NODE), *text;
+        Manager *m = manager_on(dir);
+        uint32_t admin = mark_kept(m);
+
+        /* The administrator's mark wins over someone else's (the snapshot has one offline block). */
+        m->inv->blocks[admin].flags |= BLOCK_BY_ADMIN;
+        ck_assert_int_eq(kept_offline_save(m), 0);
+        text = read_text(dir, KEPT_OFFLINE_FILE);
+        {
+                char want[64];
+                snprintf(want, sizeof(want), "\n%u administrator\n", admin);
+                ck_assert_msg(strstr(text, want), "no \"%u administrator\" line in:\n%s", admin, text);
+        }
+        free(text);
+        ck_assert_int_eq(kept_offline_load(m), 0);
+        ck_assert(kept_offline_by_admin(m, admin) && !kept_offline(m, admin));
+
+        write_file(dir, KEPT_OFFLINE_FILE, "40 administrator\n41 someone\n42 administrator extra\n43\n 44\n");
+        ck_assert_int_eq(kept_offline_load(m), 0);
+        ck_assert_uint_eq(m->n_kept_admin, 1);
+        ck_assert_uint_eq(m->n_kept_offline, 1);
+        ck_assert(kept_offline_by_admin(m, 40) && !kept_offline_by_admin(m, 41) && !kept_offline(m, 41));
+        ck_assert(!kept_offline_by_admin(m, 42) && kept_offline(m, 43) && !kept_offline(m, 44));
+        kept_offline_forget(m);
+        ck_assert(!kept_offline_by_admin(m, 40));
+        manager_free(m);
+        free(dir);
+}
+END_TEST
+
 static Suite *kept_offline_suite(void) {
         Suite *s = suite_create("kept-offline");
         TCase *tc = tcase_create("kept-offline");
@@ -137,6 +170,7 @@ static Suite *kept_offline_suite(void) {
         tcase_add_test(tc, load_unreadable_is_an_error);
         tcase_add_test(tc, save_replaces_planted_symlink);
         tcase_add_test(tc, save_does_not_write_through_hard_link);
+        tcase_add_test(tc, admin_round_trip);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import traceback
@@ -524,6 +525,131 @@ def add_and_wait_blocks(vm, ident, size, timeout=60):
 def wait_online(vm, idx, what, timeout=60):
     """Wait until every block in idx is online; returns the blocks."""
     return vm.wait_blocks(lambda b: all(b[i]["state"] == "online" for i in idx), timeout, what)
+
+
+# ---------------------------------------------------------------------------------------------
+# drain (offline-worker.c, drain.c, memhpctl drain)
+
+def guest_helper(ctx):
+    """tests/vm/guest/vm-pages.c built static for the busybox guest (cached beside the kernels)."""
+    src = os.path.join(ctx.source_root, "tests", "vm", "guest", "vm-pages.c")
+    out = os.path.join(ctx.cache, "vm-pages")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        r = subprocess.run(["cc", "-static", "-O2", "-Wall", "-o", out + ".tmp", src], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failed(f"cannot build the guest helper: {r.stderr}")
+        os.rename(out + ".tmp", out)
+    return out
+
+
+def add_dimm_online(vm, ident, size, node, timeout=120):
+    """Hot-add a DIMM on 'node' and wait until memhpd onlined its blocks; returns their indexes."""
+    bs = vm.block_size()
+    addr = vm.add_dimm(ident, size, node=node)
+    idx = list(range(addr // bs, addr // bs + size // bs))
+    vm.wait_blocks(lambda b: all(i in b and b[i]["state"] == "online" for i in idx), timeout, f"{ident} online")
+    return idx
+
+
+def wait_guest_file(vm, path, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        out = vm.sh(f"cat {path} 2>/dev/null")[1]
+        if text in out:
+            return out
+        if time.monotonic() > deadline:
+            raise Failed(f"{path} never said {text!r}: {out!r}")
+        time.sleep(0.3)
+
+
+def line_of(vm, pred):
+    """The position in memhpd's log of the first record that matches, or None."""
+    for n, r in enumerate(vm.audit()):
+        if pred(r):
+            return n
+    return None
+
+
+@scenario("drain", "memhpctl drain: a node with a workload (it survives, blocks offline); a range with boot "
+          "memory and a block pinned by vmsplice (reported, the others finish; memhpd answers during the "
+          "stuck offline); drain --eject of a DIMM (DEVICE_DELETED); a device_del is not fought")
+def s_drain(ctx):
+    vm = boot(ctx, Scenario(numa=True, conf="[Daemon]\nOfflineTimeoutSec=10\nRetries=0\n",
+                            policies={"10-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})},
+                            files={"/usr/bin/vm-pages": guest_helper(ctx)}))
+    vm.wait_started()
+
+    # 1. A node with a workload on it: drained, the workload's pages moved, not lost.
+    a = add_dimm_online(vm, "dimmA", 256 * MiB, node=1)
+    vm.out("vm-pages fill 1 64 > /tmp/fill.out 2>&1 & echo $! > /tmp/fill.pid")
+    wait_guest_file(vm, "/tmp/fill.out", "ready")
+    used = int(vm.out("awk '/MemUsed/ {print $4}' /sys/devices/system/node/node1/meminfo"))
+    check(used >= 60 * 1024, f"the workload is on node 1 (MemUsed {used} kB)")
+    t0 = time.monotonic()
+    rc, out = vm.sh("memhpctl drain node1", timeout=120)
+    took = time.monotonic() - t0
+    check(rc == 0 and f"Drain of node1: {len(a)} blocks offline." in out, f"drain node1 ({rc}): {out}")
+    ctx.note(f"drain of node1 ({len(a)} blocks, 64 MiB workload) took {took:.1f}s")
+    blocks = vm.blocks()
+    check(all(blocks[i]["state"] == "offline" for i in a), "node 1 drained:\n" + format_blocks(blocks))
+    vm.out("kill -USR1 $(cat /tmp/fill.pid)")
+    wait_guest_file(vm, "/tmp/fill.out", "intact")
+    check(not [r for r in vm.audit() if r.get("event") == "offline-by-other"], "memhpd's offlines are its own")
+
+    # 2. A range with boot memory (kernel zone: reported, not tried) and a block pinned by vmsplice
+    #    (times out); meanwhile a new DIMM is onlined.
+    #    The pinned pages go to the only online memory of node 1 then: dimmB's one block, the first
+    #    (movable, lowest) block of the drain; dimmB2's block comes online after the pin.
+    b = add_dimm_online(vm, "dimmB", 128 * MiB, node=1)
+    vm.out("vm-pages pin 1 1024 > /tmp/pin.out 2>&1 & echo $! > /tmp/pin.pid")
+    wait_guest_file(vm, "/tmp/pin.out", "pinned")
+    stuck = b[0]
+    b += add_dimm_online(vm, "dimmB2", 128 * MiB, node=1)
+    target = f"memory3-{b[-1]}"
+    vm.out(f"(memhpctl drain {target} > /tmp/drain.out 2>&1; echo $? > /tmp/drain.rc) &")
+    vm.wait_audit(lambda r: r.get("event") == "offline-started" and block_of(r) == stuck, 30,
+                  f"the offline of memory{stuck}")
+    # The loop answers while the write hangs: a control call, and a reload (SIGHUP).
+    t0 = time.monotonic()
+    n_loaded = len([r for r in vm.audit() if r.get("event") == "policy-loaded"])
+    rc, out = vm.sh("memhpctl status >/dev/null && kill -HUP $(cat /run/memhpd.pid)")
+    check(rc == 0, f"memhpctl status during the stuck offline ({rc}): {out}")
+    wait_count(vm, "policy-loaded", n_loaded + 1, timeout=8)
+    check(line_of(vm, lambda r: r.get("event") == "offline-failed" and block_of(r) == stuck) is None,
+          f"status and reload answered before the timeout ({time.monotonic() - t0:.1f}s)")
+    # A DIMM added now waits for the kernel's memory hot-plug lock, which the stuck offline holds: it
+    # comes online once the write is killed (measured on 6.1 and 6.12).
+    c = add_dimm_online(vm, "dimmC", 256 * MiB, node=0, timeout=60)
+    wait_guest_file(vm, "/tmp/drain.rc", "1", timeout=60)
+    out = vm.out("cat /tmp/drain.out")
+    check("memory3: boot memory in a kernel zone" in out and f"memory{stuck}: timed out" in out,
+          f"the drain names the boot block and the stuck one:\n{out}")
+    blocks = vm.blocks()
+    check(blocks[stuck]["state"] == "online", f"memory{stuck} stays online")
+    check(all(blocks[i]["state"] == "offline" for i in b if i != stuck), "dimmB2's block drained:\n"
+          + format_blocks(blocks))
+    check(blocks[3]["state"] == "online", "boot memory untouched")
+    on_c = line_of(vm, lambda r: r.get("event") == "onlined" and block_of(r) == c[-1])
+    failed = line_of(vm, lambda r: r.get("event") == "offline-failed" and block_of(r) == stuck)
+    check(on_c is not None and failed is not None, "dimmC onlined, the stuck offline failed")
+    ctx.note(f"dimmC onlined {'after' if on_c > failed else 'before'} the stuck offline was killed")
+
+    # 3. drain --eject of a DIMM by its ACPI device: QEMU removes it.
+    fw = vm.out(f"basename $(readlink /sys/devices/system/memory/memory{c[0]}/firmware_node)")
+    rc, out = vm.sh(f"memhpctl drain {fw} --eject", timeout=120)
+    check(rc == 0 and f"asked for the removal of {fw}" in out, f"drain --eject ({rc}): {out}")
+    vm.qmp.wait_event("DEVICE_DELETED", 60, lambda d: d.get("device") == "dimmC")
+    vm.wait_blocks(lambda bl: not any(i in bl for i in c), 30, "dimmC's blocks to disappear")
+
+    # 4. The hypervisor removes dimmB (its pinned block free again): the kernel offlines it itself;
+    #    memhpd records someone else's offline and the removal, and onlines nothing.
+    vm.out("kill $(cat /tmp/pin.pid)")
+    n_onlined = len([r for r in vm.audit() if r.get("event") == "onlined"])
+    vm.del_device("dimmB", timeout=120)
+    vm.wait_blocks(lambda bl: stuck not in bl, 30, "dimmB's block to disappear")
+    vm.wait_audit(lambda r: r.get("event") == "removed" and block_of(r) == stuck, 30, f"memory{stuck} removed")
+    check(len([r for r in vm.audit() if r.get("event") == "onlined"]) == n_onlined, "nothing re-onlined")
+    check_alive(vm)
 
 
 @scenario("takeover", "kernel auto-online on (6.12's default; 6.1: set first): memhpd sets it "
