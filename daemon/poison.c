@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
+#include "offline-worker.h"
 #include "poison.h"
 #include "status.h"
 
@@ -125,10 +126,19 @@ static const Policy *block_policy(Manager *m, uint32_t index) {
         return policy_match(&m->policies, &facts);
 }
 
-/* [Poison] Action=offline: drain the block. */
+static void on_poison_offline_done(Manager *m, uint32_t index, int result, void *userdata) {
+        /* The offline engine recorded the outcome (offlined, offline-failed); the quarantine holds either
+         * way. A block that stayed online (EBUSY, timeout) is tried again at its next poisoned page. */
+        if (result < 0)
+                log_warning_errno(result, "memory%" PRIu32 " holds poisoned pages and could not be taken offline "
+                                  "(%m); it stays online and quarantined", index);
+}
+
+/* [Poison] Action=offline: drain the block through the offline engine (offline-worker.h). */
 static void poison_apply_action(Manager *m, uint32_t index, const QuarantineEntry *e) {
         const Block *b = inventory_block(m->inv, index);
         const Policy *p;
+        int r;
 
         if (!b || b->state != STATE_ONLINE)
                 return; /* offline already: the quarantine keeps it so */
@@ -140,9 +150,10 @@ static void poison_apply_action(Manager *m, uint32_t index, const QuarantineEntr
                          e->pages, p->poison_threshold, p->path, p->poison_line);
                 return;
         }
-        /* The offline engine (offline-worker.c) is not part of this build yet: say so, act on nothing. */
-        log_warning("memory%" PRIu32 ": [Poison] Action=offline (%s:%u) cannot act: this memhpd has no offline "
-                    "engine yet; the block stays online and quarantined", index, p->path, p->poison_line);
+        r = offline_job_submit(m, index, OFFLINE_CAUSE_POISON, on_poison_offline_done, NULL);
+        if (r < 0 && r != -EALREADY && r != -EROFS)
+                log_warning_errno(r, "memory%" PRIu32 ": [Poison] Action=offline (%s:%u) cannot start: %m", index,
+                                  p->path, p->poison_line);
 }
 
 int poison_block(Manager *m, uint32_t index, QuarantineReason reason, uint64_t pfn, const MemoryFailure *mf) {

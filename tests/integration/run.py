@@ -1486,6 +1486,34 @@ def scenario_poison_damaged(s):
     check(d.stop() == 0, "clean stop")
 
 
+def scenario_poison_offline(s):
+    """[Poison] Action=offline Threshold=2: the first poisoned page quarantines memory67 and leaves it online;
+    the second takes it offline through the offline engine (its records); it is never onlined again,
+    also after a restart; other blocks are still onlined."""
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", MOVABLE + "\n[Poison]\nAction=offline\nThreshold=2\n")
+    fake_tracefs(s.root)
+    d = s.start()
+    s.wait_all_online([67])
+    pipe = TracePipe(s.root)
+    pipe.event(PFN67)
+    d.wait_record(lambda r: r["event"] == "poisoned" and r.get("result") == "ok", "the first poisoned record")
+    check("1 of Threshold=2 poisoned pages" in d.text(), d.text())
+    check(s.kernel.read(67, "state") == "online", "below the threshold: still online")
+    pipe.event(PFN67 + 1)
+    rec = d.wait_record(lambda r: r["event"] == "offlined" and r.get("block") == "67", "memory67 offlined")
+    check(s.kernel.read(67, "state") == "offline", "memory67 offline")
+    check(any(r["event"] == "offline-started" and r.get("block") == "67" for r in d.records()), "the attempt recorded")
+    pipe.close()
+    s.marker(1000)
+    d.proc.kill()
+    d.proc.wait()
+    d = s.start()
+    s.marker(1001)
+    check(s.kernel.read(67, "state") == "offline" and not s.onlined(67), "memory67 stays offline after a restart")
+    check(events(d, "quarantined", block="67"), "...because it is quarantined:\n" + d.text())
+    check(d.stop() == 0, "clean stop")
+
+
 def scenario_quarantine_ctl(s):
     """memhpctl quarantine list shows what the file holds; clear TARGET (root) removes it, is audited with
     who asked, and the offline block is decided again (onlined); bad targets and non-root are refused."""
