@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer harness: the untrusted text of poison and quarantine. The input goes through
- * quarantine_parse() (the file under /var/lib/memhpd), mf_format_parse() (a tracefs format file) and,
- * line by line, mf_trace_line_parse() (trace_pipe). Invariants: a clean quarantine formats and parses back
- * to the same entries; damage is reported, never silently dropped; outputs untouched on failure. */
+ * quarantine_parse() (the file under /var/lib/memhpd), quarantine_target_parse() (memhpctl quarantine
+ * clear TARGET), mf_format_parse() (a tracefs format file) and, line by line, mf_trace_line_parse()
+ * (trace_pipe). Invariants: a clean quarantine formats and parses back to the same entries; damage is
+ * reported, never silently dropped; outputs untouched on failure. */
 #include "fuzz.h"
 #include "poison-parse.h"
 #include "quarantine.h"
@@ -42,6 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r;
 
         quarantine(data, size);
+
+        /* the input as an administrator's TARGET (memhpctl quarantine clear) */
+        {
+                QuarantineTarget t = { .start = 5, .end = 4 };
+                r = quarantine_target_parse(text, UINT64_C(128) << 20, &t);
+                fuzz_require(r == 0 || r == -EINVAL);
+                if (r < 0)
+                        fuzz_require(t.start == 5 && t.end == 4);
+                else
+                        fuzz_require(t.by_id ? t.id[0] != '\0' : t.start <= t.end);
+        }
 
         r = mf_format_parse(text, &f);
         fuzz_require(r == 0 || r == -EBADMSG);
