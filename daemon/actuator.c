@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns bringing a block online: the one state write, and the pure online_outcome() that says what the
  * kernel's answer means. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -11,6 +12,7 @@ static const char *const online_result_table[_ONLINE_RESULT_MAX] = {
         [ONLINE_ALREADY] = "already",
         [ONLINE_BY_OTHER] = "by-other",
         [ONLINE_FAILED] = "failed",
+        [ONLINE_POISONED] = "poisoned",
 };
 
 const char *online_result_to_string(OnlineResult r) {
@@ -27,7 +29,7 @@ OnlineResult online_outcome(Action want, int write_error, BlockState state_after
         if (write_error == 0)
                 return ONLINE_DONE;
         if (state_after != STATE_ONLINE)
-                return ONLINE_FAILED;
+                return write_error == -EHWPOISON ? ONLINE_POISONED : ONLINE_FAILED;
         /* The kernel answers EINVAL for an online block: another agent (or the kernel's own
          * auto-online) got there first. In our zone that is what we wanted. */
         if (zone_after == ZONE_UNKNOWN || zone_fits(want, zone_after))

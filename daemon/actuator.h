@@ -13,6 +13,7 @@ typedef enum OnlineResult {
         ONLINE_ALREADY,  /* it was already online in the zone we wanted: success */
         ONLINE_BY_OTHER, /* someone else onlined it, in another zone: left alone */
         ONLINE_FAILED,   /* still offline */
+        ONLINE_POISONED, /* still offline: the kernel (6.2+) refused with EHWPOISON, the block holds poison */
         _ONLINE_RESULT_MAX,
 } OnlineResult;
 

@@ -39,6 +39,9 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_BAD_SYSFS] = { "bad-sysfs", "dd0c8a2c88ef4a378838da46c0ccbe8b", LOG_WARNING },
         [AUDIT_CONFLICT] = { "conflict", "8bcc7a8dce444945be40d52cc6ae6aa8", LOG_WARNING },
         [AUDIT_KERNEL_AUTO_ONLINE] = { "kernel-auto-online", "9abfd29f4c324d239acf325e0bd67755", LOG_NOTICE },
+        [AUDIT_POISONED] = { "poisoned", "501b5135586d4a0bb0a415fba65c1bad", LOG_WARNING },
+        [AUDIT_QUARANTINED] = { "quarantined", "571d4dd83f034d3391438db7841a64dc", LOG_NOTICE },
+        [AUDIT_QUARANTINE_CLEARED] = { "quarantine-cleared", "a978072e8346405d9877416790633e51", LOG_NOTICE },
         [AUDIT_OFFLINE_STARTED] = { "offline-started", "3a599672804748da8c8cdeecfe990bc7", LOG_INFO },
         [AUDIT_OFFLINE_RETRY] = { "offline-retry", "e5fa4e2f739c450880f8df52d53a055b", LOG_WARNING },
         [AUDIT_OFFLINED] = { "offlined", "e799019adac84a09a5294dba11e68c6d", LOG_INFO },
@@ -130,8 +133,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
 
         if (use_journal) {
                 /* Fixed-size iovecs on the stack: nothing to allocate on the event path. */
-                char v[14][600];
-                struct iovec iov[14];
+                char v[20][600];
+                struct iovec iov[20];
                 int n = 0;
 
 #define ADD(fmtstr, val)                                                                       \
@@ -158,6 +161,12 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
                 ADD("ERRNO=%s", err);
                 ADD("MEMHPD_AGENT=%s", f->agent);
                 ADD("MEMHPD_FILE=%s", f->file);
+                ADD("MEMHPD_RANGE=%s", f->range);
+                ADD("MEMHPD_REASON=%s", f->reason);
+                ADD("MEMHPD_PFN=%s", f->pfn);
+                ADD("MEMHPD_PAGE_TYPE=%s", f->page_type);
+                ADD("MEMHPD_MF_RESULT=%s", f->mf_result);
+                ADD("MEMHPD_CALLER=%s", f->caller);
 #undef ADD
                 if (sd_journal_sendv(iov, n) >= 0)
                         return;
@@ -178,6 +187,12 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
         append_field(line, sizeof(line), &len, "errno", err[0] ? err : NULL);
         append_field(line, sizeof(line), &len, "agent", f->agent);
         append_field(line, sizeof(line), &len, "file", f->file);
+        append_field(line, sizeof(line), &len, "range", f->range);
+        append_field(line, sizeof(line), &len, "reason", f->reason);
+        append_field(line, sizeof(line), &len, "pfn", f->pfn);
+        append_field(line, sizeof(line), &len, "page_type", f->page_type);
+        append_field(line, sizeof(line), &len, "mf_result", f->mf_result);
+        append_field(line, sizeof(line), &len, "caller", f->caller);
         if (len + 2 < sizeof(line)) {
                 line[len++] = ']';
                 line[len++] = '\n';

@@ -33,6 +33,10 @@ typedef enum AuditEvent {
         AUDIT_BAD_SYSFS,
         AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c, agents.c) */
         AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
+        /* poison.c, quarantine.c */
+        AUDIT_POISONED,           /* a page of a block was found poisoned; the block is quarantined */
+        AUDIT_QUARANTINED,        /* memhpd refused to online a quarantined block */
+        AUDIT_QUARANTINE_CLEARED, /* an administrator cleared quarantined ranges */
         /* offline-worker.c and drain.c */
         AUDIT_OFFLINE_STARTED,    /* one attempt to offline a block began */
         AUDIT_OFFLINE_RETRY,      /* an attempt failed (EBUSY, timeout); another follows after a back-off */
@@ -56,6 +60,13 @@ typedef struct AuditFields {
         int error;           /* errno, 0 for none */
         const char *agent;   /* conflict: kernel, cmdline, udev, daxctl */
         const char *file;    /* conflict: where that agent is configured, "PATH" or "PATH:LINE" */
+        /* poison.c, quarantine.c */
+        const char *range;   /* a physical range "0xSTART-0xEND" */
+        const char *reason;  /* why it is quarantined: memory-failure, ehwpoison, kpageflags, ... */
+        const char *pfn;     /* the poisoned page frame, "0x..." */
+        const char *page_type; /* memory_failure_event's type, as the kernel names it */
+        const char *mf_result; /* memory_failure_event's result: Ignored, Failed, Delayed, Recovered */
+        const char *caller;  /* who asked through the control channel: "uid=0 pid=123 comm=memhpctl" */
 } AuditFields;
 
 #define AUDIT_FIELDS_INIT { .block = -1, .node = -1 }

@@ -16,6 +16,7 @@
 #include "bus-inspect.h"
 #include "bus.h"
 #include "drain-bus.h"
+#include "quarantine-bus.h"
 #include "log.h"
 #include "manager.h"
 #include "reload.h"
@@ -332,6 +333,12 @@ static const sd_bus_vtable bus_vtable[] = {
         P("DrainTotal", "t", drain_property_get, CHANGES),
         P("DrainBlocks", "a(uiss)", drain_property_get, CHANGES),
         P("DrainEject", "s", drain_property_get, CHANGES),
+        /* quarantine-bus.c */
+        SD_BUS_METHOD_WITH_ARGS("ListQuarantine", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("b", damaged, "s", damage, "a(ttsssuttss)", ranges),
+                                quarantine_method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClearQuarantine", SD_BUS_ARGS("s", target), SD_BUS_RESULT("u", cleared),
+                                quarantine_method_clear, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

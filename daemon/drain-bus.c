@@ -250,6 +250,11 @@ static const char *online_as_administrator(Manager *m, uint32_t index, const cha
                 *ret_error = -EBUSY;
                 return "it is not offline (going-offline or unreadable)";
         }
+        if (quarantine_contains(m->quarantine, inventory_block_start(m->inv, index), m->inv->block_size)) {
+                /* A poisoned page: never onlined again until `memhpctl quarantine clear`. */
+                *ret_error = -EHWPOISON;
+                return "it is quarantined (a poisoned page); memhpctl quarantine clear first";
+        }
         r = inventory_block_valid_zones(m->inv, index, &zones);
         if (r < 0) {
                 *ret_error = r;

@@ -8,6 +8,8 @@
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
+#include "origin.h"
+#include "poison.h"
 #include "report.h"
 #include "status.h"
 
@@ -20,6 +22,31 @@ AuditFields engine_block_fields(Manager *m, uint32_t index) {
         if (b->flags & BLOCK_CLASSIFIED)
                 f.device = device_kind_to_string(b->device);
         return f;
+}
+
+static void engine_refuse_quarantined(Manager *m, uint32_t index, AuditFields *f) {
+        const QuarantineEntry *e = quarantine_find(m->quarantine, inventory_block_start(m->inv, index), m->inv->block_size);
+        char range[48];
+
+        m->inv->blocks[index].flags |= BLOCK_REDECIDE; /* decided again when the quarantine is cleared */
+        inventory_block_set_origin(m->inv, index, ORIGIN_QUARANTINED, NULL, 0);
+        if (m->opts.dry_run && m->opts.once && report_plan_set(&m->plan, m->inv->n_blocks, index, ACTION_LEAVE_OFFLINE) < 0)
+                log_oom_abort();
+        f->action = action_to_string(ACTION_LEAVE_OFFLINE);
+        f->result = m->opts.dry_run ? "dry-run" : "ok";
+        if (e) {
+                snprintf(range, sizeof(range), "0x%" PRIx64 "-0x%" PRIx64, e->start, e->end);
+                f->range = range;
+                f->reason = quarantine_reason_to_string(e->reason);
+                audit_record(AUDIT_QUARANTINED, f, "left memory%" PRIu32 " offline: it is quarantined (%s, %s), "
+                             "whatever the policies say; \"memhpctl quarantine clear\" ends that", index, range,
+                             f->reason);
+        } else {
+                f->reason = "damaged";
+                audit_record(AUDIT_QUARANTINED, f, "left memory%" PRIu32 " offline: the quarantine is damaged (%s), "
+                             "so memhpd onlines no block until an administrator clears it", index,
+                             m->quarantine->damage[0] ? m->quarantine->damage : "see the log");
+        }
 }
 
 BlockFacts engine_block_facts(Manager *m, uint32_t index) {
@@ -47,6 +74,12 @@ void engine_decide(Manager *m, uint32_t index) {
 
         b->flags |= BLOCK_DECIDED;
         b->flags &= ~BLOCK_REDECIDE;
+
+        /* Whatever the policies say: a quarantined block held poison (poison.c, quarantine.h). */
+        if (quarantine_contains(m->quarantine, facts.start, facts.size)) {
+                engine_refuse_quarantined(m, index, &f);
+                return;
+        }
 
         r = inventory_block_valid_zones(m->inv, index, &facts.zones);
         if (r < 0) {
@@ -128,6 +161,17 @@ void engine_decide(Manager *m, uint32_t index) {
                                      "memory%" PRIu32 " was onlined by someone else, in zone %s; leaving it there",
                                      index, zone_to_string(zone));
                 }
+                break;
+        case ONLINE_POISONED:
+                /* 6.2+: the block holds a hard-poisoned or soft-offlined page. Quarantined for good: the
+                 * kernel forgets once the block is removed. */
+                m->n_failed++;
+                f.result = "failed";
+                f.error = err;
+                audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %m; it holds "
+                             "poisoned pages", index, f.zone);
+                (void) poison_block(m, index, QUARANTINE_REASON_EHWPOISON, UINT64_MAX, NULL);
+                b->flags |= BLOCK_REDECIDE;
                 break;
         default:
                 m->n_failed++;

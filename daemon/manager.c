@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
+#include "poison.h"
 #include "drain.h"
 #include "offline-worker.h"
 #include "reload.h"
@@ -79,6 +80,7 @@ Manager *manager_free(Manager *m) {
         m->ownership = ownership_free(m->ownership);
         bus_stop(m);
         metrics_stop(m);
+        poison_stop(m);
         drain_free(m);
         offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
         uevent_monitor_stop(m);
@@ -103,6 +105,8 @@ int manager_coldplug(Manager *m) {
         int r;
 
         (void) kept_offline_load(m); /* logged; the scan goes on with what could be read */
+        if (poison_load_quarantine(m) == -ENOMEM) /* anything else is logged and fails closed */
+                log_oom_abort();
         r = block_events_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
@@ -189,9 +193,13 @@ int manager_run(Manager *m) {
         r = uevent_monitor_start(m);
         if (r < 0)
                 return r;
+        r = poison_start(m); /* before the scan: a poisoned block is not onlined meanwhile */
+        if (r < 0)
+                return r;
         r = manager_coldplug(m);
         if (r < 0)
                 return r;
+        (void) poison_scan_kpageflags(m);
 
         /* The control channel, before READY=1: a client started after memhpd finds the socket. */
         r = bus_start(m);

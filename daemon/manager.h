@@ -9,6 +9,7 @@
 #include "inventory.h"
 #include "ownership.h"
 #include "policy.h"
+#include "quarantine.h"
 #include "report.h"
 #include "settings.h"
 #include "settle.h"
@@ -56,6 +57,9 @@ typedef struct Manager {
 
         /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
         struct Metrics *metrics;
+        /* poison.c, quarantine.c: ranges never onlined again, and the memory-failure events in. */
+        Quarantine *quarantine;
+        struct Poison *poison;   /* NULL when memory_failure_event cannot be read */
 
         /* offline-worker.c, drain.c: offline jobs, the drain in progress, and the blocks the
          * administrator took offline as saved by an earlier instance (sorted, like kept_offline) */

@@ -12,3 +12,5 @@ int verb_log(sd_bus *bus, int argc, char **argv);
 int verb_drain(sd_bus *bus, int argc, char **argv);
 int verb_online(sd_bus *bus, int argc, char **argv);
 int verb_offline(sd_bus *bus, int argc, char **argv);
+/* memhpctl-quarantine.c: list the quarantine, or clear TARGET (root). */
+int verb_quarantine(sd_bus *bus, int argc, char **argv);

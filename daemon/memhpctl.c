@@ -355,6 +355,7 @@ static const Verb verbs[] = {
         { "drain", 1, 1, true, verb_drain },
         { "online", 1, DRAIN_BUS_BLOCKS_MAX, true, verb_online },
         { "offline", 1, DRAIN_BUS_BLOCKS_MAX, true, verb_offline },
+        { "quarantine", 0, 2, true, verb_quarantine },
 };
 
 static void help(void) {
@@ -370,7 +371,9 @@ static void help(void) {
                "  drain TARGET        Offline every block of a node (node1), blocks (memory40-47) or\n"
                "                      device (PNP0C80:03, dax0.0) and keep them offline (root)\n"
                "  offline BLOCK...    Offline blocks and keep them offline (root)\n"
-               "  online BLOCK...     Online blocks, movable where the kernel allows (root)\n\n"
+               "  online BLOCK...     Online blocks, movable where the kernel allows (root)\n"
+               "  quarantine [list]   Physical ranges memhpd never onlines again (poisoned pages)\n"
+               "  quarantine clear TARGET  Clear all, memoryN[-M], 0xSTART-0xEND or a device (root)\n\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"

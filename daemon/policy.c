@@ -35,6 +35,15 @@ static const char *const fallback_table[_FALLBACK_MAX] = {
         [FALLBACK_MOVABLE] = "movable",
 };
 
+static const char *const poison_action_table[_POISON_ACTION_MAX] = {
+        [POISON_ACTION_KEEP] = "keep",
+        [POISON_ACTION_OFFLINE] = "offline",
+};
+
+const char *poison_action_to_string(PoisonAction a) {
+        return a >= 0 && a < _POISON_ACTION_MAX ? poison_action_table[a] : "invalid";
+}
+
 static const char *const action_table[_ACTION_MAX] = {
         [ACTION_ONLINE_MOVABLE] = "online_movable",
         [ACTION_ONLINE_KERNEL] = "online_kernel",
@@ -232,6 +241,29 @@ static int parse_ratio(const char *value, void *data, char *err, size_t err_size
         return 0;
 }
 
+static int parse_poison_action(const char *value, void *data, char *err, size_t err_size) {
+        int r = lookup(poison_action_table, _POISON_ACTION_MAX, value, err, err_size, "action");
+        if (r < 0)
+                return r;
+        *(PoisonAction *) data = r;
+        return 0;
+}
+
+static int parse_poison_threshold(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, poison_threshold));
+        uint64_t v;
+
+        if (conf_parse_number(value, strlen(value), CONF_UNIT_NONE, &v) < 0 || v < 1 ||
+            v > POLICY_POISON_THRESHOLD_MAX) {
+                snprintf(err, err_size, "expected a number of poisoned pages from 1 to %d",
+                         POLICY_POISON_THRESHOLD_MAX);
+                return -EINVAL;
+        }
+        p->poison_threshold = (unsigned) v;
+        p->poison_threshold_set = true;
+        return 0;
+}
+
 static const ConfKey policy_keys[] = {
         { "Match", "Device", parse_devices, offsetof(Policy, devices) },
         { "Match", "Node", parse_nodes, offsetof(Policy, nodes) },
@@ -241,6 +273,8 @@ static const ConfKey policy_keys[] = {
         { "Online", "MaxMovableRatio", parse_ratio, offsetof(Policy, max_movable_ratio) },
         { "Online", "When", parse_when, offsetof(Policy, when) },
         { "Online", "ZoneFallback", parse_fallback, offsetof(Policy, fallback) },
+        { "Poison", "Action", parse_poison_action, offsetof(Policy, poison_action) },
+        { "Poison", "Threshold", parse_poison_threshold, offsetof(Policy, poison_threshold) },
         {}
 };
 
@@ -255,6 +289,11 @@ static int policy_section(const char *section, unsigned line, void *target) {
         if (strcmp(section, "Online") == 0) {
                 if (!p->online_line)
                         p->online_line = line;
+                return 0;
+        }
+        if (strcmp(section, "Poison") == 0) {
+                if (!p->poison_line)
+                        p->poison_line = line;
                 return 0;
         }
         return -EINVAL;
@@ -274,6 +313,8 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 .max_movable_ratio = POLICY_DEFAULT_RATIO,
                 .when = WHEN_IMMEDIATE,
                 .fallback = FALLBACK_OFFLINE,
+                .poison_action = POISON_ACTION_KEEP,
+                .poison_threshold = 1,
         };
         int r;
 
@@ -282,7 +323,7 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 log_oom_abort();
 
         /* Cross-field checks: say what would silently do nothing. */
-        if (!p.match_line && !p.online_line) {
+        if (!p.match_line && !p.online_line && !p.poison_line) {
                 conf_errors_addf(errors, path, 0, "no [Match] or [Online] section; an empty policy file is a mistake "
                                                   "(mask a vendor file with a symlink to /dev/null)");
                 r++;
@@ -303,11 +344,16 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                                  fallback_table[p.fallback]);
                 r++;
         }
+        if (p.poison_threshold_set && p.poison_action != POISON_ACTION_OFFLINE) {
+                conf_errors_addf(errors, path, p.poison_line, "Threshold= only applies to Action=offline, not Action=%s",
+                                 poison_action_to_string(p.poison_action));
+                r++;
+        }
         if (r > 0) {
                 policy_done(&p);
                 return -EINVAL;
         }
-        p.line = p.match_line ?: p.online_line;
+        p.line = p.match_line ?: p.online_line ?: p.poison_line;
         p.path = strdup(path);
         if (!p.path)
                 log_oom_abort();

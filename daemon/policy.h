@@ -44,6 +44,14 @@ typedef enum ZoneFallback {
         _FALLBACK_MAX,
 } ZoneFallback;
 
+typedef enum PoisonAction {
+        POISON_ACTION_KEEP,    /* leave a poisoned block online; it stays quarantined once offline */
+        POISON_ACTION_OFFLINE, /* drain it through the offline engine */
+        _POISON_ACTION_MAX,
+} PoisonAction;
+
+#define POLICY_POISON_THRESHOLD_MAX 1000000
+
 typedef struct Policy {
         char *path;            /* as shown to the user, e.g. /etc/memhpd/policies.d/50-x.policy */
         unsigned line;         /* the [Match] line (or the first section if there is no [Match]) */
@@ -56,6 +64,11 @@ typedef struct Policy {
         ZoneFallback fallback;
         bool fallback_set;
         unsigned match_line, online_line;
+        /* [Poison] (poison.c) */
+        PoisonAction poison_action;
+        unsigned poison_threshold;  /* poisoned pages in the block before Action= applies (default 1) */
+        bool poison_threshold_set;
+        unsigned poison_line;
 } Policy;
 
 typedef struct PolicySet {
@@ -128,6 +141,7 @@ void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret);
 const char *action_to_string(Action a);           /* online_movable, online_kernel, none */
 const char *zone_target_to_string(ZoneTarget t);
 const char *when_to_string(When w);
+const char *poison_action_to_string(PoisonAction a);
 
 /* Exposed for the unit tests. */
 int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList *list, char *err, size_t err_size);

@@ -21,6 +21,7 @@ HARNESSES=(
         iomem
         zoneinfo
         uevent
+        poison
         drain-target
 )
 

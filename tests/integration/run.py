@@ -1335,6 +1335,233 @@ def scenario_metrics(s):
     check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative buckets")
     check(samples[("memhpd_hotadd_online_latency_seconds_sum", ())] > 0, "latency sum")
     return d
+# ---------------------------------------------------------------------------------------- poison
+TRACEFS = "sys/kernel/tracing"
+INSTANCE = TRACEFS + "/instances/memhpd"
+EVENT = INSTANCE + "/events/ras/memory_failure_event"
+QUARANTINE = "var/lib/memhpd/quarantine"
+FORMATS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tracefs")
+
+
+def fake_tracefs(root, kernel="6.12"):
+    """A tracefs with memhpd's instance already there (mkdir answers EEXIST, as for an instance left by a
+    crash) and trace_pipe a FIFO the test writes event lines into."""
+    with open(os.path.join(FORMATS, f"memory_failure_event-{kernel}.format")) as f:
+        write(root, EVENT + "/format", f.read())
+    write(root, EVENT + "/enable", "0\n")
+    os.mkfifo(os.path.join(root, INSTANCE, "trace_pipe"))
+
+
+class TracePipe:
+    def __init__(self, root):
+        self.fd = os.open(os.path.join(root, INSTANCE, "trace_pipe"), os.O_WRONLY | os.O_NONBLOCK)
+
+    def event(self, pfn, type_="free buddy page", result="Recovered"):
+        self.line(f"              sh-108     [001] .....     7.372568: memory_failure_event: pfn {pfn:#x}: "
+                  f"recovery action for {type_}: {result}")
+
+    def line(self, text):
+        os.write(self.fd, (text + "\n").encode())
+
+    def close(self):
+        os.close(self.fd)
+
+
+def quarantine_text(root):
+    p = os.path.join(root, QUARANTINE)
+    return open(p).read() if os.path.exists(p) else None
+
+
+PFN67 = 67 * (0x8000000 // 4096) + 0x123     # a page of memory67 (128 MiB blocks, 4 KiB pages)
+
+
+def scenario_poison(s):
+    """A memory_failure_event from the private tracefs instance quarantines the page's block (file under
+    var/lib/memhpd, one 'poisoned' record); garbage lines are ignored; the event is disabled at stop; kill -9
+    and a restart keep the block offline ('quarantined'), while other blocks are still onlined."""
+    fake_tracefs(s.root)
+    d = s.start()
+    check(rd(s.root, EVENT + "/enable") == "1", "the event is enabled in memhpd's instance")
+    s.wait_all_online([67])
+    pipe = TracePipe(s.root)
+    pipe.line("garbage that is no event")
+    pipe.line("x: memory_failure_event: pfn zz: recovery action for a: b")
+    pipe.event(PFN67)
+    rec = d.wait_record(lambda r: r["event"] == "poisoned", "the poisoned record")
+    check(rec.get("block") == "67" and rec.get("pfn") == hex(PFN67) and rec.get("page_type") == "free_buddy_page"
+          and rec.get("mf_result") == "Recovered" and rec.get("reason") == "memory-failure"
+          and rec.get("range") == "0x218000000-0x21fffffff" and rec.get("result") == "ok", rec)
+    q = quarantine_text(s.root)
+    check(q and "\n0x218000000-0x21fffffff device=acpi-dimm id=PNP0C80:00" in q and f"pfn={PFN67:#x}" in q
+          and "reason=memory-failure" in q, f"quarantine file: {q}")
+    check("Cannot parse a memory_failure_event line" in d.text(), "the bad event line is said")
+    # A second page of the same block: counted, still one range.
+    pipe.event(PFN67 + 5, "dirty LRU page", "Delayed")
+    d.wait_record(lambda r: r["event"] == "poisoned" and r.get("result") == "already", "the second page")
+    q = quarantine_text(s.root)
+    check(q.count("0x218000000-") == 1 and "pages=2" in q, q)
+    # Other blocks are still onlined.
+    s.marker(1000)
+    pipe.close()
+
+    # kill -9, the block goes offline (someone drains it), restart: the quarantine holds.
+    d.proc.kill()
+    d.proc.wait()
+    s.kernel.write(67, "state", "offline")
+    s.kernel.write(67, "valid_zones", "Normal Movable")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "quarantined", "the quarantined record")
+    check(rec.get("block") == "67" and rec.get("reason") == "memory-failure" and rec.get("action") == "none", rec)
+    check(s.kernel.read(67, "state") == "offline", "memory67 stays offline")
+    check(not s.onlined(67), "memory67 not onlined")
+    s.marker(1001)
+    check(d.stop() == 0, "clean stop")
+    check(rd(s.root, EVENT + "/enable") == "0", "the event is disabled at stop")
+
+
+def fake_kpageflags(root, pfn, kb=4):
+    """/proc/kpageflags with KPF_HWPOISON (bit 19) at 'pfn' (a sparse file, 8 bytes a page), and
+    /proc/meminfo's HardwareCorrupted at 'kb'."""
+    with open(os.path.join(root, "proc/meminfo")) as f:
+        text = f.read()
+    write(root, "proc/meminfo", re.sub(r"HardwareCorrupted:\s+\d+ kB", f"HardwareCorrupted:   {kb} kB", text))
+    with open(os.path.join(root, "proc/kpageflags"), "wb") as f:
+        f.seek(pfn * 8)
+        f.write((1 << 19 | 1 << 5).to_bytes(8, "little"))   # HWPOISON, LRU
+        f.seek((pfn + 1000) * 8)
+        f.write((1 << 5).to_bytes(8, "little"))
+
+
+def scenario_poison_scan(s):
+    """Soft-offlined pages fire no event: at start, with HardwareCorrupted > 0, /proc/kpageflags is scanned
+    over the online hot-added blocks and memory67's poisoned page quarantines it (reason kpageflags);
+    with HardwareCorrupted 0 nothing is read."""
+    fake_kpageflags(s.root, PFN67, kb=0)
+    d = s.start()
+    s.wait_all_online([67])
+    check("in /proc/kpageflags in" not in d.text(), "HardwareCorrupted 0: no scan")
+    check(d.stop() == 0, "clean stop")
+    fake_kpageflags(s.root, PFN67, kb=4)
+    d = restart(s)
+    rec = d.wait_record(lambda r: r["event"] == "poisoned", "the poisoned record of the scan")
+    check(rec.get("block") == "67" and rec.get("reason") == "kpageflags" and rec.get("pfn") == hex(PFN67), rec)
+    check(re.search(r"scanned [1-9]\d* online hot-added blocks? in /proc/kpageflags in \d+ ms, 1 newly quarantined", d.text()),
+          d.text())
+    check("reason=kpageflags" in quarantine_text(s.root), quarantine_text(s.root))
+    check(d.stop() == 0, "clean stop")
+
+
+def scenario_poison_damaged(s):
+    """A damaged quarantine file fails closed: kept aside, no hot-added block onlined ('quarantined',
+    reason=damaged), and a restart remembers it; a bad field keeps its range only. Without tracefs memhpd
+    says so once and keeps onlining."""
+    write(s.root, QUARANTINE, "0x218000000-0x21fffffff reason=memory-failure\n&&& not a range\n")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "quarantined", "a quarantined record")
+    check(rec.get("block") == "67" and rec.get("reason") == "memory-failure", rec)
+    s.kernel.add_block(1000, node=0)
+    rec = d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "1000", "memory1000 refused")
+    check(rec.get("reason") == "damaged" and "quarantine is damaged (line 2" in rec["_line"], rec)
+    check(s.kernel.read(1000, "state") == "offline", "memory1000 left offline")
+    check("/var/lib/memhpd/quarantine is damaged: line 2 does not start with a range" in d.text(), d.text())
+    kept = [n for n in os.listdir(os.path.join(s.root, "var/lib/memhpd")) if n.startswith("quarantine.damaged-")]
+    check(len(kept) == 1, f"damaged file kept aside: {kept}")
+    check("&&& not a range" in open(os.path.join(s.root, "var/lib/memhpd", kept[0])).read(), "kept verbatim")
+    check("!damaged" in quarantine_text(s.root), "unbounded persisted")
+    check("tracefs is not mounted" in d.text() and d.text().count("memory failures are not watched") == 1,
+          "missing tracefs said once")
+    d.proc.kill()
+    d.proc.wait()
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "1000" and r.get("reason") == "damaged",
+                  "still refused after a restart")
+    check(d.stop() == 0, "clean stop")
+
+    # Only a bad field: that range stays quarantined, nothing else is.
+    write(s.root, QUARANTINE, "0x1f40000000-0x1f47ffffff reason=memory-failure colour=red\n")
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "1000", "memory1000 refused")
+    check(rec.get("reason") == "unknown" and rec.get("range") == "0x1f40000000-0x1f47ffffff", rec)
+    s.wait_all_online([67])
+    check(d.stop() == 0, "clean stop")
+
+
+def scenario_poison_offline(s):
+    """[Poison] Action=offline Threshold=2: the first poisoned page quarantines memory67 and leaves it online;
+    the second takes it offline through the offline engine (its records); it is never onlined again,
+    also after a restart; other blocks are still onlined."""
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", MOVABLE + "\n[Poison]\nAction=offline\nThreshold=2\n")
+    fake_tracefs(s.root)
+    d = s.start()
+    s.wait_all_online([67])
+    pipe = TracePipe(s.root)
+    pipe.event(PFN67)
+    d.wait_record(lambda r: r["event"] == "poisoned" and r.get("result") == "ok", "the first poisoned record")
+    check("1 of Threshold=2 poisoned pages" in d.text(), d.text())
+    check(s.kernel.read(67, "state") == "online", "below the threshold: still online")
+    pipe.event(PFN67 + 1)
+    rec = d.wait_record(lambda r: r["event"] == "offlined" and r.get("block") == "67", "memory67 offlined")
+    check(s.kernel.read(67, "state") == "offline", "memory67 offline")
+    check(any(r["event"] == "offline-started" and r.get("block") == "67" for r in d.records()), "the attempt recorded")
+    pipe.close()
+    s.marker(1000)
+    d.proc.kill()
+    d.proc.wait()
+    d = s.start()
+    s.marker(1001)
+    check(s.kernel.read(67, "state") == "offline" and not s.onlined(67), "memory67 stays offline after a restart")
+    check(events(d, "quarantined", block="67"), "...because it is quarantined:\n" + d.text())
+    check(d.stop() == 0, "clean stop")
+
+
+def scenario_quarantine_ctl(s):
+    """memhpctl quarantine list shows what the file holds; clear TARGET (root) removes it, is audited with
+    who asked, and the offline block is decided again (onlined); bad targets and non-root are refused."""
+    write(s.root, QUARANTINE, "0x218000000-0x21fffffff device=acpi-dimm id=PNP0C80:00 reason=memory-failure "
+                              "pfn=0x218123 pages=2 type=free_buddy_page result=Recovered time=1764700000\n"
+                              "0x1f40000000-0x1f47ffffff reason=ehwpoison time=1764700001\n")
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "quarantined" and r.get("block") == "67", "memory67 refused")
+    run67 = [r for r in ctl_json(s)["memory"] if r["block"] == "67"]
+    check(run67 and run67[0].get("decided_by") == "quarantined", f"memhpctl status: {run67}")
+    rc, out, err = ctl(s, "quarantine")
+    check(rc == 0, f"list: {rc} {err}")
+    lines = out.splitlines()
+    check(lines[0].startswith("RANGE") and len(lines) == 3, out)
+    check("0x218000000-0x21fffffff" in lines[1] and "memory67 " in lines[1] and "PNP0C80:00" in lines[1]
+          and "memory-failure" in lines[1] and " 2 " in lines[1] and "0x218123" in lines[1]
+          and "2025-12-02" in lines[1] and "free_buddy_page/Recovered" in lines[1], lines[1])
+    check("memory1000 " in lines[2] and "ehwpoison" in lines[2], lines[2])
+    rc, out2, _ = ctl(s, "quarantine", "list")
+    check(rc == 0 and out2 == out, "list is the default")
+
+    for bad in ("memory", "0x10", "a=b", "memory5-2"):
+        rc, _, err = ctl(s, "quarantine", "clear", bad)
+        check(rc == 1 and "is not a quarantine target" in err, f"clear {bad}: {rc} {err}")
+    rc, _, err = ctl(s, "quarantine", "clear")
+    check(rc == 2, f"clear without a target: {rc} {err}")
+    rc, _, err = ctl(s, "quarantine", "frobnicate")
+    check(rc == 2 and "expected list or clear" in err, err)
+    rc, out, _ = ctl(s, "quarantine", "clear", "memory5")
+    check(rc == 1 and "Nothing quarantined matches memory5" in out, out)
+    rc, _, err = ctl(s, "quarantine", "clear", "memory67", user=65534)
+    check(rc == 4 and "Permission denied" in err, f"as nobody: {rc} {err}")
+
+    rc, out, err = ctl(s, "quarantine", "clear", "PNP0C80:00")
+    check(rc == 0 and "Cleared PNP0C80:00" in out, f"{rc} {out} {err}")
+    rec = d.wait_record(lambda r: r["event"] == "quarantine-cleared" and r.get("result") == "ok", "the cleared record")
+    check(rec.get("caller", "").startswith("uid=0") and "memhpctl" in rec.get("caller", ""), rec)
+    s.wait_all_online([67])
+    d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "67", "memory67 decided again: onlined")
+    q = quarantine_text(s.root)
+    check("0x218000000" not in q and "0x1f40000000" in q, q)
+    rc, out, _ = ctl(s, "quarantine")
+    check(rc == 0 and "memory67 " not in out and "memory1000 " in out, out)
+    rc, out, _ = ctl(s, "quarantine", "clear", "all")
+    check(rc == 0, out)
+    check("0x1f40000000" not in quarantine_text(s.root), "all cleared")
+    rc, out, _ = ctl(s, "quarantine")
+    check(rc == 0 and "Nothing is quarantined." in out, out)
 
 
 # ---------------------------------------------------- offline engine and drains (offline-worker.c, drain.c)

@@ -53,7 +53,23 @@ START_TEST(outcome_failed) {
         ck_assert_str_eq(online_result_to_string(ONLINE_ALREADY), "already");
         ck_assert_str_eq(online_result_to_string(ONLINE_BY_OTHER), "by-other");
         ck_assert_str_eq(online_result_to_string(ONLINE_FAILED), "failed");
+        ck_assert_str_eq(online_result_to_string(ONLINE_POISONED), "poisoned");
         ck_assert_str_eq(online_result_to_string(_ONLINE_RESULT_MAX), "invalid");
+}
+END_TEST
+
+/* 6.2+ refuses to online a block holding a hard-poisoned or soft-offlined page with EHWPOISON: that is
+ * poison (the engine quarantines the block), not a plain failure; a block someone else onlined after
+ * all is still theirs. */
+START_TEST(outcome_poisoned) {
+        for (int z = 0; z < _ZONE_MAX; z++) {
+                ck_assert_int_eq(online_outcome(ACTION_ONLINE_MOVABLE, -EHWPOISON, STATE_OFFLINE, z), ONLINE_POISONED);
+                ck_assert_int_eq(online_outcome(ACTION_ONLINE_KERNEL, -EHWPOISON, STATE_OFFLINE, z), ONLINE_POISONED);
+                ck_assert_int_eq(online_outcome(ACTION_ONLINE_KERNEL, -EHWPOISON, STATE_UNKNOWN, z), ONLINE_POISONED);
+        }
+        ck_assert_int_eq(online_outcome(ACTION_ONLINE_MOVABLE, -EHWPOISON, STATE_ONLINE, ZONE_MOVABLE), ONLINE_ALREADY);
+        ck_assert_int_eq(online_outcome(ACTION_ONLINE_MOVABLE, -EHWPOISON, STATE_ONLINE, ZONE_NORMAL), ONLINE_BY_OTHER);
+        ck_assert_int_eq(online_outcome(ACTION_ONLINE_MOVABLE, -EIO, STATE_OFFLINE, ZONE_UNKNOWN), ONLINE_FAILED);
 }
 END_TEST
 
@@ -158,6 +174,7 @@ static Suite *actuator_suite(void) {
         tcase_add_test(tc, outcome_already_online);
         tcase_add_test(tc, outcome_by_other);
         tcase_add_test(tc, outcome_failed);
+        tcase_add_test(tc, outcome_poisoned);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("block_online");

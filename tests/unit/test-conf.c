@@ -339,6 +339,8 @@ START_TEST(policy_too_many_ranges) {
                 ck_assert_uint_eq(p.blocks.n, POLICY_RANGES_MAX);
                 policy_done(&p);
         }
+        free(text);
+        text = NULL;
         f = open_memstream(&text, &size);
         ck_assert_ptr_nonnull(f);
         fputs("[Match]\n", f);
@@ -367,6 +369,32 @@ START_TEST(policy_cross_field_errors) {
         parse_fails("[Match]\n[Online]\nZone=movable\nZoneFallback=movable\n",
                     P ":2: ZoneFallback=movable is the same zone as Zone=");
         parse_fails("[Online]\nZone=kernel\nZoneFallback=kernel\n", P ":1: ZoneFallback=kernel is the same zone as Zone=");
+}
+END_TEST
+
+START_TEST(policy_poison_keys) {
+        Policy p;
+
+        parse_ok("[Match]\nDevice=acpi-dimm\n", &p);
+        ck_assert_int_eq(p.poison_action, POISON_ACTION_KEEP);
+        ck_assert_uint_eq(p.poison_threshold, 1);
+        policy_done(&p);
+        parse_ok("[Match]\nDevice=acpi-dimm\n[Poison]\nAction=offline\nThreshold=3\n", &p);
+        ck_assert_int_eq(p.poison_action, POISON_ACTION_OFFLINE);
+        ck_assert_uint_eq(p.poison_threshold, 3);
+        ck_assert_uint_eq(p.poison_line, 3);
+        ck_assert_uint_eq(p.line, 1);
+        policy_done(&p);
+        /* [Poison] alone is a policy too (it matches every block) */
+        parse_ok("[Poison]\nAction=keep\n", &p);
+        ck_assert_uint_eq(p.line, 1);
+        policy_done(&p);
+        parse_fails("[Poison]\nAction=offline-block\n", P ":2: Action=offline-block: unknown action, expected keep or offline");
+        parse_fails("[Poison]\nAction=offline\nThreshold=0\n",
+                    P ":3: Threshold=0: expected a number of poisoned pages from 1 to 1000000");
+        parse_fails("[Poison]\nAction=offline\nThreshold=1000001\n",
+                    P ":3: Threshold=1000001: expected a number of poisoned pages from 1 to 1000000");
+        parse_fails("[Poison]\nThreshold=2\n", P ":1: Threshold= only applies to Action=offline, not Action=keep");
 }
 END_TEST
 
@@ -1290,6 +1318,7 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, policy_too_many_ranges);
         tcase_add_test(tc, policy_cross_field_errors);
         tcase_add_test(tc, policy_empty_file);
+        tcase_add_test(tc, policy_poison_keys);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("files");

@@ -861,6 +861,103 @@ def s_delegate_fallback(ctx):
     check(knobs(vm) == orig, f"kernel knobs after SIGTERM: {knobs(vm)}, expected {orig}")
 
 
+TRACING = "/sys/kernel/tracing"
+QUARANTINE_FILE = "/var/lib/memhpd/quarantine"
+
+
+def since(vm, n, event, pred=lambda r: True):
+    """Records of 'event' after the first n records of memhpd's log."""
+    return [r for r in vm.audit()[n:] if r.get("event") == event and pred(r)]
+
+
+@scenario("poison", "hard_offline_page of a hot-added movable block: memory_failure_event -> quarantine; "
+          "restart: the quarantined offline block is not onlined, a soft-offlined page is found by the "
+          "kpageflags scan, 6.12's EHWPOISON online failure quarantines too")
+def s_poison(ctx):
+    vm = boot(ctx, Scenario(autostart=False, policies={"10-poison.policy": policy(
+        {"Device": "any"}, {"Zone": "movable"}) + "\n[Poison]\nAction=offline\n"}))
+    vm.out(f"mount -t tracefs nodev {TRACING}")
+    vm.start_memhpd()
+    vm.wait_started()
+    check("Watching ras:memory_failure_event" in vm.memhpd_log(), "memhpd watches the event:\n" + vm.memhpd_log())
+    check(vm.out(f"cat {TRACING}/instances/memhpd/events/ras/memory_failure_event/enable") == "1",
+          "the event is enabled in memhpd's own instance")
+    check(vm.out(f"cat {TRACING}/events/ras/memory_failure_event/enable") == "0",
+          "the top-level instance is left alone")
+    idx, _ = add_and_wait_blocks(vm, "dimm1", 512 * MiB)
+    wait_online(vm, idx, "the DIMM's blocks online")
+    bs = vm.block_size()
+    b_hard, b_soft, b_ctrl, b_ehw = idx[:4]
+
+    # 1. Hard poison: the event names the page; its block is quarantined at once.
+    addr = b_hard * bs + 0x123000
+    t0 = time.monotonic()
+    vm.out(f"echo {addr:#x} > /sys/devices/system/memory/hard_offline_page")
+    rec = wait_count(vm, "poisoned", 1, 30)[0]
+    ctx.note(f"poisoned record {time.monotonic() - t0:.2f}s after the hard_offline_page write (guest round trips "
+             f"included): {rec['_line']}")
+    check(rec.get("block") == str(b_hard) and rec.get("pfn") == hex(addr // 4096) and
+          rec.get("reason") == "memory-failure" and rec.get("page_type") and rec.get("mf_result"), rec)
+    q = vm.out(f"cat {QUARANTINE_FILE}")
+    check(f"{b_hard * bs:#x}-{(b_hard + 1) * bs - 1:#x} device=acpi-dimm" in q, q)
+    # Action=offline: the offline engine drains the block.
+    rec = wait_count(vm, "offlined", 1, 60, lambda r: r.get("block") == str(b_hard))[0]
+    ctx.note(f"memory{b_hard} offline {time.monotonic() - t0:.2f}s after the hard_offline_page write: {rec['_line']}")
+    check(vm.blocks()[b_hard]["state"] == "offline", "Action=offline: the block is offline")
+
+    # 2. Soft offline fires no event (measured): nothing happens while memhpd runs.
+    vm.out(f"echo {b_soft * bs + 0x5000:#x} > /sys/devices/system/memory/soft_offline_page")
+    vm.out(f"echo {b_ehw * bs + 0x7000:#x} > /sys/devices/system/memory/soft_offline_page")
+    time.sleep(2)
+    check(len(since(vm, 0, "poisoned")) == 1, "soft offline fired no event:\n" + vm.memhpd_log()[-2000:])
+
+    check(vm.stop_memhpd() == 0, "clean stop")
+    check(vm.sh(f"test -e {TRACING}/instances/memhpd")[0] != 0, "the tracefs instance is removed at stop")
+    # While memhpd is down: a clean block and one with a soft-offlined page go offline.
+    for b in (b_ctrl, b_ehw):
+        vm.out(f"echo offline > /sys/devices/system/memory/memory{b}/state")
+    n = len(vm.audit())
+    vm.start_memhpd()
+    vm.wait_started()
+    # 3. The quarantined block is not onlined; the clean one is.
+    rec = wait_count(vm, "quarantined", 1, 30, lambda r: r.get("block") == str(b_hard))[0]
+    check(rec.get("reason") == "memory-failure", rec)
+    wait_online(vm, [b_ctrl], "the clean block onlined again")
+    # 4. The start-up kpageflags scan finds the soft-offlined page of the online block.
+    rec = wait_count(vm, "poisoned", 1, 30, lambda r: r.get("block") == str(b_soft) and r.get("reason") == "kpageflags")[0]
+    check(rec.get("pfn") == hex((b_soft * bs + 0x5000) // 4096), rec)
+    # 5. The offline block with a soft-offlined page: 6.12 refuses its online with EHWPOISON and memhpd
+    #    quarantines it; 6.1 onlines it and the page's poison is gone (the hole memhpd(8) names).
+    if ctx.kernel == "6.12":
+        rec = wait_count(vm, "poisoned", 1, 30, lambda r: r.get("block") == str(b_ehw) and r.get("reason") == "ehwpoison")[0]
+        check(any(r.get("block") == str(b_ehw) and r.get("errno") == "133" for r in since(vm, n, "online-failed")),
+              "online-failed with EHWPOISON:\n" + vm.memhpd_log()[-2000:])
+        check(vm.blocks()[b_ehw]["state"] == "offline", "EHWPOISON block stays offline")
+    else:
+        wait_online(vm, [b_ehw], "6.1 onlines the block with a soft-offlined page (no way to tell)")
+    time.sleep(1)
+    blocks = vm.blocks()
+    check(blocks[b_hard]["state"] == "offline", "the quarantined block stays offline:\n" + format_blocks(blocks))
+    check(not since(vm, n, "onlined", lambda r: r.get("block") == str(b_hard)), "never onlined")
+    # The administrator cannot online it either, until the quarantine is cleared.
+    rc, out = vm.sh(f"memhpctl online memory{b_hard} 2>&1")
+    check(rc == 1 and "quarantined" in out, f"memhpctl online of the quarantined block: rc={rc}\n{out}")
+    check(vm.blocks()[b_hard]["state"] == "offline", "still offline after memhpctl online")
+    q = vm.out(f"cat {QUARANTINE_FILE}")
+    check(f"{b_soft * bs:#x}-" in q and "reason=kpageflags" in q, q)
+    ctx.note("quarantine file:\n" + q)
+    # 6. memhpctl over the private socket: list, then clear one range (audited with who asked).
+    out = vm.out("memhpctl --no-pager quarantine")
+    check(f"memory{b_hard} " in out and f"memory{b_soft} " in out and "memory-failure" in out and "kpageflags" in out,
+          out)
+    out = vm.out(f"memhpctl quarantine clear memory{b_soft}")
+    check(f"Cleared memory{b_soft}" in out, out)
+    rec = wait_count(vm, "quarantine-cleared", 1, 30)[0]
+    check("comm=memhpctl" in rec.get("caller", ""), rec)
+    check(f"{b_soft * bs:#x}-" not in vm.out(f"cat {QUARANTINE_FILE}"), "cleared from the file")
+    check_alive(vm)
+
+
 @scenario("selftest-channel", "harness self-test, not in 'all': requests keep their answers while "
           "orphans of the guest's PID 1 exit", in_all=False)
 def s_selftest_channel(ctx):
