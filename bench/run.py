@@ -140,7 +140,19 @@ def bench_scale(memhpd, cfg):
             "cpu_us_per_event": med(x["cpu_ns_per_event"] / 1000 for x in runs),
             "vmhwm_kib": max(x["vmhwm_kib"] for x in runs),
             "lost": sum(x["events_lost_records"] for x in runs), "raw": runs}
+    n = SIZES[-1]
+    log(f"MetricsFile= render+write with {n} blocks, {cfg['scan_runs'] * 4} runs")
+    out["metrics"] = scale_cmd("metrics", memhpd, tree(n), "--runs", str(cfg["scan_runs"] * 4))
     return out
+
+
+METRICS_TEXT = (
+    "MetricsFile=: `python3 bench/scale.py metrics --memhpd build/daemon/memhpd --tree TREE --runs R` builds "
+    "bench/metrics-bench.c against the build's libmemhpd-core.a, scans the tree as memhpd does and times "
+    "`metrics_write()` (snapshot, render, temp file, rename; median of R, interleaved with the baselines): "
+    "`kept_offline_save()`, memhpd's other file rewritten from a walk over every block, and the same bytes "
+    "written and renamed without rendering. The first writes also read `valid_zones` of boot blocks "
+    "(METRICS_ZONE_READS_MAX = 2048 per write), timed apart.\n")
 
 
 def bench_idle(memhpd, cfg):
@@ -533,6 +545,15 @@ def report(res, cfg, command, started, duration):
         burst_ratio = ratio(b_big["cpu_us_per_event"], b_small["cpu_us_per_event"])
         t.append(f"\nCPU per event with {SIZES[1]} vs {SIZES[0]} blocks in the tree: **{fmt(burst_ratio, '.2f')}x** "
                  "(1.0 = per-event work does not grow with the number of blocks).\n")
+        if "metrics" in sc:
+            x = sc["metrics"]
+            t += [METRICS_TEXT,
+                  "| blocks | file bytes | render+write ms | baseline: kept-offline save ms | baseline: same bytes "
+                  "written+renamed ms | first writes (zone reads) | their max ms | their total ms |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+                  f"| {x['blocks']} | {x['bytes']} | {fmt(x['write_ms'])} | {fmt(x['kept_offline_save_ms'])} | "
+                  f"{fmt(x['io_floor_ms'])} | {x['zone_writes']} | {fmt(x['zone_write_max_ms'], '.1f')} | "
+                  f"{fmt(x['zone_writes_total_ms'], '.0f')} |", ""]
         tables += t
         res["ratios_scale"] = {"scan_cpu_per_block": scan_ratio, "burst_cpu_per_event": burst_ratio}
         worst_scan = max(sc["scan"][f"{SIZES[1]}/{o}"]["wall_s"] for o in (0, SIZES[1] // 100))

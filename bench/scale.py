@@ -5,6 +5,7 @@
     python3 bench/scale.py scan  --memhpd BIN --tree DIR --offline K --runs R      (prints JSON)
     unshare --net --mount python3 bench/scale.py burst --memhpd BIN --tree DIR --blocks B --runs R
     unshare --net --mount python3 bench/scale.py idle  --memhpd BIN --tree DIR --seconds S
+    python3 bench/scale.py metrics --memhpd BIN --tree DIR --runs R   (MetricsFile= render+write)
 
 bench/run.py drives these; they are separate commands because the burst and the idle runs need
 a private network namespace (the uevents are multicast on real netlink) and the scan does not.
@@ -283,9 +284,38 @@ def cmd_idle(a):
             "vmhwm_kib": rss}
 
 
+# ---------------------------------------------------------------------------------------------
+# MetricsFile=: render+write with every block of the tree, and two baselines from the same process
+
+def build_metrics_bench(memhpd):
+    """Compile bench/metrics-bench.c against the libmemhpd-core.a of the build holding memhpd."""
+    build = os.path.dirname(os.path.dirname(memhpd))
+    lib = os.path.join(build, "daemon", "libmemhpd-core.a")
+    out = os.path.join(build, "bench-metrics")
+    src = os.path.join(HERE, "metrics-bench.c")
+    if os.path.exists(out) and os.path.getmtime(out) > max(os.path.getmtime(src), os.path.getmtime(lib)):
+        return out
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libsystemd", "libudev", "inih"],
+                           stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-I", os.path.join(HERE, "..", "daemon"), "-I", build,
+                    src, lib, "-o", out, *flags], check=True)
+    return out
+
+
+def cmd_metrics(a):
+    prepare_root(a.tree)
+    binary = build_metrics_bench(a.memhpd)
+    r = subprocess.run([binary, a.tree, str(a.runs)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True, env=clean_env())
+    shutil.rmtree(os.path.join(a.tree, "run/memhpd-bench"), ignore_errors=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{binary} {a.tree} failed ({r.returncode})")
+    return json.loads(r.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=("scan", "burst", "idle"))
+    ap.add_argument("what", choices=("scan", "burst", "idle", "metrics"))
     ap.add_argument("--memhpd", required=True)
     ap.add_argument("--tree", required=True)
     ap.add_argument("--runs", type=int, default=5)
@@ -297,7 +327,7 @@ def main():
     ap.add_argument("--default-conf", action="store_true", help="idle: no memhpd.conf at all")
     a = ap.parse_args()
     a.memhpd = os.path.abspath(a.memhpd)
-    res = {"scan": cmd_scan, "burst": cmd_burst, "idle": cmd_idle}[a.what](a)
+    res = {"scan": cmd_scan, "burst": cmd_burst, "idle": cmd_idle, "metrics": cmd_metrics}[a.what](a)
     json.dump(res, sys.stdout)
     print()
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
+#include "quarantine.h"
 
 /*
  * How long a change waits before the file is written. A DIMM's blocks are added and onlined within a
@@ -41,7 +42,9 @@ typedef struct Metrics {
          * so the one looked for is almost always at 'head'. */
         MetricsPending *pending;
         size_t head, n, alloc;
-        unsigned long long zones_read_at; /* n_rescans + 1 when the online blocks' zones were last read */
+        unsigned long long zones_read_at; /* n_rescans + 1 when the online blocks' zones were all read */
+        uint32_t zone_cursor;             /* the next block whose zone to read, since the last rescan */
+        unsigned long long zone_scan;     /* the rescan 'zone_cursor' belongs to */
         int write_error;                  /* the last failed write, said once; 0 after a good one */
 } Metrics;
 
@@ -343,23 +346,52 @@ static void on_audit_record(AuditEvent e, const AuditFields *f, void *userdata) 
         metrics_changed(m);
 }
 
+/* An online block's zone is read when something needs it: here, once, for the blocks a scan found
+ * online (boot memory); blocks onlined later have it already. At most METRICS_ZONE_READS_MAX per
+ * write; returns true if more are left (the caller writes again soon). */
+static bool metrics_read_zones(Manager *m) {
+        Metrics *mt = m->metrics;
+        unsigned reads = 0;
+
+        if (mt->zones_read_at == m->n_rescans + 1)
+                return false;
+        if (mt->zone_scan != m->n_rescans + 1) {
+                mt->zone_scan = m->n_rescans + 1;
+                mt->zone_cursor = 0;
+        }
+        for (; mt->zone_cursor < m->inv->n_blocks; mt->zone_cursor++) {
+                const Block *b = &m->inv->blocks[mt->zone_cursor];
+                if (!(b->flags & BLOCK_PRESENT) || b->state != STATE_ONLINE || b->zone != ZONE_UNKNOWN)
+                        continue;
+                if (reads++ == METRICS_ZONE_READS_MAX)
+                        return true;
+                (void) inventory_block_zone(m->inv, mt->zone_cursor);
+        }
+        mt->zones_read_at = m->n_rescans + 1;
+        return false;
+}
+
+/* Present blocks memhpd will not online: every one while the quarantine is unbounded (fail closed). */
+static uint64_t metrics_quarantined_blocks(Manager *m) {
+        uint64_t n = 0;
+
+        if (!m->quarantine)
+                return 0;
+        for (uint32_t i = 0; i < m->inv->n_blocks; i++)
+                if ((m->inv->blocks[i].flags & BLOCK_PRESENT) &&
+                    quarantine_contains(m->quarantine, inventory_block_start(m->inv, i), m->inv->block_size))
+                        n++;
+        return n;
+}
+
 static void metrics_snapshot(Manager *m, MetricsSnapshot *ret) {
         Metrics *mt = m->metrics;
 
-        /* An online block's zone is read when something needs it: here, once for the blocks a scan found
-         * online (boot memory); blocks onlined later have it already. */
-        if (mt->zones_read_at != m->n_rescans + 1) {
-                for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
-                        const Block *b = &m->inv->blocks[i];
-                        if ((b->flags & BLOCK_PRESENT) && b->state == STATE_ONLINE && b->zone == ZONE_UNKNOWN)
-                                (void) inventory_block_zone(m->inv, i);
-                }
-                mt->zones_read_at = m->n_rescans + 1;
-        }
         *ret = (MetricsSnapshot) {
                 .blocks = m->inv->blocks,
                 .n_blocks = m->inv->n_blocks,
                 .block_size = m->inv->block_size,
+                .quarantined_blocks = metrics_quarantined_blocks(m),
                 .policies = m->policies.n,
                 .config_ok = m->config_ok,
                 .latency = &mt->latency,
@@ -380,6 +412,7 @@ int metrics_write(Manager *m) {
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         const char *name = strrchr(path, '/');
         MetricsSnapshot s;
+        bool more;
         FILE *f;
         int r;
 
@@ -413,6 +446,7 @@ int metrics_write(Manager *m) {
                 return r;
         }
         fd = -EBADF;
+        more = metrics_read_zones(m);
         metrics_snapshot(m, &s);
         r = metrics_render(&s, f);
         if (fflush(f) != 0 && r == 0)
@@ -425,6 +459,8 @@ int metrics_write(Manager *m) {
                 r = -errno;
         if (r < 0)
                 (void) unlinkat(dfd, tmp, 0);
+        else if (more)
+                metrics_changed(m); /* the zones of more boot blocks, in the next write */
         return r;
 }
 

@@ -1243,6 +1243,15 @@ def scenario_metrics(s):
     on; once the directory is writable the file comes back, and after a burst it equals the tree."""
     path = os.path.join(s.root, METRICS_FILE.lstrip("/"))
     mdir = os.path.dirname(path)
+    # More boot blocks than memhpd reads the zones of in one write (METRICS_ZONE_READS_MAX, 2048).
+    for i in range(20000, 22100):
+        s.kernel.add_block(i, node=0, state="online", zones="Normal", dimm=False, uevent=False)
+    # An offline block in the quarantine (quarantine.h): never onlined, counted as quarantined.
+    q = 30000
+    s.kernel.add_block(q, node=0, uevent=False)
+    write(s.root, "var/lib/memhpd/quarantine",
+          f"0x{q << 27:x}-0x{((q + 1) << 27) - 1:x} device=acpi-dimm id=PNP0C80:00 reason=memory-failure "
+          "pfn=0x1 pages=1 type=free_buddy_page result=Recovered time=1764700000\n")
     d = s.start()
     s.wait_all_online([67])  # the snapshot's offline block, onlined by the start-up scan
 
@@ -1283,6 +1292,19 @@ def scenario_metrics(s):
         subprocess.run(["umount", mdir], check=True)
     check(d.proc.poll() is None, "memhpd runs on")
 
+    # Writable: one change, and without any other the next writes learn every boot block's zone.
+    s.marker(4300)
+    end = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            with open(path) as f:
+                text = f.read()
+            if text and 'zone="unknown"' not in text:
+                break
+        time.sleep(0.1)
+    check(text and 'zone="unknown"' not in text, f"zones still unknown:\n{text}")
+
     # Writable again: a burst over two nodes, then the file equals the tree.
     t0 = time.monotonic()
     burst0, burst1 = range(8192, 8192 + 384), range(12288, 12288 + 128)
@@ -1318,14 +1340,15 @@ def scenario_metrics(s):
             check(samples[("memhpd_memory_bytes", labels)] == v * size, f"bytes of {labels}")
     dimm = sum(v for (n, labels), v in samples.items()
                if n == "memhpd_memory_blocks" and dict(labels)["device"] == "acpi-dimm")
-    added = 4 + 1 + 8 + 1 + len(burst0) + len(burst1) + 1
+    added = 4 + 1 + 8 + 1 + 1 + len(burst0) + len(burst1) + 1
     check(dimm >= added, f"acpi-dimm blocks {dimm} < {added}")
     onlined = [r for r in d.records() if r["event"] == "onlined"]
     check(samples[("memhpd_blocks_onlined_total", ())] == len(onlined),
           f"onlined_total {samples[('memhpd_blocks_onlined_total', ())]} != {len(onlined)} records")
     check(samples[("memhpd_online_failures_total", ())] == 0, "no failures")
     check(samples[("memhpd_events_lost_total", ())] == 0, "no events lost")
-    check(samples[("memhpd_quarantined_blocks", ())] == 0, "nothing quarantined")
+    check(samples[("memhpd_quarantined_blocks", ())] == 1, "memory30000 quarantined")
+    check(s.kernel.read(q, "state") == "offline", "the quarantined block stays offline")
     # Every hot-added block is in the histogram (the one onlined at the start-up scan is not a hot-add).
     hist = samples[("memhpd_hotadd_online_latency_seconds_count", ())]
     check(hist == added, f"latency count {hist} != {added} hot-added blocks")

@@ -1094,7 +1094,7 @@ def s_demo(ctx):
 
 
 # ---------------------------------------------------------------------------------------------
-# Layer 4: a real system (Debian 12, systemd as PID 1), memhpd installed by `meson install`
+# Layer 4: a real system (Debian 12, systemd as PID 1), memhpd installed from its Debian package
 
 # `systemd-analyze security memhpd.service` in the Debian 12 guest (systemd 252): 2.2 before the
 # unit had PrivateMounts=, ProtectKernelTunables= (with ReadWritePaths= for what memhpd writes) and
@@ -1192,14 +1192,16 @@ def check_bus_systemd(vm, idx, after):
           any(f"onlined memory{i} " in out for i in idx), f"memhpctl log -n 3 ({rc}): {out}")
 
 
-@scenario("systemd", "Debian 12 + systemd, memhpd meson-installed and enabled: DIMMs, journal, "
-                     "reload")
+@scenario("systemd", "Debian 12 + systemd, memhpd's .deb installed with dpkg -i: enabled, "
+                     "catalog, DIMMs, journal, reload")
 def s_systemd(ctx):
     if os.geteuid() != 0 and not SDV.rootfs_cached(ctx.cache):
         raise Skip("building the Debian rootfs with mmdebstrap needs root")
+    # The package built from this source tree (once per source hash, under <build>/deb-cache).
+    deb = SDV.build_deb(ctx.source_root, ctx.build_dir or SDV.find_build_dir(ctx.memhpd))
     vm = SDV.SystemdVM(ctx.memhpd, ctx.source_root, ctx.cache, build_dir=ctx.build_dir,
                        keep=ctx.keep, workdir=ctx.workdir, mem="768M", kernel=ctx.kernel,
-                       cmdline_extra=ctx.cmdline_extra)
+                       cmdline_extra=ctx.cmdline_extra, deb=deb)
     ctx.vm = vm
     vm.start()
     t0 = time.monotonic()
@@ -1208,8 +1210,20 @@ def s_systemd(ctx):
              "qemu started")
     if state != "running":
         ctx.note("failed units: " + vm.out("systemctl --failed --no-legend --plain --no-pager"))
+    # 0. The package: its maintainer scripts enable and start the unit; systemd's dpkg trigger on
+    # /usr/lib/systemd/catalog runs journalctl --update-catalog (nothing below runs it).
+    t1 = time.monotonic()
+    vm.install_deb()
+    ctx.note(f"dpkg -i {os.path.basename(deb)}: {time.monotonic() - t1:.1f}s")
+    check(vm.out("systemctl is-enabled memhpd || true") == "enabled",
+          "memhpd.service not enabled by the package")
     check(vm.out("systemctl is-active memhpd || true") == "active",
           "memhpd is not active:\n" + vm.out("systemctl status memhpd --no-pager -l || true"))
+    catalog = vm.out("journalctl --list-catalog --no-pager")
+    missing = [ev for ev, mid in SDV.MESSAGE_IDS.items() if not re.search(rf"^{mid} memhpd", catalog, re.M)]
+    check(not missing, f"catalog entries missing after dpkg -i: {missing}")
+    check("/etc/memhpd/memhpd.conf" in vm.out("cat /var/lib/dpkg/info/memhpd.conffiles"),
+          "memhpd.conf is not a conffile")
     pid = vm.memhpd_pid()
     # Takeover (the default) inside the unit's sandbox: 6.12's `online` saved, then `offline`.
     check_aob(vm, "offline", "while memhpd.service runs")
@@ -1224,7 +1238,7 @@ def s_systemd(ctx):
 
     # 1. A DIMM with the shipped default policy (Zone=auto, 301%): big enough to cross the ratio.
     vendor_policy = f"{vm.vendordir}/50-default.policy"
-    line = policy_match_line(os.path.join(vm.staging, vendor_policy.lstrip("/")))
+    line = policy_match_line(os.path.join(ctx.source_root, "policies", "50-default.policy"))
     bs = vm.block_size()
     bp = bs // 4096
     kernel, movable = zoneinfo_pages(vm)
@@ -1286,8 +1300,7 @@ def s_systemd(ctx):
     check_journal_ids(recs)
     check_no_failures(vm)
 
-    # 3. The message catalog: journalctl -x explains an onlined record.
-    vm.out("journalctl --update-catalog")
+    # 3. The message catalog (the package's trigger updated it): journalctl -x explains a record.
     b = idx2[0]
     x = vm.out(f"journalctl -x -u memhpd --no-pager MEMHPD_EVENT=onlined MEMHPD_BLOCK={b}")
     for text in (f"Subject: Memory block memory{b} onlined as kernel", "Defined-By: memhpd",

@@ -2,11 +2,14 @@
 
 A minbase Debian 12 rootfs built once with mmdebstrap and cached as one uncompressed newc cpio
 (<cache>/rootfs-<hash>.cpio, keyed by the package list) is booted as the initramfs with
-rdinit=/sbin/init: no disk image, no loop mount. memhpd is installed into a staging directory with
-`meson install --destdir` from the build directory the test is given, enabled with
-`systemctl --root=STAGING enable`, and appended as a second cpio together with the test's command
-channel: a service running vmlib's command loop on ttyS1. memhpd logs to the journal, so the
-audit records come from `journalctl -u memhpd -o json`.
+rdinit=/sbin/init: no disk image, no loop mount. memhpd comes either as the Debian package built
+from the source tree (build_deb(): `dpkg-buildpackage -b`, cached by source hash under
+<build>/deb-cache), staged as a file and installed in the running guest with `dpkg -i` (its
+maintainer scripts enable and start the unit, systemd's dpkg trigger updates the catalog), or
+installed into a staging directory with `meson install --destdir` from the build directory the test
+is given and enabled with `systemctl --root=STAGING enable`. The staging tree is appended as a second
+cpio together with the test's command channel: a service running vmlib's command loop on ttyS1.
+memhpd logs to the journal, so the audit records come from `journalctl -u memhpd -o json`.
 
 The rootfs is Debian 12 whatever the kernel: on 6.12 (bookworm-backports) the same rootfs boots the
 6.12 kernel, and the kernel's modules from the VM cache are staged under
@@ -192,19 +195,97 @@ def find_build_dir(memhpd):
     raise VMError(f"{memhpd} is not inside a meson build directory (pass --build-dir)")
 
 
-def stage_install(build_dir, staging, kdir=None, kver=None):
-    """`meson install` into staging, enable memhpd and add the command channel (and the booted
-    kernel's modules from kdir, see the module docstring).
+DEB_GUEST_PATH = "/var/cache/memhpd-test/memhpd.deb"
+
+
+def source_files(source_root):
+    """The source tree's files, relative: git's tracked and untracked-not-ignored files, else a walk
+    that leaves out build directories and what a package build leaves behind."""
+    r = subprocess.run(["git", "-C", source_root, "ls-files", "-z", "--cached", "--others",
+                        "--exclude-standard"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if r.returncode == 0:
+        return sorted(f for f in r.stdout.decode().split("\0")
+                      if f and os.path.isfile(os.path.join(source_root, f)))
+    out = []
+    for d, dirs, files in os.walk(source_root):
+        rel = os.path.relpath(d, source_root)
+        dirs[:] = [x for x in dirs if not (rel == "." and (x.startswith(("build", "obj-", ".git"))))
+                   and not (rel == "debian" and x in ("memhpd", ".debhelper"))
+                   and x != "__pycache__"]
+        out += [os.path.normpath(os.path.join(rel, f)) for f in files]
+    return sorted(out)
+
+
+def build_deb(source_root, build_dir):
+    """memhpd_*.deb built from source_root with `dpkg-buildpackage -us -uc -b` (DEB_BUILD_OPTIONS=
+    nocheck), in a copy of the tree: built once per source hash, cached under
+    <build_dir>/deb-cache/<hash>/ (older hashes are removed)."""
+    files = source_files(source_root)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.encode() + b"\0")
+        with open(os.path.join(source_root, f), "rb") as fh:
+            h.update(hashlib.sha256(fh.read()).digest())
+        h.update(b"%o" % (os.stat(os.path.join(source_root, f)).st_mode & 0o111))
+    key = h.hexdigest()[:16]
+    cache = os.path.join(build_dir, "deb-cache")
+    out = os.path.join(cache, key)
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        debs = [f for f in os.listdir(out) if f.startswith("memhpd_") and f.endswith(".deb")] \
+            if os.path.isdir(out) else []
+        if debs:
+            return os.path.join(out, debs[0])
+        for f in ("dpkg-buildpackage", "dh"):
+            if not shutil.which(f):
+                raise VMError(f"{f} is missing: install dpkg-dev and debhelper (.ci/setup)")
+        t0 = time.monotonic()
+        tmp = tempfile.mkdtemp(prefix="deb-", dir=cache)
+        try:
+            src = os.path.join(tmp, "memhpd")
+            for f in files:
+                dst = os.path.join(src, f)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy2(os.path.join(source_root, f), dst)
+            env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck")
+            r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode != 0:
+                raise VMError(f"dpkg-buildpackage failed ({r.returncode}):\n{r.stdout[-3000:]}")
+            debs = [f for f in os.listdir(tmp) if f.startswith("memhpd_") and f.endswith(".deb")]
+            if len(debs) != 1:
+                raise VMError(f"dpkg-buildpackage made {debs}, expected one memhpd_*.deb")
+            os.makedirs(out, exist_ok=True)
+            os.rename(os.path.join(tmp, debs[0]), os.path.join(out, debs[0]))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for old in os.listdir(cache):
+            if old != key and not old.startswith("."):
+                shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
+        log(f"built {debs[0]} in {time.monotonic() - t0:.0f}s (cached under {out})")
+        return os.path.join(out, debs[0])
+
+
+def stage_install(build_dir, staging, kdir=None, kver=None, deb=None):
+    """`meson install` into staging and enable memhpd, or (deb given) only stage the package at
+    DEB_GUEST_PATH for SystemdVM.install_deb(); add the command channel (and the booted kernel's
+    modules from kdir, see the module docstring).
 
     `meson install` builds first (no --no-rebuild): a test installs whatever the build installs
     (man pages, units, ...), which `meson test` alone does not build, only the tests' own
     dependencies. meson runs this test alone (is_parallel: false), so no other ninja runs in the
     build directory meanwhile."""
-    r = subprocess.run(["meson", "install", "-C", build_dir, "--quiet",
-                        "--destdir", staging],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        raise VMError(f"meson install failed ({r.returncode}):\n{r.stdout[-3000:]}")
+    if deb:
+        dst = os.path.join(staging, DEB_GUEST_PATH.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(deb, dst)
+    else:
+        r = subprocess.run(["meson", "install", "-C", build_dir, "--quiet",
+                            "--destdir", staging],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise VMError(f"meson install failed ({r.returncode}):\n{r.stdout[-3000:]}")
     for top in os.listdir(staging):
         if top in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
             # Debian 12 has merged /usr: a directory entry here would replace the symlink.
@@ -218,7 +299,7 @@ def stage_install(build_dir, staging, kdir=None, kver=None):
     with open(loop, "w") as f:
         f.write(CMDLOOP.replace("/tmp/", "/run/memhpd-test/"))
     os.chmod(loop, 0o755)
-    units = ["memhpd.service", "memhpd-test-cmdloop.service"]
+    units = ([] if deb else ["memhpd.service"]) + ["memhpd-test-cmdloop.service"]
     if kdir and kver:
         moddir = os.path.join(kdir, "modules")
         with open(os.path.join(moddir, "order")) as f:
@@ -249,7 +330,7 @@ class SystemdVM(VM):
 
     def __init__(self, memhpd, source_root, cache, build_dir=None, workdir=None, keep=False,
                  mem="1G", cpus=2, accel=None, extra_qemu=None, packages=None,
-                 kernel=DEFAULT_KERNEL, cmdline_extra=None):
+                 kernel=DEFAULT_KERNEL, cmdline_extra=None, deb=None):
         super().__init__(Scenario(extra_qemu=extra_qemu, presets=False), memhpd, source_root,
                          cache, workdir=workdir, keep=keep, mem=mem, cpus=cpus, accel=accel,
                          kernel=kernel, cmdline_extra=cmdline_extra)
@@ -258,6 +339,7 @@ class SystemdVM(VM):
         self.sysconfdir = "/etc/memhpd"
         self.vendordir = "/usr/lib/memhpd/policies.d"
         self.staging = None
+        self.deb = deb   # memhpd_*.deb to install with install_deb() instead of `meson install`
 
     def kernel_cmdline(self):
         # No memhp_default_state=: the kernel's own default, as in vmlib.VM.
@@ -269,7 +351,7 @@ class SystemdVM(VM):
         self.staging = os.path.join(self.workdir, "staging")
         shutil.rmtree(self.staging, ignore_errors=True)
         os.makedirs(self.staging)
-        stage_install(self.build_dir, self.staging, self.kdir, self.kver)
+        stage_install(self.build_dir, self.staging, self.kdir, self.kver, deb=self.deb)
         c = Cpio()
         c.add_tree(self.staging)
         write_initrd(initrd, [rootfs], c.finish())
@@ -278,6 +360,13 @@ class SystemdVM(VM):
         return super().start(boot_timeout)
 
     # -- systemd -----------------------------------------------------------------------------
+
+    def install_deb(self, timeout=120):
+        """`dpkg -i` the staged package in the running guest; returns dpkg's output."""
+        rc, out = self.sh(f"dpkg -i {DEB_GUEST_PATH} 2>&1", timeout=timeout)
+        if rc != 0:
+            raise VMError(f"dpkg -i {DEB_GUEST_PATH} failed ({rc}):\n{out}")
+        return out
 
     def wait_system_running(self, timeout=90):
         """Wait for the boot to finish; returns running, degraded, ..."""
@@ -364,4 +453,4 @@ class SystemdVM(VM):
                 print(f"(guest shell unavailable: {e})", file=sys.stderr)
 
 
-__all__ = ["SystemdVM", "rootfs_cpio", "stage_install", "MESSAGE_IDS", "HERE"]
+__all__ = ["SystemdVM", "rootfs_cpio", "stage_install", "build_deb", "MESSAGE_IDS", "HERE"]
