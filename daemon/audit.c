@@ -39,6 +39,7 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_BAD_SYSFS] = { "bad-sysfs", "dd0c8a2c88ef4a378838da46c0ccbe8b", LOG_WARNING },
         [AUDIT_CONFLICT] = { "conflict", "8bcc7a8dce444945be40d52cc6ae6aa8", LOG_WARNING },
         [AUDIT_KERNEL_AUTO_ONLINE] = { "kernel-auto-online", "9abfd29f4c324d239acf325e0bd67755", LOG_NOTICE },
+        [AUDIT_DEFERRED] = { "deferred", "9ee66474742d4a5090a544a84dc186a9", LOG_INFO },
 };
 
 static bool use_journal;

@@ -33,6 +33,7 @@ typedef enum AuditEvent {
         AUDIT_BAD_SYSFS,
         AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c, agents.c) */
         AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
+        AUDIT_DEFERRED,           /* When=delay: a hot-add's blocks wait for Delay= (delay.c) */
         _AUDIT_MAX,
 } AuditEvent;
 

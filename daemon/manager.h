@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <systemd/sd-event.h>
 
+#include "delay.h"
 #include "inventory.h"
 #include "ownership.h"
 #include "policy.h"
@@ -50,6 +51,12 @@ typedef struct Manager {
         unsigned long long n_onlined, n_uevents, n_rescans;
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
+
+        /* delay.c (tier): When=delay groups, their timer and `deferred` records */
+        DelayGroups delay;
+        sd_event_source *delay_timer, *delay_announce;
+        uint64_t delay_since;    /* delay_reload(): the arrival time a re-deferred block keeps */
+        bool delay_expired;      /* the engine decides a group whose delay ended: no new deferral */
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

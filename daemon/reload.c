@@ -89,6 +89,9 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 m->settings.event_source = old.event_source;
                 m->settings.receive_buffer = old.receive_buffer;
         }
+        /* Deferred blocks (When=delay) are decided again under the new set. */
+        if (m->config_ok)
+                delay_reload(m);
         /* Blocks left offline by the previous policy get the new one's say. */
         for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
                 Block *b = &m->inv->blocks[i];

@@ -7,14 +7,17 @@
 #include "status.h"
 
 void status_update(Manager *m) {
+        char deferred[96];
+
         if (m->opts.once)
                 return;
+        delay_status(m, deferred, sizeof(deferred));
         (void) sd_notifyf(false,
                           "STATUS=Managing %" PRIu32 " memory blocks on %" PRIu32 " %s (%" PRIu32
-                          " offline); %zu %s; %llu onlined, %u failed",
+                          " offline); %zu %s; %llu onlined, %u failed%s",
                           m->inv->n_present, m->inv->n_nodes, plural(m->inv->n_nodes, "node", "nodes"),
                           m->inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"), m->n_onlined,
-                          m->n_failed);
+                          m->n_failed, deferred);
 }
 
 /* Coalesced: one update per loop iteration that changed something, not one per uevent. */
