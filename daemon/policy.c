@@ -370,9 +370,11 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
         }
         p.delay_line = key_line(text, "Delay");
         p.when_line = key_line(text, "When");
-        if (p.when == WHEN_DELAY && !p.delay_usec) {
+        if (p.when == WHEN_DELAY && !p.delay_usec && !p.delay_line) {
                 conf_errors_addf(errors, path, p.when_line, "When=delay needs Delay= (how long to wait, e.g. Delay=30s)");
                 r++;
+        } else if (p.when == WHEN_DELAY && !p.delay_usec) {
+                /* Delay= is there but was rejected: its own error says why. */
         } else if (p.delay_usec && p.when != WHEN_DELAY) {
                 conf_errors_addf(errors, path, p.delay_line, "Delay= only applies to When=delay, not When=%s",
                                  when_to_string(p.when));
@@ -580,11 +582,12 @@ bool policy_timing_stalls(uint32_t devices, When when, uint64_t delay_usec, char
                         strncat(names, device_kind_to_string(d), sizeof(names) - strlen(names) - 1);
                 }
         snprintf(why, why_size,
-                 "When=%s holds blocks up to %" PRIu64 " ms but can match %s%s: hv_balloon waits at most 5 s per chunk "
-                 "and virtio-mem stops plugging with 1 GiB offline; hold them at most %llu ms, or leave them out of "
+                 "When=%s holds blocks up to %" PRIu64 "%s but can match %s%s: hv_balloon waits at most 5 s per chunk "
+                 "and virtio-mem stops plugging with 1 GiB offline; hold them at most %llus, or leave them out of "
                  "Device=",
-                 when_to_string(when), hold / 1000, devices ? "" : "any device (Device= is unset): ", names,
-                 POLICY_DRIVER_DELAY_MAX_USEC / 1000);
+                 when_to_string(when), hold % 1000000 ? hold / 1000 : hold / 1000000, hold % 1000000 ? "ms" : "s",
+                 devices ? "" : "any device (Device= is unset): ", names,
+                 POLICY_DRIVER_DELAY_MAX_USEC / 1000000);
         return true;
 }
 

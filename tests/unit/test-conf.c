@@ -283,7 +283,7 @@ START_TEST(policy_value_errors) {
         parse_fails("[Online]\nZone=sideways\n",
                     P ":2: Zone=sideways: unknown zone, expected auto, movable, kernel or offline");
         parse_fails("[Online]\nZone=\n", P ":2: Zone=: unknown zone, expected auto, movable, kernel or offline");
-        parse_fails("[Online]\nZone=movable\nWhen=later\n", P ":3: When=later: unknown value, expected immediate or manual");
+        parse_fails("[Online]\nZone=movable\nWhen=later\n", P ":3: When=later: unknown value, expected immediate, manual or delay");
         parse_fails("[Online]\nZone=movable\nZoneFallback=swap\n",
                     P ":3: ZoneFallback=swap: unknown fallback, expected offline, kernel or movable");
         parse_fails("[Match]\nDevice=floppy\n",
@@ -313,7 +313,7 @@ START_TEST(policy_value_errors) {
         parse_fails("[Match]\nNode=x\n[Online]\nZone=y\nWhen=z\n",
                     P ":2: Node=x: \"x\" is not a number or a range A-B",
                     P ":4: Zone=y: unknown zone, expected auto, movable, kernel or offline",
-                    P ":5: When=z: unknown value, expected immediate or manual");
+                    P ":5: When=z: unknown value, expected immediate, manual or delay");
 }
 END_TEST
 
