@@ -926,17 +926,23 @@ int parse_node_list(const char *s, uint64_t mask[NODES_MAX / 64]) {
         return 0;
 }
 
+/* A sysfs node list file (has_cpu, memory_tierN/nodelist) into 'mask'. */
+static int read_node_list(int dirfd, const char *path, uint64_t mask[NODES_MAX / 64]) {
+        char buf[4096]; /* a sysfs value is at most a page */
+        ssize_t n;
+
+        n = root_read(dirfd, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int) n;
+        return parse_node_list(buf, mask);
+}
+
 /* Every node's has_cpu fact from one file; -errno if it cannot be read (then per node, below). */
 static int topology_read_cpus(Inventory *inv) {
         uint64_t mask[NODES_MAX / 64] = {};
-        char buf[ROOT_VALUE_MAX * 4];
-        ssize_t n;
         int r;
 
-        n = root_read(inv->root->fd, "sys/devices/system/node/has_cpu", buf, sizeof(buf));
-        if (n < 0)
-                return (int) n;
-        r = parse_node_list(buf, mask);
+        r = read_node_list(inv->root->fd, "sys/devices/system/node/has_cpu", mask);
         if (r < 0)
                 return r;
         for (int i = 0; i < NODES_MAX; i++)
@@ -958,17 +964,13 @@ static int topology_read_tiers(Inventory *inv) {
         dfd = dirfd(d);
         while ((r = root_readdir(d, &de)) > 0) {
                 uint64_t mask[NODES_MAX / 64] = {};
-                char path[sizeof(de->d_name) + 16], buf[ROOT_VALUE_MAX * 4];
+                char path[sizeof(de->d_name) + 16];
                 uint32_t tier;
-                ssize_t n;
 
                 if (parse_indexed_name(de->d_name, "memory_tier", &tier) < 0)
                         continue;
                 snprintf(path, sizeof(path), "%s/nodelist", de->d_name);
-                n = root_read(dfd, path, buf, sizeof(buf));
-                if (n < 0)
-                        return (int) n;
-                r = parse_node_list(buf, mask);
+                r = read_node_list(dfd, path, mask);
                 if (r < 0)
                         return r;
                 for (int i = 0; i < NODES_MAX; i++)
@@ -1002,7 +1004,7 @@ int inventory_node_topology(Inventory *inv, int node, const NodeInfo **ret) {
         }
         if (n->cpus == NODE_CPUS_UNKNOWN) {
                 /* No has_cpu: an empty nodeN/cpulist is a CPU-less node. */
-                char path[32], buf[ROOT_VALUE_MAX * 4];
+                char path[32], buf[4096];
                 ssize_t len;
 
                 snprintf(path, sizeof(path), "node%d/cpulist", node);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tier (issue 10): When=delay grouping (delay.c, pure part), Delay= and its cross-field errors, the
- * driver-stall check, CpuLess=/MemoryTier= parsing and matching, and the node topology read from a
- * fixture tree. */
+ * driver-stall check, CpuLess=/MemoryTier= matching, and the node topology read from a fixture tree.
+ * The keys' parsing and errors are in test-conf.c. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +14,6 @@
 #include "sysfs.h"
 #include "unit-helpers.h"
 
-#define P "/etc/memhpd/policies.d/50-test.policy"
 #define S 1000000ULL
 
 static const Policy *const POL_A = (const Policy *) 0x1000, *const POL_B = (const Policy *) 0x2000;
@@ -128,81 +127,6 @@ START_TEST(delay_group_vanishes) {
 }
 END_TEST
 
-static void parse_ok(const char *text, Policy *p) {
-        ConfErrors e = {};
-        int r = policy_parse(P, text, p, &e);
-
-        ck_assert_msg(r == 0 && e.n == 0, "policy_parse() = %d, first error: %s", r, e.n ? e.items[0].text : "none");
-        conf_errors_clear(&e);
-}
-
-static void parse_fails_(const char *text, const char *const *expected) {
-        ConfErrors e = {};
-        Policy p = {};
-        size_t n = 0;
-
-        ck_assert_int_eq(policy_parse(P, text, &p, &e), -EINVAL);
-        while (expected[n])
-                n++;
-        for (size_t i = 0; i < e.n && i < n; i++)
-                ck_assert_str_eq(e.items[i].text, expected[i]);
-        ck_assert_msg(e.n == n, "%zu errors instead of %zu; last: %s", e.n, n, e.n ? e.items[e.n - 1].text : "none");
-        conf_errors_clear(&e);
-}
-#define parse_fails(text, ...) parse_fails_(text, (const char *const[]) { __VA_ARGS__, NULL })
-
-START_TEST(delay_keys) {
-        Policy p;
-        uint64_t v;
-
-        parse_ok("[Match]\nDevice=acpi-dimm dax-kmem\n[Online]\nWhen=delay\nDelay=1min 30s\n", &p);
-        ck_assert_int_eq(p.when, WHEN_DELAY);
-        ck_assert_uint_eq(p.delay_usec, 90 * S);
-        ck_assert_uint_eq(p.delay_line, 5);
-        policy_done(&p);
-        parse_ok("[Match]\nDevice=acpi-dimm\n[Online]\nDelay=10min\nWhen=delay\n", &p);
-        ck_assert_uint_eq(p.delay_usec, 600 * S);
-        policy_done(&p);
-        /* Device= unset: any device, so at most 1 s. */
-        parse_ok("[Online]\nWhen=delay\nDelay=1s\n", &p);
-        policy_done(&p);
-        parse_ok("[Online]\nWhen=delay\nDelay=250ms\n", &p);
-        ck_assert_uint_eq(p.delay_usec, 250000);
-        policy_done(&p);
-
-        ck_assert_int_eq(policy_parse_timespan("2min 3s 4ms", &v), 0);
-        ck_assert_uint_eq(v, 123004000);
-        ck_assert_int_eq(policy_parse_timespan("  ", &v), -EINVAL);
-        ck_assert_int_eq(policy_parse_timespan("3 days", &v), -EINVAL);
-        ck_assert_int_eq(policy_parse_timespan("-1s", &v), -EINVAL);
-        ck_assert_int_eq(policy_parse_timespan("99999999999999999999", &v), -ERANGE);
-
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=delay\nDelay=0\n",
-                    P ":5: Delay=0: a delay of 0 is When=immediate; use that");
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=delay\nDelay=601s\n",
-                    P ":5: Delay=601s: \"601s\" is longer than the longest delay, 10min");
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=delay\nDelay=soon\n",
-                    P ":5: Delay=soon: expected a time span such as 30s, 500ms or 1min 30s (us, ms, s, min)");
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\n\nWhen=delay\n",
-                    P ":5: When=delay needs Delay= (how long to wait, e.g. Delay=30s)");
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nZone=movable\nDelay=30s\n",
-                    P ":5: Delay= only applies to When=delay, not When=immediate");
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=manual\nDelay=30s\n",
-                    P ":5: Delay= only applies to When=delay, not When=manual");
-        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nZone=offline\nWhen=delay\nDelay=30s\n",
-                    P ":5: When=delay with Zone=offline waits to do nothing; drop When=delay");
-        /* The stall check, at the Delay= line. */
-        parse_fails("[Online]\nWhen=delay\nDelay=2s\n",
-                    P ":3: When=delay holds blocks up to 2s but can match any device (Device= is unset): unknown, "
-                      "virtio-mem, hv-balloon: hv_balloon waits at most 5 s per chunk and virtio-mem stops plugging "
-                      "with 1 GiB offline; hold them at most 1s, or leave them out of Device=");
-        parse_fails("[Match]\nDevice=acpi-dimm hv-balloon\n[Online]\nWhen=delay\nDelay=1001ms\n",
-                    P ":5: When=delay holds blocks up to 1001ms but can match hv-balloon: hv_balloon waits at most "
-                      "5 s per chunk and virtio-mem stops plugging with 1 GiB offline; hold them at most 1s, or leave "
-                      "them out of Device=");
-}
-END_TEST
-
 START_TEST(stall_check) {
         const uint32_t dimm = 1u << DEVICE_ACPI_DIMM, dax = 1u << DEVICE_DAX_KMEM;
         char why[384];
@@ -219,40 +143,6 @@ START_TEST(stall_check) {
         ck_assert(!policy_timing_stalls(dimm | dax, WHEN_DELAY, 600 * S, why, sizeof(why)));
         ck_assert(policy_timing_stalls(dimm | 1u << DEVICE_VIRTIO_MEM, WHEN_DELAY, 2 * S, why, sizeof(why)));
         ck_assert_ptr_nonnull(strstr(why, "can match virtio-mem:"));
-}
-END_TEST
-
-START_TEST(tier_keys) {
-        Policy p;
-        PolicySet set;
-        BlockFacts f = { .index = 40, .size = 128 << 20, .device = DEVICE_ACPI_DIMM, .node = 1 };
-
-        parse_ok("[Match]\nCpuLess=yes\nMemoryTier=22, 4-5\n[Online]\nZone=movable\n", &p);
-        ck_assert_int_eq(p.cpuless, 1);
-        ck_assert_uint_eq(p.tiers.n, 2);
-        policy_done(&p);
-        parse_ok("[Match]\nCpuLess=yes\nCpuLess=\n", &p);
-        ck_assert_int_eq(p.cpuless, -1); /* an empty assignment removes the condition */
-        policy_done(&p);
-        parse_fails("[Match]\nCpuLess=sometimes\n", P ":2: CpuLess=sometimes: expected yes or no");
-        parse_fails("[Match]\nMemoryTier=-1\n", P ":2: MemoryTier=-1: \"-1\" is not a number or a range A-B");
-        parse_fails("[Match]\nMemoryTier=4294967296\n",
-                    P ":2: MemoryTier=4294967296: \"4294967296\" is beyond the largest allowed value 2147483647");
-
-        set_from(&set, "[Match]\nCpuLess=yes\n", "[Match]\nCpuLess=no\n", "[Match]\nMemoryTier=22\n");
-        /* Unknown facts match neither CpuLess= value. */
-        ck_assert_ptr_null(policy_match(&set, &f));
-        f.node_cpus = NODE_CPUS_NONE;
-        ck_assert_ptr_eq(policy_match(&set, &f), &set.items[0]);
-        f.node_cpus = NODE_CPUS_SOME;
-        ck_assert_ptr_eq(policy_match(&set, &f), &set.items[1]);
-        ck_assert(!policy_matches(&set.items[2], &f)); /* in no tier */
-        f.node_in_tier = true;
-        f.node_tier = 4;
-        ck_assert(!policy_matches(&set.items[2], &f));
-        f.node_tier = 22;
-        ck_assert(policy_matches(&set.items[2], &f));
-        policy_set_done(&set);
 }
 END_TEST
 
@@ -339,9 +229,7 @@ static Suite *tier_suite(void) {
         tcase_add_test(tc, delay_group_vanishes);
         suite_add_tcase(s, tc);
         tc = tcase_create("policy");
-        tcase_add_test(tc, delay_keys);
         tcase_add_test(tc, stall_check);
-        tcase_add_test(tc, tier_keys);
         suite_add_tcase(s, tc);
         tc = tcase_create("topology");
         tcase_add_test(tc, node_list);
