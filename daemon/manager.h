@@ -52,6 +52,9 @@ typedef struct Manager {
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
 
+        /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
+        struct Metrics *metrics;
+
         /* delay.c (tier): When=delay groups, their timer and `deferred` records */
         DelayGroups delay;
         sd_event_source *delay_timer, *delay_announce;
