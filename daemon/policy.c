@@ -561,7 +561,7 @@ bool policy_timing_stalls(uint32_t devices, When when, uint64_t delay_usec, char
         /* "unknown" is what a virtio-mem block is when /proc/iomem cannot be read. */
         const uint32_t waiting = 1u << DEVICE_VIRTIO_MEM | 1u << DEVICE_HV_BALLOON | 1u << DEVICE_UNKNOWN;
         uint32_t hit = (devices ?: (1u << _DEVICE_MAX) - 1) & waiting;
-        char names[64] = "";
+        char names[64] = "", span[48];
         uint64_t hold;
 
         /* How long this timing holds a new block offline, at most. A When= that may hold it for ever
@@ -581,12 +581,17 @@ bool policy_timing_stalls(uint32_t devices, When when, uint64_t delay_usec, char
                                 strncat(names, ", ", sizeof(names) - strlen(names) - 1);
                         strncat(names, device_kind_to_string(d), sizeof(names) - strlen(names) - 1);
                 }
+        if (hold == UINT64_MAX)
+                snprintf(span, sizeof(span), "for as long as it takes");
+        else if (hold % 1000000)
+                snprintf(span, sizeof(span), "up to %" PRIu64 "ms", hold / 1000);
+        else
+                snprintf(span, sizeof(span), "up to %" PRIu64 "s", hold / 1000000);
         snprintf(why, why_size,
-                 "When=%s holds blocks up to %" PRIu64 "%s but can match %s%s: hv_balloon waits at most 5 s per chunk "
+                 "When=%s holds blocks %s but can match %s%s: hv_balloon waits at most 5 s per chunk "
                  "and virtio-mem stops plugging with 1 GiB offline; hold them at most %llus, or leave them out of "
                  "Device=",
-                 when_to_string(when), hold % 1000000 ? hold / 1000 : hold / 1000000, hold % 1000000 ? "ms" : "s",
-                 devices ? "" : "any device (Device= is unset): ", names,
+                 when_to_string(when), span, devices ? "" : "any device (Device= is unset): ", names,
                  POLICY_DRIVER_DELAY_MAX_USEC / 1000000);
         return true;
 }
