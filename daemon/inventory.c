@@ -393,6 +393,7 @@ static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
         for (int i = 0; i < NODES_MAX; i++)
                 inv->nodes[i].present = present[i];
         inv->n_nodes = n_nodes;
+        inv->topology_stale = true; /* a scan (start, reload, lost events) reads the nodes' CPUs and tiers again */
         *ret_map = TAKE_PTR(map);
         return 0;
 }
