@@ -104,6 +104,8 @@ static BlockReport block_forget(Manager *m, uint32_t index) {
         inventory_block_remove(m->inv, index);
         if (rep.old.flags & BLOCK_SETTLING)
                 settle_queue_drop(&m->settle, m->inv, index);
+        if (rep.old.flags & BLOCK_DEFERRED)
+                delay_drop(m, index); /* also when the block comes back at once (a missed remove) */
         return rep;
 }
 
