@@ -146,6 +146,31 @@ START_TEST(stall_check) {
 }
 END_TEST
 
+/* The example policies parse, and say what their comments say. */
+START_TEST(examples_parse) {
+        PolicySet set;
+        char *far = fixture_text("../../policies/examples/40-far-memory.policy");
+        char *delay = fixture_text("../../policies/examples/30-orchestrator-delay.policy");
+        BlockFacts f = { .index = 64, .size = 128 << 20, .device = DEVICE_ACPI_DIMM, .node = 1,
+                         .node_cpus = NODE_CPUS_NONE };
+
+        set_from(&set, delay, far);
+        ck_assert_int_eq(set.items[0].when, WHEN_DELAY);
+        ck_assert_uint_eq(set.items[0].delay_usec, 30 * S);
+        ck_assert_int_eq(set.items[1].cpuless, 1);
+        ck_assert_int_eq(set.items[1].zone, TARGET_MOVABLE);
+        f.device = DEVICE_DAX_KMEM;
+        ck_assert_ptr_eq(policy_match(&set, &f), &set.items[0]);
+        f.device = DEVICE_VIRTIO_MEM; /* never delayed: straight to far memory */
+        ck_assert_ptr_eq(policy_match(&set, &f), &set.items[1]);
+        f.node_cpus = NODE_CPUS_SOME;
+        ck_assert_ptr_null(policy_match(&set, &f)); /* near memory: left to 50-default.policy */
+        policy_set_done(&set);
+        free(far);
+        free(delay);
+}
+END_TEST
+
 START_TEST(node_list) {
         uint64_t m[NODES_MAX / 64];
 
@@ -230,6 +255,7 @@ static Suite *tier_suite(void) {
         suite_add_tcase(s, tc);
         tc = tcase_create("policy");
         tcase_add_test(tc, stall_check);
+        tcase_add_test(tc, examples_parse);
         suite_add_tcase(s, tc);
         tc = tcase_create("topology");
         tcase_add_test(tc, node_list);
