@@ -49,6 +49,7 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_DRAIN_STARTED] = { "drain-started", "fe189d39d96d404594bf65dc7e218919", LOG_NOTICE },
         [AUDIT_DRAIN_FINISHED] = { "drain-finished", "0633d15031a44d7a9b139e772594ce01", LOG_NOTICE },
         [AUDIT_EJECT] = { "eject", "abfd0067fc4444e99d3e8be338ca13c8", LOG_NOTICE },
+        [AUDIT_DEFERRED] = { "deferred", "9ee66474742d4a5090a544a84dc186a9", LOG_INFO },
 };
 
 static bool use_journal;

@@ -45,6 +45,7 @@ typedef enum AuditEvent {
         AUDIT_DRAIN_STARTED,
         AUDIT_DRAIN_FINISHED,
         AUDIT_EJECT,              /* a drained device's removal was asked for, or cannot be */
+        AUDIT_DEFERRED,           /* When=delay: a hot-add's blocks wait for Delay= (delay.c) */
         _AUDIT_MAX,
 } AuditEvent;
 

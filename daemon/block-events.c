@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "delay.h"
 #include "engine.h"
 #include "kept-offline.h"
 #include "lifecycle.h"
@@ -30,6 +31,9 @@ void block_events_report(Inventory *inv, const BlockReport *rep, void *userdata)
 
         if (rep->change != BLOCK_VANISHED)
                 b->flags = o.flags;
+        /* When=delay: a block someone else decided on, or that went away, leaves its group. */
+        if ((flags & BLOCK_DEFERRED) && (rep->change == BLOCK_VANISHED || (o.flags & BLOCK_DECIDED)))
+                delay_drop(m, index);
         if (o.save_kept_offline)
                 kept_offline_changed(m);
         if (o.unsettle) {
@@ -115,6 +119,8 @@ static BlockReport block_forget(Manager *m, uint32_t index) {
         inventory_block_remove(m->inv, index);
         if (rep.old.flags & BLOCK_SETTLING)
                 settle_queue_drop(&m->settle, m->inv, index);
+        if (rep.old.flags & BLOCK_DEFERRED)
+                delay_drop(m, index); /* also when the block comes back at once (a missed remove) */
         return rep;
 }
 

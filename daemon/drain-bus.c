@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "bus.h"
 #include "drain-bus.h"
+#include "delay.h"
 #include "drain.h"
 #include "engine.h"
 #include "kept-offline.h"
@@ -211,10 +212,7 @@ int drain_method_offline(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
                 if (b->state == STATE_OFFLINE) {
                         /* Already offline: keep it so, as asked. */
-                        b->flags |= BLOCK_BY_ADMIN | BLOCK_DECIDED;
-                        b->flags &= ~(BLOCK_BY_OTHER | BLOCK_REDECIDE);
-                        inventory_block_set_origin(m->inv, blocks[i], ORIGIN_ADMINISTRATOR, NULL, 0);
-                        kept_offline_changed(m);
+                        kept_offline_mark_admin(m, blocks[i]);
                         on_offline_done(m, blocks[i], 0, req);
                         continue;
                 }
@@ -269,6 +267,8 @@ static const char *online_as_administrator(Manager *m, uint32_t index, const cha
                 b->flags |= BLOCK_DECIDED;
                 b->flags &= ~(BLOCK_BY_ADMIN | BLOCK_BY_OTHER | BLOCK_REDECIDE);
                 inventory_block_set_origin(m->inv, index, ORIGIN_ADMINISTRATOR, NULL, 0);
+                if (b->flags & BLOCK_DEFERRED)
+                        delay_drop(m, index); /* decided: its When=delay group lets it go */
                 kept_offline_changed(m);
                 m->n_onlined++;
                 f.result = res == ONLINE_DONE ? "ok" : "already";

@@ -11,7 +11,6 @@
 #include "engine.h"
 #include "drain.h"
 #include "drain-bus.h"
-#include "origin.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -356,9 +355,7 @@ int drain_start(Manager *m, const char *target, uint64_t flags, const char *who,
                 b = inventory_block(m->inv, i);
                 if (b->state == STATE_OFFLINE) {
                         /* Already offline: the administrator wants it kept so. */
-                        m->inv->blocks[i].flags |= BLOCK_BY_ADMIN | BLOCK_DECIDED;
-                        m->inv->blocks[i].flags &= ~(BLOCK_BY_OTHER | BLOCK_REDECIDE);
-                        inventory_block_set_origin(m->inv, i, ORIGIN_ADMINISTRATOR, NULL, 0);
+                        kept_offline_mark_admin(m, i);
                         n_offline++;
                         continue;
                 }

@@ -5,6 +5,7 @@
 
 #include "actuator.h"
 #include "audit.h"
+#include "delay.h"
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
@@ -90,8 +91,38 @@ void engine_decide(Manager *m, uint32_t index) {
                 b->flags |= BLOCK_REDECIDE; /* a reload tries again */
                 return;
         }
+        /* CpuLess= and MemoryTier= (tier): the node's facts, read only when some policy asks. */
+        if (m->policies.uses_node_topology && b->node >= 0) {
+                const NodeInfo *ni = NULL;
+
+                r = inventory_node_topology(m->inv, b->node, &ni);
+                if (r < 0)
+                        log_debug_errno(r, "Topology of node%d not fully known: %m", b->node);
+                if (ni) {
+                        facts.node_cpus = ni->cpus;
+                        facts.node_in_tier = ni->in_tier;
+                        facts.node_tier = ni->tier;
+                }
+        }
         /* Only Zone=auto weighs the node's counts; a count that cannot be read decides nothing. */
         p = policy_match(&m->policies, &facts);
+        if (p && p->when == WHEN_DELAY && !m->delay_expired) {
+                /* delay.c decides it later, with its hot-add; --once does not wait. */
+                if (!m->opts.once) {
+                        delay_defer(m, index, p);
+                        return;
+                }
+                b->flags |= BLOCK_REDECIDE;
+                f.policy_path = p->path;
+                f.policy_line = p->line;
+                f.action = "defer";
+                f.result = m->opts.dry_run ? "dry-run" : "skipped";
+                audit_record(AUDIT_DEFERRED, &f, "left memory%" PRIu32 " offline: When=delay, and --once does not "
+                             "wait; the daemon decides it when the delay ends", index);
+                if (m->opts.dry_run && report_plan_set(&m->plan, m->inv->n_blocks, index, (Action) PLAN_DEFERRED) < 0)
+                        log_oom_abort();
+                return;
+        }
         if (p && p->zone == TARGET_AUTO && b->node >= 0) {
                 r = inventory_node_counts(m->inv, b->node, &facts.node_kernel_pages, &facts.node_movable_pages);
                 if (r < 0) {

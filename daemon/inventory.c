@@ -44,6 +44,7 @@ int inventory_new(Root *root, Inventory **ret) {
         }
         inv->root = root;
         inv->page_size = (uint64_t) sysconf(_SC_PAGESIZE);
+        inv->topology_stale = true;
         *ret = inv;
         return 0;
 }
@@ -213,6 +214,10 @@ static void node_count(Inventory *inv, const Block *b, int sign) {
         n->n_blocks += sign;
         if (b->state != STATE_ONLINE)
                 n->n_offline += sign;
+        else if (n->n_blocks - n->n_offline == (sign > 0 ? 1u : 0u))
+                /* The node's first memory came online or its last went: the kernel (6.1+) put it in a
+                 * memory tier or took it out. */
+                inv->topology_stale = true;
 }
 
 void inventory_block_set_node(Inventory *inv, uint32_t index, int node) {
@@ -391,6 +396,7 @@ static int scan_nodes(Inventory *inv, int16_t **ret_map, uint32_t map_size) {
         for (int i = 0; i < NODES_MAX; i++)
                 inv->nodes[i].present = present[i];
         inv->n_nodes = n_nodes;
+        inv->topology_stale = true; /* a scan (start, reload, lost events) reads the nodes' CPUs and tiers again */
         *ret_map = TAKE_PTR(map);
         return 0;
 }
@@ -841,6 +847,7 @@ int inventory_block_valid_zones(Inventory *inv, uint32_t index, ZoneSet *ret) {
 void inventory_nodes_stale(Inventory *inv) {
         for (int i = 0; i < NODES_MAX; i++)
                 inv->nodes[i].stats_stale = true;
+        inv->topology_stale = true;
 }
 
 int inventory_node_add(Inventory *inv, int node) {
@@ -849,6 +856,7 @@ int inventory_node_add(Inventory *inv, int node) {
         if (inv->nodes[node].present)
                 return 0;
         inv->nodes[node].present = true;
+        inv->topology_stale = true;
         /* A new node starts with no memory online; let zoneinfo confirm when it matters. */
         inv->nodes[node].stats_stale = true;
         inv->n_nodes++;
@@ -861,6 +869,7 @@ int inventory_node_remove(Inventory *inv, int node) {
         if (!inv->nodes[node].present)
                 return 0;
         inv->nodes[node].present = false;
+        inv->topology_stale = true;
         inv->n_nodes--;
         return 1;
 }
@@ -886,4 +895,129 @@ const NodeInfo *inventory_node_stats(Inventory *inv, int node) {
         if (inv->nodes[node].stats_stale)
                 (void) zoneinfo_refresh(inv);
         return &inv->nodes[node];
+}
+
+int parse_node_list(const char *s, uint64_t mask[NODES_MAX / 64]) {
+        const char *p = s;
+
+        /* The kernel's bitmap list format: "0-3,8", an empty string for no node; a trailing newline. */
+        while (*p && *p != '\n') {
+                char *end;
+                unsigned long a, b;
+
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                errno = 0;
+                a = strtoul(p, &end, 10);
+                b = a;
+                if (*end == '-') {
+                        if (end[1] < '0' || end[1] > '9')
+                                return -EINVAL;
+                        b = strtoul(end + 1, &end, 10);
+                }
+                if (errno != 0 || a > b)
+                        return -EINVAL;
+                if (b >= NODES_MAX)
+                        return -ERANGE;
+                for (unsigned long i = a; i <= b; i++)
+                        mask[i / 64] |= 1ULL << (i % 64);
+                if (*end == ',')
+                        end++;
+                else if (*end && *end != '\n')
+                        return -EINVAL;
+                p = end;
+        }
+        return 0;
+}
+
+/* A sysfs node list file (has_cpu, memory_tierN/nodelist) into 'mask'. */
+static int read_node_list(int dirfd, const char *path, uint64_t mask[NODES_MAX / 64]) {
+        char buf[4096]; /* a sysfs value is at most a page */
+        ssize_t n;
+
+        n = root_read(dirfd, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int) n;
+        return parse_node_list(buf, mask);
+}
+
+/* Every node's has_cpu fact from one file; -errno if it cannot be read (then per node, below). */
+static int topology_read_cpus(Inventory *inv) {
+        uint64_t mask[NODES_MAX / 64] = {};
+        int r;
+
+        r = read_node_list(inv->root->fd, "sys/devices/system/node/has_cpu", mask);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < NODES_MAX; i++)
+                inv->nodes[i].cpus = (mask[i / 64] >> (i % 64)) & 1 ? NODE_CPUS_SOME : NODE_CPUS_NONE;
+        return 0;
+}
+
+/* Which memory_tierN lists each node (6.1+; a node is in one tier at most). */
+static int topology_read_tiers(Inventory *inv) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r, dfd;
+
+        for (int i = 0; i < NODES_MAX; i++)
+                inv->nodes[i].in_tier = false;
+        d = root_opendir(inv->root->fd, "sys/devices/virtual/memory_tiering");
+        if (!d)
+                return -errno;
+        dfd = dirfd(d);
+        while ((r = root_readdir(d, &de)) > 0) {
+                uint64_t mask[NODES_MAX / 64] = {};
+                char path[sizeof(de->d_name) + 16];
+                uint32_t tier;
+
+                if (parse_indexed_name(de->d_name, "memory_tier", &tier) < 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/nodelist", de->d_name);
+                r = read_node_list(dfd, path, mask);
+                if (r < 0)
+                        return r;
+                for (int i = 0; i < NODES_MAX; i++)
+                        if ((mask[i / 64] >> (i % 64)) & 1) {
+                                inv->nodes[i].in_tier = true;
+                                inv->nodes[i].tier = tier;
+                        }
+        }
+        return r;
+}
+
+int inventory_node_topology(Inventory *inv, int node, const NodeInfo **ret) {
+        NodeInfo *n;
+        int r = 0, k;
+
+        if (node < 0 || node >= NODES_MAX)
+                return -ERANGE;
+        n = &inv->nodes[node];
+        if (inv->topology_stale) {
+                inv->topology_stale = false;
+                r = topology_read_cpus(inv);
+                if (r < 0)
+                        for (int i = 0; i < NODES_MAX; i++)
+                                inv->nodes[i].cpus = NODE_CPUS_UNKNOWN;
+                k = topology_read_tiers(inv);
+                if (k < 0) {
+                        for (int i = 0; i < NODES_MAX; i++)
+                                inv->nodes[i].in_tier = false;
+                        r = r < 0 ? r : k;
+                }
+        }
+        if (n->cpus == NODE_CPUS_UNKNOWN) {
+                /* No has_cpu: an empty nodeN/cpulist is a CPU-less node. */
+                char path[32], buf[4096];
+                ssize_t len;
+
+                snprintf(path, sizeof(path), "node%d/cpulist", node);
+                len = inv->root->node_fd >= 0 ? root_read(inv->root->node_fd, path, buf, sizeof(buf)) : -ENOENT;
+                if (len >= 0)
+                        n->cpus = len == 0 ? NODE_CPUS_NONE : NODE_CPUS_SOME;
+                else if (r >= 0)
+                        r = (int) len;
+        }
+        *ret = n;
+        return r;
 }

@@ -30,6 +30,7 @@ enum {
         /* offline-worker.c, drain.c */
         BLOCK_OFFLINING = 1 << 9,    /* memhpd has an offline job for it: its going-offline/offline is ours */
         BLOCK_BY_ADMIN = 1 << 10,    /* the administrator took it offline through memhpd: never onlined by policy */
+        BLOCK_DEFERRED = 1 << 11,    /* When=delay: waiting in a group of delay.c */
 };
 
 typedef struct Block {
@@ -50,6 +51,10 @@ typedef struct NodeInfo {
         uint64_t movable_pages; /* present pages in ZONE_MOVABLE */
         uint32_t n_blocks;      /* memory blocks linked to this node */
         uint32_t n_offline;
+        /* tier: topology facts, read by inventory_node_topology() */
+        uint8_t cpus;           /* NodeCpus */
+        bool in_tier;           /* listed in some memory_tierN/nodelist */
+        uint32_t tier;          /* that N */
 } NodeInfo;
 
 typedef enum BlockChange {
@@ -94,6 +99,9 @@ struct Inventory {
         uint64_t n_iomem_reads;
         /* bus: who decided each block (origin.h). */
         OriginTable origins;
+        /* tier: the nodes' CPU and memory-tier facts need a re-read (node added or removed, memory of a
+         * node came or went: the kernel puts a node in a tier when its first memory goes online). */
+        bool topology_stale;
 };
 
 int inventory_new(Root *root, Inventory **ret);
@@ -154,6 +162,18 @@ static inline Block *inventory_block(Inventory *inv, uint32_t index) {
 static inline uint64_t inventory_block_start(const Inventory *inv, uint32_t index) {
         return (uint64_t) index * inv->block_size;
 }
+
+/*
+ * The CPU and memory-tier facts of 'node' (tier): /sys/devices/system/node/has_cpu and
+ * /sys/devices/virtual/memory_tiering/memory_tierN/nodelist (6.1+), re-read when stale. Returns 0 with
+ * *ret pointing into the inventory; facts that cannot be read stay unknown (NODE_CPUS_UNKNOWN, not
+ * in a tier), and -errno says why (-ENOENT: no memory_tiering under this root, an older kernel).
+ */
+int inventory_node_topology(Inventory *inv, int node, const NodeInfo **ret);
+
+/* Pure parser of a sysfs node or CPU list ("0-3,8"), exposed for the unit tests: sets the bits of
+ * 'mask' (NODES_MAX bits). Returns 0, or -EINVAL/-ERANGE (a node beyond NODES_MAX). */
+int parse_node_list(const char *s, uint64_t mask[NODES_MAX / 64]);
 
 /* Pure parser, exposed for the unit tests: "memory123" -> 123, "node4" -> 4. -EINVAL on anything else. */
 int parse_indexed_name(const char *name, const char *prefix, uint32_t *ret);

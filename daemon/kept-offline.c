@@ -7,9 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "delay.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "origin.h"
 
 #define KEPT_OFFLINE_MAX (1u << 22)
 #define KEPT_OFFLINE_FILE_MAX (64u * 1024 * 1024)
@@ -161,6 +163,17 @@ static int on_save(sd_event_source *s _unused_, void *userdata) {
 }
 
 /* Coalesced: one write per loop iteration, after a DIMM's worth of offline uevents. */
+void kept_offline_mark_admin(Manager *m, uint32_t index) {
+        Block *b = inventory_block(m->inv, index);
+
+        b->flags |= BLOCK_BY_ADMIN | BLOCK_DECIDED;
+        b->flags &= ~(BLOCK_BY_OTHER | BLOCK_REDECIDE);
+        inventory_block_set_origin(m->inv, index, ORIGIN_ADMINISTRATOR, NULL, 0);
+        if (b->flags & BLOCK_DEFERRED)
+                delay_drop(m, index);
+        kept_offline_changed(m);
+}
+
 void kept_offline_changed(Manager *m) {
         if (m->save_source && !m->opts.dry_run)
                 (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_ONESHOT);

@@ -35,6 +35,9 @@ bool kept_offline_by_admin(Manager *m, uint32_t index);
 /* Write the list from the blocks' flags, creating /run/memhpd (and /run) if missing. Returns 0 or -errno
  * (-ENOTDIR, -EPERM: a /run/memhpd memhpd must not trust, see root_state_dir()). */
 int kept_offline_save(Manager *m);
+/* The administrator took 'index' offline through memhpd (or asked for an offline block to stay so):
+ * never onlined by policy again, a When=delay group lets it go, saved after this loop iteration. */
+void kept_offline_mark_admin(Manager *m, uint32_t index);
 /* The list changed: save it once, after this loop iteration. */
 void kept_offline_changed(Manager *m);
 int kept_offline_attach(Manager *m);

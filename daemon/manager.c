@@ -97,6 +97,7 @@ Manager *manager_free(Manager *m) {
         root_free(m->root);
         report_plan_done(&m->plan);
         settle_queue_done(&m->settle);
+        delay_detach(m);
         free(m);
         return NULL;
 }
@@ -164,6 +165,9 @@ int manager_run(Manager *m) {
                 return r;
 
         r = settle_timer_attach(m);
+        if (r < 0)
+                return r;
+        r = delay_attach(m);
         if (r < 0)
                 return r;
         /* After the uevents of one wake-up: rescan, save and status come last. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <systemd/sd-event.h>
 
+#include "delay.h"
 #include "inventory.h"
 #include "ownership.h"
 #include "policy.h"
@@ -67,6 +68,12 @@ typedef struct Manager {
         struct Drain *drain;
         uint32_t *kept_admin;
         size_t n_kept_admin;
+
+        /* delay.c (tier): When=delay groups, their timer and `deferred` records */
+        DelayGroups delay;
+        sd_event_source *delay_timer, *delay_announce;
+        uint64_t delay_since;    /* delay_reload(): the arrival time a re-deferred block keeps */
+        bool delay_expired;      /* the engine decides a group whose delay ended: no new deferral */
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

@@ -63,3 +63,10 @@ int zone_set_parse(const char *s, ZoneSet *ret);
 
 /* Parse the unsigned integer forms sysfs uses: 'hex' for block_size_bytes and phys_index. */
 int parse_u64(const char *s, int base, uint64_t *ret);
+
+/* tier: whether a NUMA node has CPUs (inventory.c reads it, policy.c matches CpuLess= on it). */
+typedef enum NodeCpus {
+        NODE_CPUS_UNKNOWN, /* not read (yet), or unreadable */
+        NODE_CPUS_SOME,    /* in /sys/devices/system/node/has_cpu */
+        NODE_CPUS_NONE,    /* CPU-less: far memory (CXL, PMEM as RAM) or a memory-only NUMA node */
+} NodeCpus;

@@ -204,10 +204,7 @@ static void job_finish(Job *job, OfflineStep s) {
         if (s.result == 0) {
                 if (b && job->cause != OFFLINE_CAUSE_POISON) {
                         /* The administrator's intent: policy never onlines it again (saved across restarts). */
-                        b->flags |= BLOCK_BY_ADMIN | BLOCK_DECIDED;
-                        b->flags &= ~(BLOCK_BY_OTHER | BLOCK_REDECIDE);
-                        inventory_block_set_origin(m->inv, job->index, ORIGIN_ADMINISTRATOR, NULL, 0);
-                        kept_offline_changed(m);
+                        kept_offline_mark_admin(m, job->index);
                 }
                 f.result = s.outcome;
                 audit_record(AUDIT_OFFLINED, &f, "offlined memory%" PRIu32 " (%s) in %" PRIu64 ".%03" PRIu64 "s, "

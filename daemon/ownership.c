@@ -161,6 +161,10 @@ static const char *restriction(const Policy *p) {
                 return "Block=";
         if (p->phys.n)
                 return "PhysAddress=";
+        if (p->cpuless >= 0)
+                return "CpuLess=";
+        if (p->tiers.n)
+                return "MemoryTier=";
         return NULL;
 }
 

@@ -26,6 +26,20 @@ static void step_why(const Policy *p, const BlockFacts *f, MatchResult r, char *
                 (void) snprintf(buf, size, "PhysAddress= does not hold 0x%" PRIx64 "-0x%" PRIx64, f->start,
                                 f->start + f->size - 1);
                 break;
+        case MATCH_FAILS_CPULESS:
+                if (f->node_cpus == NODE_CPUS_UNKNOWN)
+                        (void) snprintf(buf, size, "CpuLess= is set and node %d's CPUs are unknown", f->node);
+                else
+                        (void) snprintf(buf, size, "CpuLess=%s, but node %d has %s", p->cpuless ? "yes" : "no",
+                                        f->node, f->node_cpus == NODE_CPUS_NONE ? "no CPUs" : "CPUs");
+                break;
+        case MATCH_FAILS_TIER:
+                if (!f->node_in_tier)
+                        (void) snprintf(buf, size, "MemoryTier= is set and node %d is in no memory tier", f->node);
+                else
+                        (void) snprintf(buf, size, "MemoryTier= does not include memory_tier%" PRIu32 " (node %d)",
+                                        f->node_tier, f->node);
+                break;
         default:
                 (void) snprintf(buf, size, "does not match");
         }

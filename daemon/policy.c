@@ -27,6 +27,7 @@ static const char *const zone_target_table[_TARGET_MAX] = {
 static const char *const when_table[_WHEN_MAX] = {
         [WHEN_IMMEDIATE] = "immediate",
         [WHEN_MANUAL] = "manual",
+        [WHEN_DELAY] = "delay",
 };
 
 static const char *const fallback_table[_FALLBACK_MAX] = {
@@ -264,6 +265,46 @@ static int parse_poison_threshold(const char *value, void *data, char *err, size
         return 0;
 }
 
+static int parse_delay(const char *value, void *data, char *err, size_t err_size) {
+        uint64_t v;
+        int r = policy_parse_timespan(value, &v);
+
+        if (r == -ERANGE || (r >= 0 && v > POLICY_DELAY_MAX_USEC)) {
+                snprintf(err, err_size, "\"%s\" is longer than the longest delay, 10min", value);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                snprintf(err, err_size, "expected a time span such as 30s, 500ms or 1min 30s (us, ms, s, min)");
+                return -EINVAL;
+        }
+        if (v == 0) {
+                snprintf(err, err_size, "a delay of 0 is When=immediate; use that");
+                return -EINVAL;
+        }
+        *(uint64_t *) data = v;
+        return 0;
+}
+
+static int parse_cpuless(const char *value, void *data, char *err, size_t err_size) {
+        bool b;
+
+        if (!*value) {
+                *(int *) data = -1;
+                return 0;
+        }
+        if (conf_parse_bool(value, &b) < 0) {
+                snprintf(err, err_size, "expected yes or no");
+                return -EINVAL;
+        }
+        *(int *) data = b;
+        return 0;
+}
+
+static int parse_tiers(const char *value, void *data, char *err, size_t err_size) {
+        /* memory_tierN: N is the abstract distance >> 7..10 (kernel version), an int. */
+        return range_list_parse(value, false, INT32_MAX, data, err, err_size);
+}
+
 static const ConfKey policy_keys[] = {
         { "Match", "Device", parse_devices, offsetof(Policy, devices) },
         { "Match", "Node", parse_nodes, offsetof(Policy, nodes) },
@@ -275,6 +316,9 @@ static const ConfKey policy_keys[] = {
         { "Online", "ZoneFallback", parse_fallback, offsetof(Policy, fallback) },
         { "Poison", "Action", parse_poison_action, offsetof(Policy, poison_action) },
         { "Poison", "Threshold", parse_poison_threshold, offsetof(Policy, poison_threshold) },
+        { "Online", "Delay", parse_delay, offsetof(Policy, delay_usec) },
+        { "Match", "CpuLess", parse_cpuless, offsetof(Policy, cpuless) },
+        { "Match", "MemoryTier", parse_tiers, offsetof(Policy, tiers) },
         {}
 };
 
@@ -304,7 +348,26 @@ void policy_done(Policy *p) {
         free(p->nodes.items);
         free(p->blocks.items);
         free(p->phys.items);
+        free(p->tiers.items);
         *p = (Policy) {};
+}
+
+/* The line of the last "KEY=" assignment in 'text', 0 if none: the parsers do not see line numbers, and a
+ * cross-field error should point at the key it is about. */
+static unsigned key_line(const char *text, const char *key) {
+        size_t klen = strlen(key);
+        unsigned line = 1, found = 0;
+
+        for (const char *p = text; *p; line++) {
+                const char *q = p + strspn(p, " \t");
+
+                if (strncmp(q, key, klen) == 0 && q[klen + strspn(q + klen, " \t")] == '=')
+                        found = line;
+                p = strchrnul(p, '\n');
+                if (*p)
+                        p++;
+        }
+        return found;
 }
 
 int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *errors) {
@@ -315,7 +378,9 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 .fallback = FALLBACK_OFFLINE,
                 .poison_action = POISON_ACTION_KEEP,
                 .poison_threshold = 1,
+                .cpuless = -1,
         };
+        char why[384];
         int r;
 
         r = conf_parse_text(path, text, policy_keys, policy_section, &p, errors);
@@ -347,6 +412,25 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
         if (p.poison_threshold_set && p.poison_action != POISON_ACTION_OFFLINE) {
                 conf_errors_addf(errors, path, p.poison_line, "Threshold= only applies to Action=offline, not Action=%s",
                                  poison_action_to_string(p.poison_action));
+                r++;
+        }
+        p.delay_line = key_line(text, "Delay");
+        p.when_line = key_line(text, "When");
+        if (p.when == WHEN_DELAY && !p.delay_usec && !p.delay_line) {
+                conf_errors_addf(errors, path, p.when_line, "When=delay needs Delay= (how long to wait, e.g. Delay=30s)");
+                r++;
+        } else if (p.when == WHEN_DELAY && !p.delay_usec) {
+                /* Delay= is there but was rejected: its own error says why. */
+        } else if (p.delay_usec && p.when != WHEN_DELAY) {
+                conf_errors_addf(errors, path, p.delay_line, "Delay= only applies to When=delay, not When=%s",
+                                 when_to_string(p.when));
+                r++;
+        } else if (p.when == WHEN_DELAY && p.zone == TARGET_OFFLINE) {
+                conf_errors_addf(errors, path, p.when_line, "When=delay with Zone=offline waits to do nothing; "
+                                 "drop When=delay");
+                r++;
+        } else if (policy_timing_stalls(p.devices, p.when, p.delay_usec, why, sizeof(why))) {
+                conf_errors_addf(errors, path, p.delay_line ?: p.when_line, "%s", why);
                 r++;
         }
         if (r > 0) {
@@ -388,8 +472,10 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
                 /* Errors are recorded by conf_read_file(); -ENOENT means removed while we listed it. */
                 if (conf_read_file(rootfd, files[i].path, shown, &text, errors) < 0)
                         continue;
-                if (policy_parse(shown, text, &set.items[set.n], errors) == 0)
-                        set.n++;
+                if (policy_parse(shown, text, &set.items[set.n], errors) == 0) {
+                        const Policy *p = &set.items[set.n++];
+                        set.uses_node_topology |= p->cpuless >= 0 || p->tiers.n > 0;
+                }
         }
         conf_files_free(files, n);
         if (errors->n_total > before) {
@@ -407,6 +493,11 @@ MatchResult policy_match_check(const Policy *p, const BlockFacts *f) {
                 return MATCH_FAILS_NODE;
         if (p->blocks.n && !range_list_contains(&p->blocks, f->index))
                 return MATCH_FAILS_BLOCK;
+        /* Far memory: a node whose facts are unknown matches neither CpuLess=yes nor CpuLess=no. */
+        if (p->cpuless >= 0 && (f->node_cpus == NODE_CPUS_UNKNOWN || p->cpuless != (f->node_cpus == NODE_CPUS_NONE)))
+                return MATCH_FAILS_CPULESS;
+        if (p->tiers.n && (!f->node_in_tier || !range_list_contains(&p->tiers, f->node_tier)))
+                return MATCH_FAILS_TIER;
         if (p->phys.n) {
                 /* A range matches the blocks that lie wholly inside it, so "4G-8G" and
                  * "0x100000000-0x1ffffffff" mean the same blocks; a single address matches the block
@@ -514,4 +605,72 @@ void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret) {
                 snprintf(d.why, sizeof(d.why), "invalid policy zone");
         }
         *ret = d;
+}
+
+bool policy_timing_stalls(uint32_t devices, When when, uint64_t delay_usec, char *why, size_t why_size) {
+        /* "unknown" is what a virtio-mem block is when /proc/iomem cannot be read. */
+        const uint32_t waiting = 1u << DEVICE_VIRTIO_MEM | 1u << DEVICE_HV_BALLOON | 1u << DEVICE_UNKNOWN;
+        uint32_t hit = (devices ?: (1u << _DEVICE_MAX) - 1) & waiting;
+        char names[64] = "", span[48];
+        uint64_t hold;
+
+        /* How long this timing holds a new block offline, at most. A When= that may hold it for ever
+         * (When=pressure, a reserve) is UINT64_MAX here. */
+        switch (when) {
+        case WHEN_DELAY:
+                hold = delay_usec;
+                break;
+        default:
+                hold = 0; /* immediate; manual is the administrator's own call */
+        }
+        if (!hit || hold <= POLICY_DRIVER_DELAY_MAX_USEC)
+                return false;
+        for (int d = 0; d < _DEVICE_MAX; d++)
+                if (hit & (1u << d)) {
+                        if (names[0])
+                                strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+                        strncat(names, device_kind_to_string(d), sizeof(names) - strlen(names) - 1);
+                }
+        if (hold == UINT64_MAX)
+                snprintf(span, sizeof(span), "for as long as it takes");
+        else if (hold % 1000000)
+                snprintf(span, sizeof(span), "up to %" PRIu64 "ms", hold / 1000);
+        else
+                snprintf(span, sizeof(span), "up to %" PRIu64 "s", hold / 1000000);
+        snprintf(why, why_size,
+                 "When=%s holds blocks %s but can match %s%s: hv_balloon waits at most 5 s per chunk "
+                 "and virtio-mem stops plugging with 1 GiB offline; hold them at most %llus, or leave them out of "
+                 "Device=",
+                 when_to_string(when), span, devices ? "" : "any device (Device= is unset): ", names,
+                 POLICY_DRIVER_DELAY_MAX_USEC / 1000000);
+        return true;
+}
+
+int policy_parse_timespan(const char *value, uint64_t *ret) {
+        uint64_t sum = 0;
+        const char *p = value;
+        bool any = false;
+
+        while (*p) {
+                size_t len = strcspn(p, " \t");
+                uint64_t v;
+                int r;
+
+                if (len == 0) {
+                        p++;
+                        continue;
+                }
+                r = conf_parse_number(p, len, CONF_UNIT_USEC, &v);
+                if (r < 0)
+                        return r;
+                if (v > UINT64_MAX - sum)
+                        return -ERANGE;
+                sum += v;
+                any = true;
+                p += len;
+        }
+        if (!any)
+                return -EINVAL;
+        *ret = sum;
+        return 0;
 }

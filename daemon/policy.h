@@ -34,6 +34,7 @@ typedef enum ZoneTarget {
 typedef enum When {
         WHEN_IMMEDIATE,
         WHEN_MANUAL,
+        WHEN_DELAY,            /* gather a hot-add's blocks for Delay=, then decide them together (delay.c) */
         _WHEN_MAX,
 } When;
 
@@ -69,11 +70,18 @@ typedef struct Policy {
         unsigned poison_threshold;  /* poisoned pages in the block before Action= applies (default 1) */
         bool poison_threshold_set;
         unsigned poison_line;
+        /* tier (issue 10): When=delay and the far-memory match */
+        uint64_t delay_usec;        /* When=delay: Delay= */
+        unsigned delay_line;        /* where Delay= was set, 0 if not */
+        unsigned when_line;         /* where When= was set, 0 if not */
+        int cpuless;                /* CpuLess=: -1 unset, 0 the node has CPUs, 1 it has none */
+        RangeList tiers;            /* MemoryTier=: memory_tierN ids */
 } Policy;
 
 typedef struct PolicySet {
         Policy *items;
         size_t n;
+        bool uses_node_topology;    /* tier: some policy matches on CpuLess= or MemoryTier= */
 } PolicySet;
 
 #define POLICY_DEFAULT_RATIO 301 /* the kernel's auto_movable_ratio default */
@@ -104,6 +112,10 @@ typedef struct BlockFacts {
         int node;                  /* -1 unknown */
         ZoneSet zones;             /* from valid_zones */
         uint64_t node_kernel_pages, node_movable_pages, block_pages;
+        /* tier: filled when the set uses_node_topology, else unknown */
+        NodeCpus node_cpus;        /* zero (unknown) when not filled */
+        bool node_in_tier;         /* the node is in memory_tierN, N = node_tier */
+        uint32_t node_tier;
 } BlockFacts;
 
 typedef enum Action {
@@ -126,6 +138,8 @@ typedef enum MatchResult {
         MATCH_FAILS_NODE,
         MATCH_FAILS_BLOCK,
         MATCH_FAILS_PHYS,
+        MATCH_FAILS_CPULESS,
+        MATCH_FAILS_TIER,
         _MATCH_MAX,
 } MatchResult;
 
@@ -146,3 +160,24 @@ const char *poison_action_to_string(PoisonAction a);
 /* Exposed for the unit tests. */
 int range_list_parse(const char *value, bool with_units, uint64_t max, RangeList *list, char *err, size_t err_size);
 bool range_list_contains(const RangeList *l, uint64_t v);
+
+/* tier (issue 10): Delay= bounds, and what hot-add drivers tolerate. */
+#define POLICY_DELAY_MAX_USEC (10ULL * 60 * 1000000)  /* 10 min */
+/*
+ * The longest a policy may hold offline the blocks of a driver that waits for them: hv_balloon waits at
+ * most 5 s per chunk before it adds the next; virtio-mem plugs nothing more while about 1 GiB is
+ * offline. memhpd.policy(5) argues the figure.
+ */
+#define POLICY_DRIVER_DELAY_MAX_USEC (1ULL * 1000000)
+
+/*
+ * Would a policy with this Device= mask (0 = any), When= and Delay= stall a driver that waits for its
+ * blocks to be onlined (virtio-mem, hv-balloon)? Returns true and a sentence in 'why' if so. Pure; a
+ * function of these three only, so that every timing that holds blocks back (When=pressure too) goes
+ * through it.
+ */
+bool policy_timing_stalls(uint32_t devices, When when, uint64_t delay_usec, char *why, size_t why_size);
+
+/* Delay= and the like: whitespace-separated terms that add up, each a number with an optional unit (us,
+ * ms, s, min; bare = seconds): "90s", "1min 30s", "500ms". Returns 0, -EINVAL or -ERANGE. */
+int policy_parse_timespan(const char *value, uint64_t *ret);

@@ -88,6 +88,9 @@ void reload_now(Manager *m) {
                 m->settings.event_source = old.event_source;
                 m->settings.receive_buffer = old.receive_buffer;
         }
+        /* Deferred blocks (When=delay) are decided again under the new set. */
+        if (m->config_ok)
+                delay_reload(m);
         /* Blocks left offline by the previous policy get the new one's say. */
         for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
                 Block *b = &m->inv->blocks[i];

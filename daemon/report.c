@@ -45,6 +45,8 @@ static void print_range(FILE *out, Manager *m, uint32_t first, uint32_t last) {
                 plan = "leave: state unknown";
         else if (plan_get(&m->plan, first) == ACTION_LEAVE_OFFLINE)
                 plan = "leave offline";
+        else if (plan_get(&m->plan, first) == PLAN_DEFERRED)
+                plan = "defer (When=delay)";
         else
                 plan = plan_get(&m->plan, first) == ACTION_ONLINE_MOVABLE ? "online_movable" : "online_kernel";
         fprintf(out, "%-22s 0x%010" PRIx64 "-0x%010" PRIx64 " %6" PRIu64 " MiB  %-8s %-8s %4s  %-10s %s\n", name,
@@ -103,7 +105,10 @@ void report_print(Manager *m, FILE *out) {
                 fprintf(out, "  (none: every new block stays offline)\n");
         for (size_t i = 0; i < m->policies.n; i++) {
                 const Policy *p = &m->policies.items[i];
-                fprintf(out, "  %s:%u  Zone=%s When=%s\n", p->path, p->line, zone_target_to_string(p->zone),
+                fprintf(out, "  %s:%u  Zone=%s When=%s", p->path, p->line, zone_target_to_string(p->zone),
                         when_to_string(p->when));
+                if (p->when == WHEN_DELAY)
+                        fprintf(out, " Delay=%" PRIu64 "ms", p->delay_usec / 1000);
+                fprintf(out, "\n");
         }
 }

@@ -16,6 +16,7 @@ typedef struct Plan {
 } Plan;
 
 #define PLAN_NONE 0xff
+#define PLAN_DEFERRED 0xfe /* When=delay: the daemon decides it when the delay ends (--once does not wait) */
 
 /* Remember that block 'index' (of 'n_blocks') would get 'a'. Returns 0 or -ENOMEM. */
 int report_plan_set(Plan *p, uint32_t n_blocks, uint32_t index, Action a);

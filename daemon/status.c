@@ -9,12 +9,15 @@
 #include "status.h"
 
 void status_format(Manager *m, char *buf, size_t size) {
+        char deferred[96];
+
+        delay_status(m, deferred, sizeof(deferred));
         (void) snprintf(buf, size,
                         "Managing %" PRIu32 " memory blocks on %" PRIu32 " %s (%" PRIu32
-                        " offline); %zu %s; %llu onlined, %u failed",
+                        " offline); %zu %s; %llu onlined, %u failed%s",
                         m->inv->n_present, m->inv->n_nodes, plural(m->inv->n_nodes, "node", "nodes"),
                         m->inv->n_offline, m->policies.n, plural(m->policies.n, "policy", "policies"), m->n_onlined,
-                        m->n_failed);
+                        m->n_failed, deferred);
 }
 
 void status_update(Manager *m) {

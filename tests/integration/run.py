@@ -1782,6 +1782,189 @@ def scenario_drain_errors(s):
     check(rec.get("result") == "ok", f"{rec}")
 
 
+# ------------------------------------------------------------------ tier: When=delay, CpuLess=, MemoryTier=
+
+def delay_policy(delay, zone="movable"):
+    return f"[Match]\nDevice=acpi-dimm\n\n[Online]\nZone={zone}\nWhen=delay\nDelay={delay}\n"
+
+
+class NotifyListener:
+    """The service manager's end of sd_notify(): a datagram socket whose messages are kept."""
+
+    def __init__(self, root):
+        import socket
+        self.path = os.path.join(root, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.messages = []
+
+    def statuses(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except BlockingIOError:
+                break
+        return [l[len("STATUS="):] for m in self.messages for l in m.splitlines() if l.startswith("STATUS=")]
+
+    def wait_status(self, pred, what, timeout=DEFAULT_TIMEOUT):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for st in self.statuses():
+                if pred(st):
+                    return st
+            time.sleep(0.02)
+        raise Failure(f"timed out waiting for STATUS= {what}; last: {self.statuses()[-1:]}")
+
+
+def start_with_notify(s, *extra):
+    n = NotifyListener(s.root)
+    s.daemon = Daemon(s.args.memhpd, s.root, extra, env={"NOTIFY_SOCKET": n.path})
+    s.daemon.wait_record(lambda r: r["event"] == "started", "the started record")
+    return s.daemon, n
+
+
+def deferred(d, span):
+    return d.wait_record(lambda r: r["event"] == "deferred" and f"deferred {span} " in r["_line"],
+                         f"a deferred record for {span}")
+
+
+def scenario_delay(s):
+    """When=delay: a DIMM's blocks, added out of order, are one group: one deferred record for the span,
+    STATUS= counts them, nothing is onlined before Delay=2s, then all of them together."""
+    write(s.root, "etc/memhpd/policies.d/40-delay.policy", delay_policy("2s"))
+    d, n = start_with_notify(s)
+    t0 = time.monotonic()
+    for i in (102, 100, 103, 101):
+        s.kernel.add_block(i, node=0)
+    rec = deferred(d, "memory100-103")
+    check(rec.get("block") == "100" and rec.get("device") == "acpi-dimm" and rec.get("node") == "0" and
+          rec.get("action") == "defer" and rec.get("policy", "").endswith("40-delay.policy:1") and
+          "Delay=2s" in rec["_line"], f"the deferred record: {rec['_line']}")
+    # memory67 (offline in the snapshot, an ACPI DIMM block) is its own group since the start.
+    st = n.wait_status(lambda t: re.search(r"; 5 blocks deferred, next decision in \d+\.\ds$", t), "5 blocks deferred")
+    check(all(s.kernel.read(i, "state") == "offline" for i in range(100, 104)), "nothing onlined during the delay")
+    s.wait_all_online(range(100, 104), timeout=15)
+    elapsed = time.monotonic() - t0
+    check(elapsed >= 1.9, f"onlined after the delay, not before: {elapsed:.2f} s")
+    check(all(s.kernel.read(i, "valid_zones") == "Movable" for i in range(100, 104)), "the policy's zone")
+    recs = [r for r in d.records() if r["event"] == "onlined" and r.get("block") in ("100", "101", "102", "103")]
+    check(len(recs) == 4, f"each block onlined once: {len(recs)}")
+    n.wait_status(lambda t: "deferred" not in t and "Managing" in t, "no block deferred any more")
+    print(f"delay: 4 blocks deferred for Delay=2s, all online {elapsed:.2f} s after the first add; status was: {st}")
+    # --dry-run --once does not wait: it says so, in the record and in the report.
+    s.kernel.add_block(105, node=0, uevent=False)
+    d.stop()
+    s.daemon = None
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--dry-run", "--once"], capture_output=True, text=True)
+    check(r.returncode == 0, f"--dry-run --once: {r.returncode} {r.stderr[-300:]}")
+    check(re.search(r"memory105 .* defer \(When=delay\)", r.stdout), f"the report: {r.stdout}")
+    check("When=delay Delay=2000ms" in r.stdout, f"the report's policy list: {r.stdout}")
+    recs = [x for x in parse_audit(r.stderr) if x["event"] == "deferred" and x.get("block") == "105"]
+    check(len(recs) == 1 and recs[0].get("result") == "dry-run", f"one deferred record for 105: {recs}")
+    check(s.kernel.read(105, "state") == "offline", "dry run wrote nothing")
+
+
+def scenario_delay_by_other(s):
+    """During the delay someone else onlines one block and onlines-then-offlines another, and a block of a
+    second DIMM is hot-removed, then the rest of that DIMM too: memhpd leaves the claimed blocks alone,
+    forgets the removed ones, and decides only the rest when the delay ends."""
+    write(s.root, "etc/memhpd/policies.d/40-delay.policy", delay_policy("3s"))
+    d = s.start()
+    for i in range(110, 114):
+        s.kernel.add_block(i, node=0)
+    for i in range(120, 122):
+        s.kernel.add_block(i, node=0)
+    deferred(d, "memory110-113")
+    deferred(d, "memory120-121")
+    # The orchestrator claims 111 (online, kernel zone) and 112 (online, then offline again).
+    for i in (111, 112):
+        s.kernel.write(i, "state", "online")
+        s.kernel.write(i, "valid_zones", "Normal")
+        s.sender.memory("online", i)
+    d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "112", "online-by-other 112")
+    s.kernel.write(112, "state", "offline")
+    s.kernel.write(112, "valid_zones", "Normal Movable")
+    s.sender.memory("offline", 112)
+    d.wait_record(lambda r: r["event"] == "offline-by-other" and r.get("block") == "112", "offline-by-other 112")
+    for i in (120, 121):
+        shutil.rmtree(s.kernel.path(i))
+        os.unlink(os.path.join(s.root, f"sys/devices/system/node/node0/memory{i}"))
+        s.sender.memory("remove", i)
+        d.wait_record(lambda r, i=i: r["event"] == "removed" and r.get("block") == str(i), f"removed {i}")
+    s.wait_all_online([110, 113], timeout=15)
+    check(s.kernel.read(111, "state") == "online" and s.kernel.read(111, "valid_zones") == "Normal",
+          "111 stays where the orchestrator put it")
+    check(s.kernel.read(112, "state") == "offline", "112 stays offline: the orchestrator took it back")
+    for i in (111, 112):
+        check(not s.onlined(i), f"memhpd did not online memory{i}")
+    check(len(s.onlined(110)) == 1 and len(s.onlined(113)) == 1, "110 and 113 onlined once each")
+    check(not any(r["event"] in ("online-failed", "bad-sysfs") and r.get("block") in ("120", "121")
+                  for r in d.records()), "the removed group left nothing behind")
+
+
+def scenario_delay_reload(s):
+    """A reload during the delay decides the deferred blocks again with the new set: a shorter Delay=
+    counts from the group's arrival (already past: at once), and a set without When=delay decides at once."""
+    write(s.root, "etc/memhpd/policies.d/40-delay.policy", delay_policy("5min"))
+    d = s.start()
+    for i in (140, 141):
+        s.kernel.add_block(i, node=0)
+    deferred(d, "memory140-141")
+    time.sleep(0.6)
+    write(s.root, "etc/memhpd/policies.d/40-delay.policy", delay_policy("500ms", zone="kernel"))
+    t0 = time.monotonic()
+    d.signal(signal.SIGHUP)
+    s.wait_all_online([140, 141], timeout=10)
+    check(time.monotonic() - t0 < 5, "decided soon after the reload, not after 5min")
+    check(all(s.kernel.read(i, "valid_zones") == "Normal" for i in (140, 141)), "by the new policy (kernel)")
+
+    # Back to a long delay, then a set without it: the deferred blocks go by the next match at once.
+    write(s.root, "etc/memhpd/policies.d/40-delay.policy", delay_policy("5min"))
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: r["event"] == "policy-loaded" and d.text().count("event=policy-loaded") >= 3,
+                  "the second reload")
+    for i in (150, 151):
+        s.kernel.add_block(i, node=0)
+    deferred(d, "memory150-151")
+    # A rejected reload changes nothing: still deferred.
+    write(s.root, "etc/memhpd/policies.d/40-delay.policy", "[Online]\nWhen=delay\n")
+    d.signal(signal.SIGHUP)
+    d.wait_record(lambda r: r["event"] == "policy-rejected" and "keeping the previous" in r["_line"], "rejected")
+    time.sleep(0.3)
+    check(s.kernel.read(150, "state") == "offline", "a rejected reload leaves the delay running")
+    os.unlink(os.path.join(s.root, "etc/memhpd/policies.d/40-delay.policy"))
+    d.signal(signal.SIGHUP)
+    s.wait_all_online([150, 151], timeout=10)
+    check(all(s.kernel.read(i, "valid_zones") == "Movable" for i in (150, 151)), "by 50-test (movable)")
+    check(len(s.onlined(150)) == 1 and len(s.onlined(151)) == 1, "each onlined once")
+
+
+def scenario_cpuless(s):
+    """CpuLess=yes: far memory (node1 has no CPU in the snapshot) goes by its own policy, near memory by
+    the next one; MemoryTier= matches the node the kernel lists in that tier."""
+    write(s.root, "etc/memhpd/policies.d/40-far.policy", "[Match]\nCpuLess=yes\n\n[Online]\nZone=kernel\n")
+    write(s.root, "etc/memhpd/policies.d/30-tier.policy",
+          "[Match]\nMemoryTier=22\nBlock=202-203\n\n[Online]\nZone=offline\n")
+    # As 6.1 shows them: node1 has online memory (the snapshot's virtio-mem), dax/kmem-like tier 22.
+    write(s.root, "sys/devices/virtual/memory_tiering/memory_tier4/nodelist", "0\n")
+    write(s.root, "sys/devices/virtual/memory_tiering/memory_tier22/nodelist", "1\n")
+    d = s.start()
+    s.kernel.add_block(200, node=1)
+    s.kernel.add_block(201, node=0)
+    s.wait_all_online([200, 201])
+    check(s.kernel.read(200, "valid_zones") == "Normal", "node1 (CPU-less) block went by 40-far (kernel)")
+    check(s.kernel.read(201, "valid_zones") == "Movable", "node0 block went by 50-test (movable)")
+    check(s.onlined(200)[0].get("policy", "").endswith("40-far.policy:1"), "the record names 40-far")
+    s.kernel.add_block(202, node=1)
+    rec = d.wait_record(lambda r: r["event"] == "left-offline" and r.get("block") == "202", "left-offline 202")
+    check(rec.get("policy", "").endswith("30-tier.policy:1"), f"by 30-tier: {rec['_line']}")
+    s.marker(203)
+    check(s.kernel.read(203, "valid_zones") == "Movable", "node0 (tier 4) is not matched by MemoryTier=22")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check(r.returncode == 0, f"--check: {r.stdout} {r.stderr}")
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 

@@ -283,7 +283,7 @@ START_TEST(policy_value_errors) {
         parse_fails("[Online]\nZone=sideways\n",
                     P ":2: Zone=sideways: unknown zone, expected auto, movable, kernel or offline");
         parse_fails("[Online]\nZone=\n", P ":2: Zone=: unknown zone, expected auto, movable, kernel or offline");
-        parse_fails("[Online]\nZone=movable\nWhen=later\n", P ":3: When=later: unknown value, expected immediate or manual");
+        parse_fails("[Online]\nZone=movable\nWhen=later\n", P ":3: When=later: unknown value, expected immediate, manual or delay");
         parse_fails("[Online]\nZone=movable\nZoneFallback=swap\n",
                     P ":3: ZoneFallback=swap: unknown fallback, expected offline, kernel or movable");
         parse_fails("[Match]\nDevice=floppy\n",
@@ -313,7 +313,7 @@ START_TEST(policy_value_errors) {
         parse_fails("[Match]\nNode=x\n[Online]\nZone=y\nWhen=z\n",
                     P ":2: Node=x: \"x\" is not a number or a range A-B",
                     P ":4: Zone=y: unknown zone, expected auto, movable, kernel or offline",
-                    P ":5: When=z: unknown value, expected immediate or manual");
+                    P ":5: When=z: unknown value, expected immediate, manual or delay");
 }
 END_TEST
 
@@ -1302,6 +1302,93 @@ START_TEST(cosmetic_errors) {
 }
 END_TEST
 
+/* tier (issue 10): When=delay, Delay=, CpuLess=, MemoryTier=. */
+START_TEST(policy_delay_keys) {
+        Policy p;
+        uint64_t v;
+
+        parse_ok("[Match]\nDevice=acpi-dimm dax-kmem\n[Online]\nWhen=delay\nDelay=1min 30s\n", &p);
+        ck_assert_int_eq(p.when, WHEN_DELAY);
+        ck_assert_uint_eq(p.delay_usec, 90 * 1000000ULL);
+        ck_assert_uint_eq(p.delay_line, 5);
+        policy_done(&p);
+        parse_ok("[Match]\nDevice=acpi-dimm\n[Online]\nDelay=10min\nWhen=delay\n", &p);
+        ck_assert_uint_eq(p.delay_usec, 600 * 1000000ULL);
+        policy_done(&p);
+        /* Device= unset: any device, so at most 1 s. */
+        parse_ok("[Online]\nWhen=delay\nDelay=1s\n", &p);
+        policy_done(&p);
+        parse_ok("[Online]\nWhen=delay\nDelay=250ms\n", &p);
+        ck_assert_uint_eq(p.delay_usec, 250000);
+        policy_done(&p);
+
+        ck_assert_int_eq(policy_parse_timespan("2min 3s 4ms", &v), 0);
+        ck_assert_uint_eq(v, 123004000);
+        ck_assert_int_eq(policy_parse_timespan("  ", &v), -EINVAL);
+        ck_assert_int_eq(policy_parse_timespan("3 days", &v), -EINVAL);
+        ck_assert_int_eq(policy_parse_timespan("-1s", &v), -EINVAL);
+        ck_assert_int_eq(policy_parse_timespan("99999999999999999999", &v), -ERANGE);
+
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=delay\nDelay=0\n",
+                    P ":5: Delay=0: a delay of 0 is When=immediate; use that");
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=delay\nDelay=601s\n",
+                    P ":5: Delay=601s: \"601s\" is longer than the longest delay, 10min");
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=delay\nDelay=soon\n",
+                    P ":5: Delay=soon: expected a time span such as 30s, 500ms or 1min 30s (us, ms, s, min)");
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\n\nWhen=delay\n",
+                    P ":5: When=delay needs Delay= (how long to wait, e.g. Delay=30s)");
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nZone=movable\nDelay=30s\n",
+                    P ":5: Delay= only applies to When=delay, not When=immediate");
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nWhen=manual\nDelay=30s\n",
+                    P ":5: Delay= only applies to When=delay, not When=manual");
+        parse_fails("[Match]\nDevice=acpi-dimm\n[Online]\nZone=offline\nWhen=delay\nDelay=30s\n",
+                    P ":5: When=delay with Zone=offline waits to do nothing; drop When=delay");
+        /* The stall check, at the Delay= line. */
+        parse_fails("[Online]\nWhen=delay\nDelay=2s\n",
+                    P ":3: When=delay holds blocks up to 2s but can match any device (Device= is unset): unknown, "
+                      "virtio-mem, hv-balloon: hv_balloon waits at most 5 s per chunk and virtio-mem stops plugging "
+                      "with 1 GiB offline; hold them at most 1s, or leave them out of Device=");
+        parse_fails("[Match]\nDevice=acpi-dimm hv-balloon\n[Online]\nWhen=delay\nDelay=1001ms\n",
+                    P ":5: When=delay holds blocks up to 1001ms but can match hv-balloon: hv_balloon waits at most "
+                      "5 s per chunk and virtio-mem stops plugging with 1 GiB offline; hold them at most 1s, or leave "
+                      "them out of Device=");
+}
+END_TEST
+
+START_TEST(policy_tier_keys) {
+        Policy p;
+        PolicySet set;
+        BlockFacts f = { .index = 40, .size = 128 << 20, .device = DEVICE_ACPI_DIMM, .node = 1 };
+
+        parse_ok("[Match]\nCpuLess=yes\nMemoryTier=22, 4-5\n[Online]\nZone=movable\n", &p);
+        ck_assert_int_eq(p.cpuless, 1);
+        ck_assert_uint_eq(p.tiers.n, 2);
+        policy_done(&p);
+        parse_ok("[Match]\nCpuLess=yes\nCpuLess=\n", &p);
+        ck_assert_int_eq(p.cpuless, -1); /* an empty assignment removes the condition */
+        policy_done(&p);
+        parse_fails("[Match]\nCpuLess=sometimes\n", P ":2: CpuLess=sometimes: expected yes or no");
+        parse_fails("[Match]\nMemoryTier=-1\n", P ":2: MemoryTier=-1: \"-1\" is not a number or a range A-B");
+        parse_fails("[Match]\nMemoryTier=4294967296\n",
+                    P ":2: MemoryTier=4294967296: \"4294967296\" is beyond the largest allowed value 2147483647");
+
+        set_from(&set, "[Match]\nCpuLess=yes\n", "[Match]\nCpuLess=no\n", "[Match]\nMemoryTier=22\n");
+        /* Unknown facts match neither CpuLess= value. */
+        ck_assert_ptr_null(policy_match(&set, &f));
+        f.node_cpus = NODE_CPUS_NONE;
+        ck_assert_ptr_eq(policy_match(&set, &f), &set.items[0]);
+        f.node_cpus = NODE_CPUS_SOME;
+        ck_assert_ptr_eq(policy_match(&set, &f), &set.items[1]);
+        ck_assert(!policy_matches(&set.items[2], &f)); /* in no tier */
+        f.node_in_tier = true;
+        f.node_tier = 4;
+        ck_assert(!policy_matches(&set.items[2], &f));
+        f.node_tier = 22;
+        ck_assert(policy_matches(&set.items[2], &f));
+        policy_set_done(&set);
+}
+END_TEST
+
 static Suite *conf_suite(void) {
         Suite *s = suite_create("conf");
         TCase *tc = tcase_create("policy-parse");
@@ -1317,6 +1404,8 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, policy_value_errors);
         tcase_add_test(tc, policy_too_many_ranges);
         tcase_add_test(tc, policy_cross_field_errors);
+        tcase_add_test(tc, policy_delay_keys);
+        tcase_add_test(tc, policy_tier_keys);
         tcase_add_test(tc, policy_empty_file);
         tcase_add_test(tc, policy_poison_keys);
         suite_add_tcase(s, tc);

@@ -128,6 +128,20 @@ START_TEST(delegate_plan) {
         ck_assert_int_eq(plan(&set, &v, &p, why), 0); /* same zone, another ratio */
         policy_set_done(&set);
 
+        /* tier: the kernel sees neither a node's CPUs nor its tier, nor waits. */
+        set_from(&set, "[Match]\nCpuLess=yes\n[Online]\nZone=movable\n");
+        ck_assert_int_eq(plan(&set, &v, &p, why), 0);
+        ck_assert_msg(strstr(why, "has CpuLess="), "%s", why);
+        policy_set_done(&set);
+        set_from(&set, "[Match]\nMemoryTier=22\n[Online]\nZone=movable\n", "[Online]\nZone=kernel\n");
+        ck_assert_int_eq(plan(&set, &v, &p, why), 0);
+        ck_assert_msg(strstr(why, "(MemoryTier=)"), "%s", why);
+        policy_set_done(&set);
+        set_from(&set, "[Online]\nZone=movable\nWhen=delay\nDelay=1s\n");
+        ck_assert_int_eq(plan(&set, &v, &p, why), 0);
+        ck_assert_msg(strstr(why, "When=delay"), "%s", why);
+        policy_set_done(&set);
+
         /* When=, Zone=offline, no catch-all, no policy at all. */
         set_from(&set, "[Online]\nZone=movable\nWhen=manual\n");
         ck_assert_int_eq(plan(&set, &v, &p, why), 0);

@@ -245,6 +245,55 @@ def s_cpuless_node(ctx):
     check_no_failures(vm)
 
 
+@scenario("far-memory-delay", "CpuLess=yes: a DIMM on CPU-less node 1 goes movable; When=delay on node 0: "
+          "a block onlined by hand during the delay is left alone, the rest decided at its end")
+def s_far_memory_delay(ctx):
+    vm = boot(ctx, Scenario(numa=True, policies={
+        "10-far.policy": policy({"CpuLess": "yes"}, {"Zone": "movable"}),
+        "20-near.policy": policy({"Device": "acpi-dimm"},
+                                 {"Zone": "auto", "MaxMovableRatio": "0%", "When": "delay", "Delay": "4s"})}))
+    vm.wait_started()
+    facts = "cat /sys/devices/system/node/has_cpu; for t in /sys/devices/virtual/memory_tiering/memory_tier*; " \
+            "do echo \"$t: $(cat $t/nodelist)\"; done"
+    ctx.note("before: has_cpu and tiers: " + vm.out(facts).replace("\n", "; "))
+    bs = vm.block_size()
+    n = 512 * MiB // bs
+    before = vm.blocks()
+    vm.add_dimm("dimm1", 512 * MiB, node=1)
+    after = vm.wait_blocks(new_online(before, n), 60, "node 1 blocks online")
+    idx1 = new_blocks(before, after)
+    check(all(after[i]["node"] == 1 and is_movable(after[i]) for i in idx1),
+          "far memory (node 1) not movable:\n" + format_blocks(after))
+    recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx1]
+    check(len(recs) == n and all("10-far.policy" in r.get("policy", "") for r in recs),
+          "node 1 not decided by 10-far.policy:\n  " + "\n  ".join(r["_line"] for r in recs))
+    ctx.note("after node 1 memory online: " + vm.out(facts).replace("\n", "; "))
+
+    before = after
+    vm.add_dimm("dimm0", 512 * MiB, node=0)
+    vm.wait_audit(lambda r: r.get("event") == "deferred", 30, "a deferred record")
+    t_deferred = time.monotonic()
+    idx0 = new_blocks(before, vm.blocks())
+    check(len(idx0) == n, f"{len(idx0)} new blocks on node 0, expected {n}")
+    span = f"deferred memory{idx0[0]}-{idx0[-1]} ({n} blocks"
+    vm.wait_audit(lambda r: r.get("event") == "deferred" and span in r["_line"], 5, "one group for the DIMM")
+    hand = idx0[1]
+    vm.out(f"echo online_movable > /sys/devices/system/memory/memory{hand}/state")
+    after = vm.wait_blocks(new_online(before, n), 30, "node 0 blocks online")
+    waited = time.monotonic() - t_deferred
+    check(waited >= 2.5, f"node 0 decided {waited:.1f} s after the deferred record, before Delay=4s")
+    check(is_movable(after[hand]), f"memory{hand}, onlined by hand, is not where the hand put it")
+    rest = [i for i in idx0 if i != hand]
+    check(all(not is_movable(after[i]) for i in rest), "the rest not by 20-near (kernel):\n" + format_blocks(after))
+    check_onlined_once(vm, after, rest)
+    check(not [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) == hand],
+          f"memhpd onlined memory{hand} too")
+    vm.wait_audit(lambda r: r.get("event") == "online-by-other" and block_of(r) == hand, 10,
+                  f"online-by-other for memory{hand}")
+    ctx.note(f"group of {n} decided {waited:.1f} s after its deferred record (Delay=4s), memory{hand} left to the hand")
+    check_no_failures(vm)
+
+
 @scenario("virtio-mem", "virtio-mem grows 0 -> 2 GiB (all online movable), shrinks to 256 MiB")
 def s_virtio_mem(ctx):
     vm = boot(ctx, Scenario(
