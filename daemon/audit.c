@@ -39,6 +39,9 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_BAD_SYSFS] = { "bad-sysfs", "dd0c8a2c88ef4a378838da46c0ccbe8b", LOG_WARNING },
         [AUDIT_CONFLICT] = { "conflict", "8bcc7a8dce444945be40d52cc6ae6aa8", LOG_WARNING },
         [AUDIT_KERNEL_AUTO_ONLINE] = { "kernel-auto-online", "9abfd29f4c324d239acf325e0bd67755", LOG_NOTICE },
+        [AUDIT_RESERVED] = { "reserved", "a2392f31565844329c1de4a73e1216c7", LOG_INFO },
+        [AUDIT_RESERVE_STEP] = { "reserve-step", "d3f0ccbef6e14578babbd12c2bc29598", LOG_NOTICE },
+        [AUDIT_PRESSURE_SOURCE] = { "pressure-source", "5973025dd1354cdba8538408a0b7b324", LOG_WARNING },
 };
 
 static bool use_journal;

@@ -33,6 +33,9 @@ typedef enum AuditEvent {
         AUDIT_BAD_SYSFS,
         AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c, agents.c) */
         AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
+        AUDIT_RESERVED,           /* When=pressure: a block kept offline as a reserve (pressure.c) */
+        AUDIT_RESERVE_STEP,       /* memory pressure: a step of the reserve is onlined, with the figures */
+        AUDIT_PRESSURE_SOURCE,    /* the PSI trigger cannot be set up (no PSI, refused): the fallback */
         _AUDIT_MAX,
 } AuditEvent;
 

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
+#include "pressure.h"
 #include "report.h"
 #include "status.h"
 
@@ -22,10 +23,12 @@ AuditFields engine_block_fields(Manager *m, uint32_t index) {
         return f;
 }
 
-void engine_decide(Manager *m, uint32_t index) {
-        Block *b = &m->inv->blocks[index];
-        AuditFields f = engine_block_fields(m, index);
-        BlockFacts facts = {
+static void engine_act(Manager *m, uint32_t index, const Decision *d, AuditFields *fields, const char *note);
+
+BlockFacts engine_block_facts(Manager *m, uint32_t index) {
+        const Block *b = &m->inv->blocks[index];
+
+        return (BlockFacts) {
                 .index = index,
                 .start = inventory_block_start(m->inv, index),
                 .size = m->inv->block_size,
@@ -33,39 +36,56 @@ void engine_decide(Manager *m, uint32_t index) {
                 .node = b->node,
                 .block_pages = m->inv->block_size / m->inv->page_size,
         };
-        const Policy *p;
+}
+
+/* The facts that need reading: valid_zones, and for Zone=auto the node's counts and kernel-zone
+ * watermarks. Returns 0, or -errno after its bad-sysfs record (the block is left alone). */
+static int engine_read_facts(Manager *m, uint32_t index, const Policy *p, BlockFacts *facts, AuditFields *f) {
+        Block *b = &m->inv->blocks[index];
+        int r;
+
+        r = inventory_block_valid_zones(m->inv, index, &facts->zones);
+        if (r < 0) {
+                f->error = r;
+                f->result = "skipped";
+                audit_record(AUDIT_BAD_SYSFS, f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%m); "
+                             "leaving the block alone", index);
+                return r;
+        }
+        /* Only Zone=auto weighs the node's counts; a count that cannot be read decides nothing. */
+        if (p && p->zone == TARGET_AUTO && b->node >= 0) {
+                r = inventory_node_counts(m->inv, b->node, &facts->node_kernel_pages, &facts->node_movable_pages);
+                if (r < 0) {
+                        f->error = r;
+                        f->result = "skipped";
+                        f->policy_path = p->path;
+                        f->policy_line = p->line;
+                        audit_record(AUDIT_BAD_SYSFS, f, "the page counts of node%d cannot be read from /proc/zoneinfo "
+                                     "(%m); no Zone=auto decision is made, leaving memory%" PRIu32 " offline",
+                                     b->node, index);
+                        return r;
+                }
+                /* Without watermarks (a hand-made zoneinfo) the ratio alone decides, as before. */
+                r = pressure_node_kernel(m, b->node, &facts->node_kernel_free, &facts->node_kernel_high);
+                facts->kernel_watermarks = r >= 0;
+                if (r < 0)
+                        log_debug_errno(r, "No kernel-zone watermarks for node%d, the ratio alone decides: %m", b->node);
+        }
+        return 0;
+}
+
+void engine_decide(Manager *m, uint32_t index) {
+        Block *b = &m->inv->blocks[index];
+        AuditFields f = engine_block_fields(m, index);
+        BlockFacts facts = engine_block_facts(m, index);
         Decision d;
-        OnlineResult res;
-        Zone zone;
-        int r, err;
 
         b->flags |= BLOCK_DECIDED;
         b->flags &= ~BLOCK_REDECIDE;
 
-        r = inventory_block_valid_zones(m->inv, index, &facts.zones);
-        if (r < 0) {
-                f.error = r;
-                f.result = "skipped";
-                audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%m); "
-                             "leaving the block alone", index);
+        if (engine_read_facts(m, index, policy_match(&m->policies, &facts), &facts, &f) < 0) {
                 b->flags |= BLOCK_REDECIDE; /* a reload tries again */
                 return;
-        }
-        /* Only Zone=auto weighs the node's counts; a count that cannot be read decides nothing. */
-        p = policy_match(&m->policies, &facts);
-        if (p && p->zone == TARGET_AUTO && b->node >= 0) {
-                r = inventory_node_counts(m->inv, b->node, &facts.node_kernel_pages, &facts.node_movable_pages);
-                if (r < 0) {
-                        f.error = r;
-                        f.result = "skipped";
-                        f.policy_path = p->path;
-                        f.policy_line = p->line;
-                        audit_record(AUDIT_BAD_SYSFS, &f, "the page counts of node%d cannot be read from /proc/zoneinfo "
-                                     "(%m); no Zone=auto decision is made, leaving memory%" PRIu32 " offline",
-                                     b->node, index);
-                        b->flags |= BLOCK_REDECIDE; /* a reload tries again */
-                        return;
-                }
         }
 
         policy_decide(&m->policies, &facts, &d);
@@ -76,24 +96,39 @@ void engine_decide(Manager *m, uint32_t index) {
         if (m->opts.dry_run && m->opts.once && report_plan_set(&m->plan, m->inv->n_blocks, index, d.action) < 0)
                 log_oom_abort();
 
+        if (d.reserve)
+                pressure_reserve_add(m, index);
+        else
+                pressure_reserve_remove(m, index);
         if (d.action == ACTION_LEAVE_OFFLINE) {
                 b->flags |= BLOCK_REDECIDE;
                 f.action = action_to_string(d.action);
                 f.result = m->opts.dry_run ? "dry-run" : "ok";
-                audit_record(AUDIT_LEFT_OFFLINE, &f, "left memory%" PRIu32 " offline: %s", index, d.why);
+                audit_record(d.reserve ? AUDIT_RESERVED : AUDIT_LEFT_OFFLINE, &f, "%s memory%" PRIu32 " offline: %s",
+                             d.reserve ? "kept" : "left", index, d.why);
                 return;
         }
+        engine_act(m, index, &d, &f, "");
+}
 
-        f.action = action_to_string(d.action);
-        f.zone = d.action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
+/* Online per 'd' (or say what would be done) and record it; 'note' prefixes the reason. */
+static void engine_act(Manager *m, uint32_t index, const Decision *d, AuditFields *fields, const char *note) {
+        Block *b = &m->inv->blocks[index];
+        AuditFields f = *fields;
+        OnlineResult res;
+        Zone zone;
+        int err;
+
+        f.action = action_to_string(d->action);
+        f.zone = d->action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
         if (m->opts.dry_run) {
                 f.result = "dry-run";
-                audit_record(AUDIT_WOULD_ONLINE, &f, "would online memory%" PRIu32 " as %s (dry run): %s", index,
-                             f.zone, d.why);
+                audit_record(AUDIT_WOULD_ONLINE, &f, "would online memory%" PRIu32 " as %s (dry run): %s%s", index,
+                             f.zone, note, d->why);
                 return;
         }
 
-        res = block_online(m->inv, index, d.action, &err, &zone);
+        res = block_online(m->inv, index, d->action, &err, &zone);
         if (b->node < 0 && b->state == STATE_ONLINE)
                 /* Its pages went to a node we do not know: every node's counts need a re-read. */
                 inventory_nodes_stale(m->inv);
@@ -102,8 +137,8 @@ void engine_decide(Manager *m, uint32_t index) {
         case ONLINE_ALREADY:
                 m->n_onlined++;
                 f.result = res == ONLINE_DONE ? "ok" : "already";
-                audit_record(AUDIT_ONLINED, &f, "onlined memory%" PRIu32 " as %s%s: %s", index, f.zone,
-                             res == ONLINE_ALREADY ? " (it already was)" : "", d.why);
+                audit_record(AUDIT_ONLINED, &f, "onlined memory%" PRIu32 " as %s%s: %s%s", index, f.zone,
+                             res == ONLINE_ALREADY ? " (it already was)" : "", note, d->why);
                 break;
         case ONLINE_BY_OTHER:
                 b->flags |= BLOCK_BY_OTHER;
@@ -124,4 +159,33 @@ void engine_decide(Manager *m, uint32_t index) {
                 audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %m", index, f.zone);
         }
         status_changed(m);
+}
+
+int engine_online_reserved(Manager *m, uint32_t index) {
+        Block *b = inventory_block(m->inv, index);
+        AuditFields f;
+        BlockFacts facts;
+        const Policy *p;
+        Decision d;
+
+        if (!b || b->state != STATE_OFFLINE || (b->flags & BLOCK_BY_OTHER))
+                return -ESTALE;
+        f = engine_block_fields(m, index);
+        facts = engine_block_facts(m, index);
+        p = policy_match(&m->policies, &facts);
+        if (!p || p->when != WHEN_PRESSURE)
+                return -ESTALE; /* a reload changed its policy; engine_decide() had its say */
+        if (engine_read_facts(m, index, p, &facts, &f) < 0)
+                return -EIO;
+        policy_decide_zone(p, &facts, &d);
+        f.policy_path = p->path;
+        f.policy_line = p->line;
+        if (d.action == ACTION_LEAVE_OFFLINE) {
+                f.action = action_to_string(d.action);
+                f.result = "skipped";
+                audit_record(AUDIT_LEFT_OFFLINE, &f, "left reserved memory%" PRIu32 " offline: %s", index, d.why);
+                return -EAGAIN;
+        }
+        engine_act(m, index, &d, &f, "reserve step under memory pressure; ");
+        return b->state == STATE_ONLINE || m->opts.dry_run ? 0 : -EIO;
 }

@@ -11,6 +11,7 @@
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "pressure.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -18,6 +19,7 @@
 
 /* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
+        pressure_reserve_check(userdata); /* arm or disarm the pressure trigger for the reserve */
         status_update(userdata);
         return 0;
 }
@@ -59,6 +61,8 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
                 return r;
         }
         r = ownership_new(m->root->fd, opts->dry_run, &m->ownership);
+        if (r >= 0)
+                r = pressure_new(&m->pressure);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -72,6 +76,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        m->pressure = pressure_free(m->pressure);
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);

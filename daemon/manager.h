@@ -50,6 +50,9 @@ typedef struct Manager {
         unsigned long long n_onlined, n_uevents, n_rescans;
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
+
+        /* pressure.c: the When=pressure reserve and its trigger */
+        struct Pressure *pressure;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

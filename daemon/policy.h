@@ -34,6 +34,7 @@ typedef enum ZoneTarget {
 typedef enum When {
         WHEN_IMMEDIATE,
         WHEN_MANUAL,
+        WHEN_PRESSURE,         /* kept offline as a reserve, onlined OnlineStep= at a time under pressure */
         _WHEN_MAX,
 } When;
 
@@ -56,7 +57,12 @@ typedef struct Policy {
         ZoneFallback fallback;
         bool fallback_set;
         unsigned match_line, online_line;
+        /* When=pressure (pressure.c): OnlineStep= in blocks, or in bytes when online_step_bytes. */
+        uint64_t online_step;
+        bool online_step_bytes, online_step_set;
 } Policy;
+
+#define POLICY_ONLINE_STEP_MAX (1ULL << 20) /* blocks: 2 PiB of 2 GiB blocks */
 
 typedef struct PolicySet {
         Policy *items;
@@ -91,6 +97,10 @@ typedef struct BlockFacts {
         int node;                  /* -1 unknown */
         ZoneSet zones;             /* from valid_zones */
         uint64_t node_kernel_pages, node_movable_pages, block_pages;
+        /* Zone=auto, pressure-aware (pressure.c): the node's kernel zones' free pages and high watermark
+         * from /proc/zoneinfo; without them (kernel_watermarks false) the ratio alone decides. */
+        bool kernel_watermarks;
+        uint64_t node_kernel_free, node_kernel_high;
 } BlockFacts;
 
 typedef enum Action {
@@ -104,6 +114,7 @@ typedef struct Decision {
         Action action;
         const Policy *policy;      /* NULL: nothing matched */
         char why[192];             /* one sentence for the audit record */
+        bool reserve;              /* When=pressure: kept offline as a reserve (action is LEAVE_OFFLINE) */
 } Decision;
 
 /* The first policy (in set order) whose [Match] accepts the block, or NULL. */
@@ -112,6 +123,10 @@ bool policy_matches(const Policy *p, const BlockFacts *f);
 
 /* Decide what to do with an offline block. Pure. */
 void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret);
+/* The zone part alone, for policy 'p' whatever its When= says: a reserve step (pressure.c) uses it. */
+void policy_decide_zone(const Policy *p, const BlockFacts *f, Decision *ret);
+/* OnlineStep= of 'p' in blocks of 'block_size' bytes (bytes rounded up), at least 1. */
+uint64_t policy_online_step_blocks(const Policy *p, uint64_t block_size);
 
 const char *action_to_string(Action a);           /* online_movable, online_kernel, none */
 const char *zone_target_to_string(ZoneTarget t);

@@ -28,6 +28,9 @@ typedef struct Settings {
         unsigned long long settle_usec;     /* longest wait for a new block's node/firmware links */
         bool lock_memory;                   /* mlockall(): keep working when memory runs out */
         KernelAutoOnline kernel_auto_online;
+        /* pressure.c: the PSI trigger for the When=pressure reserve, as systemd-oomd names them. */
+        unsigned memory_pressure_limit;                     /* percent of the window, 1..100 */
+        unsigned long long memory_pressure_duration_usec;   /* the PSI window, 500ms..10s */
 } Settings;
 
 #define SETTINGS_DEFAULT_RECEIVE_BUFFER (128ULL * 1024 * 1024)
