@@ -315,7 +315,8 @@ static void reserve_prune(Manager *m) {
                 if (reserve_valid(m, p->reserve[i]))
                         p->reserve[j++] = p->reserve[i];
                 else
-                        log_debug("memory%" PRIu32 " left the reserve", p->reserve[i]);
+                        log_info("memory%" PRIu32 " left the reserve (onlined, removed or taken by someone else)",
+                                 p->reserve[i]);
         p->n_reserve = j;
 }
 
@@ -416,7 +417,7 @@ static void pressure_step(Manager *m, const char *trigger, int pressured_node) {
         Pressure *p = m->pressure;
         _cleanup_free_ ReserveCandidate *c = NULL;
         _cleanup_free_ uint16_t *row = NULL;
-        char chosen[256] = "", figures[160] = "";
+        char chosen[256] = "", figures[224] = "";
         const ZoneinfoNode *z;
         AuditFields f = AUDIT_FIELDS_INIT;
         size_t n = 0, len = 0, onlined = 0;
@@ -436,12 +437,15 @@ static void pressure_step(Manager *m, const char *trigger, int pressured_node) {
         r = pressure_zoneinfo(m, &z);
         if (pressured_node < 0 && r >= 0)
                 pressured_node = pressure_pick_node(z, NODES_MAX);
-        if (r >= 0 && pressured_node >= 0)
-                snprintf(figures, sizeof(figures), "; node%d: kernel zones %" PRIu64 " MiB free (high watermark %" PRIu64
-                         " MiB), all zones %" PRIu64 " MiB free", pressured_node,
-                         (z[pressured_node].kernel_free * m->inv->page_size) >> 20,
-                         (z[pressured_node].kernel_high * m->inv->page_size) >> 20,
-                         ((z[pressured_node].kernel_free + z[pressured_node].movable_free) * m->inv->page_size) >> 20);
+        if (r >= 0 && pressured_node >= 0) {
+                const ZoneinfoNode *zn = &z[pressured_node];
+                uint64_t kib = m->inv->page_size / 1024;
+
+                snprintf(figures, sizeof(figures), "; node%d: kernel zones %" PRIu64 " kB free (high watermark %" PRIu64
+                         " kB), all zones %" PRIu64 " kB free (high watermarks %" PRIu64 " kB)", pressured_node,
+                         zn->kernel_free * kib, zn->kernel_high * kib, (zn->kernel_free + zn->movable_free) * kib,
+                         (zn->kernel_high + zn->movable_high) * kib);
+        }
         else if (r < 0)
                 snprintf(figures, sizeof(figures), "; /proc/zoneinfo unreadable (%s)", strerror(-r));
         rd = pressure_read_distances(m, pressured_node, row);
@@ -579,16 +583,20 @@ static int psi_arm(Manager *m) {
         fd = psi_open(m);
         if (fd < 0)
                 return fd;
-        /* PSI copies at most its buffer and ends it with a NUL it writes over the last byte: send the
-         * NUL too (as the kernel's documentation and systemd do), or the window loses a digit. */
-        if (write(fd, trigger, strlen(trigger) + 1) < 0)
-                return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        /* The PSI file is always readable (EPOLLIN): only EPOLLPRI means a breach. */
+        /* The PSI file is always readable (EPOLLIN): only EPOLLPRI means a breach. Added before the
+         * trigger is written: a plain file (not procfs) cannot be polled and is then left unwritten. */
         r = sd_event_add_io(m->event, &p->io, fd, S_ISSOCK(st.st_mode) ? EPOLLIN : EPOLLPRI, on_psi, m);
         if (r < 0)
                 return r;
+        /* PSI copies at most its buffer and ends it with a NUL it writes over the last byte: send the
+         * NUL too (as the kernel's documentation and systemd do), or the window loses a digit. */
+        if (write(fd, trigger, strlen(trigger) + 1) < 0) {
+                r = -errno;
+                p->io = sd_event_source_disable_unref(p->io);
+                return r;
+        }
         (void) sd_event_source_set_description(p->io, "memory-pressure");
         p->fd = TAKE_FD(fd);
         log_debug("Memory pressure trigger \"%s\" armed for a reserve of %zu blocks", trigger, p->n_reserve);
@@ -637,7 +645,7 @@ void pressure_reserve_check(Manager *m) {
         reserve_prune(m);
         if (p->n_reserve == 0) {
                 if (p->io || p->timer)
-                        log_debug("The reserve is empty: no more memory pressure watching");
+                        log_info("The reserve is empty: memory pressure is no longer watched");
                 pressure_disarm(p);
                 return;
         }
