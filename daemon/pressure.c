@@ -210,6 +210,8 @@ struct Pressure {
         int zoneinfo_error;             /* of that read */
         bool zoneinfo_valid;
         unsigned long long n_steps;
+        unsigned armed_limit;           /* the settings the armed source was made with */
+        unsigned long long armed_window;
 };
 
 int pressure_new(Pressure **ret) {
@@ -590,8 +592,8 @@ static int psi_arm(Manager *m) {
         r = sd_event_add_io(m->event, &p->io, fd, S_ISSOCK(st.st_mode) ? EPOLLIN : EPOLLPRI, on_psi, m);
         if (r < 0)
                 return r;
-        /* PSI copies at most its buffer and ends it with a NUL it writes over the last byte: send the
-         * NUL too (as the kernel's documentation and systemd do), or the window loses a digit. */
+        /* With its NUL, as Documentation/accounting/psi.rst writes it: psi_write() terminates the
+         * copied bytes by overwriting the last one. */
         if (write(fd, trigger, strlen(trigger) + 1) < 0) {
                 r = -errno;
                 p->io = sd_event_source_disable_unref(p->io);
@@ -609,6 +611,8 @@ static void pressure_arm(Manager *m) {
 
         if (!m->event || p->n_reserve == 0 || p->io || p->timer)
                 return;
+        p->armed_limit = m->settings.memory_pressure_limit;
+        p->armed_window = m->settings.memory_pressure_duration_usec;
         if (!p->psi_unavailable) {
                 r = psi_arm(m);
                 if (r >= 0)
@@ -649,5 +653,9 @@ void pressure_reserve_check(Manager *m) {
                 pressure_disarm(p);
                 return;
         }
+        /* A reload changed the settings: set the trigger (or timer) again with the new ones. */
+        if ((p->io || p->timer) && (p->armed_limit != m->settings.memory_pressure_limit ||
+                                    p->armed_window != m->settings.memory_pressure_duration_usec))
+                pressure_disarm(p);
         pressure_arm(m);
 }

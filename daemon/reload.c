@@ -7,6 +7,7 @@
 #include "block-events.h"
 #include "log.h"
 #include "manager.h"
+#include "pressure.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -98,6 +99,7 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 }
         }
         (void) block_events_rescan(m);
+        pressure_reserve_check(m); /* new MemoryPressure*= settings take effect now */
         status_update(m);
         (void) sd_notify(false, "READY=1");
         return 0;

@@ -1039,6 +1039,12 @@ def scenario_pressure_reserve(s):
         # A new reserve block arms it again.
         s.kernel.add_block(730, node=0)
         check(psi.accept(10) == b"some 100000 1000000\0", "re-armed for a new reserve")
+        # A reload with other settings sets the trigger again, with them.
+        write(s.root, "etc/memhpd/memhpd.conf", SETTINGS + "MemoryPressureLimit=60%\nMemoryPressureDurationSec=2s\n")
+        d.signal(signal.SIGHUP)
+        check(psi.closed_by_peer(10), "the old trigger is kept after a reload that changed it")
+        trig = psi.accept(10)
+        check(trig == b"some 1200000 2000000\0", f"the new trigger: {trig!r}")
     finally:
         psi.close()
 
