@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Owns memory pressure: the reserve of When=pressure blocks, the PSI trigger that exists only while the
- * reserve holds a block (or, without PSI, a zoneinfo timer under the same rule), and the reserve steps.
+ * Owns memory pressure: the reserve of When=pressure blocks, the PSI trigger and the zoneinfo watermark
+ * check that exist only while the reserve holds a block, and the reserve steps.
  * The pure evaluation comes first and is unit-tested; the I/O follows. See pressure.h.
  */
 #include <fcntl.h>
@@ -116,17 +116,22 @@ int pressure_pick_node(const ZoneinfoNode *nodes, size_t n_nodes) {
         return best;
 }
 
-int pressure_short_node(const ZoneinfoNode *nodes, size_t n_nodes) {
+int pressure_short_node(const ZoneinfoNode *nodes, size_t n_nodes, uint64_t headroom) {
+        unsigned __int128 avail = 0, high = 0;
+        bool any = false;
+
         for (size_t i = 0; i < n_nodes; i++) {
                 const ZoneinfoNode *n = &nodes[i];
 
-                if (!n->has_zone || n->watermarks_missing)
+                if (!n->has_zone || n->watermarks_missing || n->kernel_present + n->movable_present == 0)
                         continue;
-                if (pressure_kernel_short(n->kernel_free, n->kernel_high) ||
-                    pressure_kernel_short(n->kernel_free + n->movable_free, n->kernel_high + n->movable_high))
-                        return (int) i;
+                avail += (unsigned __int128) n->kernel_free + n->movable_free + n->file_pages;
+                high += (unsigned __int128) n->kernel_high + n->movable_high;
+                any = true;
         }
-        return -1;
+        if (!any || avail >= high * (100 + PRESSURE_MARGIN_PERCENT) / 100 + headroom)
+                return -1;
+        return pressure_pick_node(nodes, n_nodes);
 }
 
 int pressure_distance_parse(const char *text, const uint16_t *online, size_t n_online, uint16_t *row) {
@@ -203,8 +208,8 @@ struct Pressure {
         size_t n_reserve, alloc;
         int fd;                         /* the trigger; -EBADF while disarmed */
         sd_event_source *io;            /* on 'fd' */
-        sd_event_source *timer;         /* the no-PSI fallback, only while a reserve exists */
-        bool psi_unavailable;           /* said once (pressure-source record); the fallback is in use */
+        sd_event_source *timer;         /* the watermark check, one window, only while a reserve exists */
+        bool psi_unavailable;           /* said once (pressure-source record); the watermark check alone */
         ZoneinfoNode *zoneinfo;         /* NODES_MAX entries, read once per loop iteration */
         uint64_t zoneinfo_iteration;
         int zoneinfo_error;             /* of that read */
@@ -505,8 +510,8 @@ static int on_psi(sd_event_source *s _unused_, int fd, uint32_t revents _unused_
 
                 f.result = "failed";
                 f.error = l < 0 ? errno : EPIPE;
-                audit_record(AUDIT_PRESSURE_SOURCE, &f, "the memory pressure trigger went away (%m); watching "
-                             "/proc/zoneinfo once per %llu ms instead while a reserve exists",
+                audit_record(AUDIT_PRESSURE_SOURCE, &f, "the memory pressure trigger went away (%m); only the "
+                             "watermark check of /proc/zoneinfo, once per %llu ms while a reserve exists, goes on",
                              m->settings.memory_pressure_duration_usec / 1000);
                 p->psi_unavailable = true;
                 pressure_disarm(p);
@@ -528,20 +533,38 @@ static int on_psi(sd_event_source *s _unused_, int fd, uint32_t revents _unused_
         return 0;
 }
 
-static int on_fallback_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+/* The reserve's step in pages: the OnlineStep= of the policy of its first block. */
+static uint64_t reserve_step_pages(Manager *m) {
+        Pressure *p = m->pressure;
+        BlockFacts facts;
+        const Policy *pol;
+
+        if (p->n_reserve == 0)
+                return 0;
+        facts = engine_block_facts(m, p->reserve[0]);
+        pol = policy_match(&m->policies, &facts);
+        return (pol ? policy_online_step_blocks(pol, m->inv->block_size) : 1) * (m->inv->block_size / m->inv->page_size);
+}
+
+static int on_watermark_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
         Manager *m = userdata;
         Pressure *p = m->pressure;
         const ZoneinfoNode *z;
-        char trigger[160];
+        char trigger[256];
+        uint64_t headroom, kib = m->inv->page_size / 1024;
         int node, r;
 
         p->timer = sd_event_source_disable_unref(p->timer);
+        reserve_prune(m);
+        headroom = reserve_step_pages(m);
         r = pressure_zoneinfo(m, &z);
         if (r < 0)
                 log_debug_errno(r, "Cannot read /proc/zoneinfo for the reserve: %m");
-        else if ((node = pressure_short_node(z, NODES_MAX)) >= 0) {
-                snprintf(trigger, sizeof(trigger), "no PSI: node%d's free memory is below its high watermark + %d%%",
-                         node, PRESSURE_MARGIN_PERCENT);
+        else if (p->n_reserve > 0 && (node = pressure_short_node(z, NODES_MAX, headroom)) >= 0) {
+                snprintf(trigger, sizeof(trigger),
+                         "memory running out: free memory and page cache of all nodes below their high watermarks "
+                         "+ %d%% + one step of %" PRIu64 " kB%s",
+                         PRESSURE_MARGIN_PERCENT, headroom * kib, p->psi_unavailable ? " (no PSI)" : "");
                 pressure_step(m, trigger, node);
         }
         pressure_arm(m);
@@ -609,36 +632,37 @@ static void pressure_arm(Manager *m) {
         Pressure *p = m->pressure;
         int r;
 
-        if (!m->event || p->n_reserve == 0 || p->io || p->timer)
+        if (!m->event || p->n_reserve == 0)
                 return;
         p->armed_limit = m->settings.memory_pressure_limit;
         p->armed_window = m->settings.memory_pressure_duration_usec;
-        if (!p->psi_unavailable) {
+        if (!p->io && !p->psi_unavailable) {
                 r = psi_arm(m);
-                if (r >= 0)
-                        return;
                 if (r == -ENOMEM)
                         log_oom_abort();
-                p->io = sd_event_source_disable_unref(p->io);
-                {
+                if (r < 0) {
                         AuditFields f = AUDIT_FIELDS_INIT;
 
+                        p->io = sd_event_source_disable_unref(p->io);
                         f.error = -r;
                         f.result = "failed";
-                        audit_record(AUDIT_PRESSURE_SOURCE, &f, "%s/%s: %s (%m); watching /proc/zoneinfo once per "
-                                     "%llu ms instead while a reserve exists", strcmp(m->root->path, "/") ? m->root->path : "",
-                                     PSI_PATH, r == -ENOENT || r == -EOPNOTSUPP ? "this kernel has no PSI"
-                                                                                : "the pressure trigger cannot be set",
+                        audit_record(AUDIT_PRESSURE_SOURCE, &f, "%s/%s: %s (%m); only the watermark check of "
+                                     "/proc/zoneinfo, once per %llu ms while a reserve exists, can online it",
+                                     strcmp(m->root->path, "/") ? m->root->path : "", PSI_PATH,
+                                     r == -ENOENT || r == -EOPNOTSUPP ? "this kernel has no PSI"
+                                                                      : "the pressure trigger cannot be set",
                                      m->settings.memory_pressure_duration_usec / 1000);
+                        p->psi_unavailable = true; /* said once */
                 }
-                p->psi_unavailable = true; /* said once */
         }
+        if (p->timer)
+                return;
         r = sd_event_add_time_relative(m->event, &p->timer, CLOCK_MONOTONIC, m->settings.memory_pressure_duration_usec,
-                                       m->settings.memory_pressure_duration_usec / 10, on_fallback_timer, m);
+                                       m->settings.memory_pressure_duration_usec / 10, on_watermark_timer, m);
         if (r < 0)
-                log_error_errno(r, "Cannot start the zoneinfo timer for the reserve: %m");
+                log_error_errno(r, "Cannot start the watermark check for the reserve: %m");
         else
-                (void) sd_event_source_set_description(p->timer, "memory-pressure-fallback");
+                (void) sd_event_source_set_description(p->timer, "memory-reserve-watermarks");
 }
 
 void pressure_reserve_check(Manager *m) {

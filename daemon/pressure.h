@@ -6,9 +6,12 @@
  * systemd-oomd. The pure half (no file, no clock) reads a PSI line, tells whether a node's kernel zones
  * are short, picks the pressured node and orders the reserve by NUMA distance; it is unit-tested on
  * plain values. The I/O half owns the event source: a PSI trigger on /proc/pressure/memory (under the
- * Root) that exists ONLY while the reserve holds a block, so an idle daemon, or one whose reserve is
- * empty, has no pressure source at all (0 wakeups). Without PSI it says so once and, still only while a
- * reserve exists, checks /proc/zoneinfo's watermarks on a timer of one window.
+ * Root) and a watermark check of /proc/zoneinfo once per window, both ONLY while the reserve holds a
+ * block, so an idle daemon, or one whose reserve is empty, has no pressure source at all (0 wakeups).
+ * PSI sees stalls (reclaim of page cache, thrashing); the watermark check sees memory running out
+ * when there is nothing to reclaim (anonymous memory without swap goes to the OOM killer with almost
+ * no stall: measured in the pressure-reserve VM scenario). Without PSI it says so once and the
+ * watermark check goes on alone.
  *
  * libnuma is not used: numa_distance() reads the live /sys/devices/system/node/nodeN/distance and
  * cannot be pointed at --root, and the file is all it would give us; reading it through the Root keeps
@@ -71,9 +74,15 @@ int pressure_trigger_format(unsigned limit_percent, uint64_t window_usec, char *
  */
 int pressure_pick_node(const ZoneinfoNode *nodes, size_t n_nodes);
 
-/* The first node that is short (pressure_kernel_short()) in its kernel zones or in all its zones: the
- * no-PSI fallback's breach. -1 if none. */
-int pressure_short_node(const ZoneinfoNode *nodes, size_t n_nodes);
+/*
+ * The watermark check's breach: the available pages of all nodes — free plus page cache (reclaimable),
+ * all zones — are below their high watermarks + PRESSURE_MARGIN_PERCENT plus 'headroom' pages (the
+ * reserve's step: the room a step needs to land before memory runs out). Summed over nodes because
+ * allocations fall back to other nodes and the OOM killer runs when all are out; page cache counts as
+ * available so that a full cache does not drain the reserve. Returns the node to start the step on
+ * (pressure_pick_node()), -1 if there is no breach.
+ */
+int pressure_short_node(const ZoneinfoNode *nodes, size_t n_nodes, uint64_t headroom);
 
 /*
  * A node's distance row ("10 20 ..." from nodeN/distance, one number per ONLINE node in increasing

@@ -236,6 +236,8 @@ enum {
         ZI_MIN,
         ZI_LOW,
         ZI_HIGH,
+        ZI_INACTIVE_FILE, /* optional: only populated zones print them */
+        ZI_ACTIVE_FILE,
         _ZI_MAX,
 };
 
@@ -245,6 +247,8 @@ static const char *const zoneinfo_words[_ZI_MAX] = {
         [ZI_MIN] = "min",
         [ZI_LOW] = "low",
         [ZI_HIGH] = "high",
+        [ZI_INACTIVE_FILE] = "nr_zone_inactive_file",
+        [ZI_ACTIVE_FILE] = "nr_zone_active_file",
 };
 
 /* Add 'v' to '*sum' within ZONEINFO_PAGES_MAX (each term is at most that, so it cannot wrap first). */
@@ -268,6 +272,10 @@ static int zoneinfo_zone_done(ZoneinfoNode *n, bool movable, unsigned seen, cons
         if ((seen & marks) != 0 && (seen & marks) != marks)
                 return -EBADMSG;
         r = zoneinfo_add(movable ? &n->movable_present : &n->kernel_present, v[ZI_PRESENT]);
+        if (r >= 0 && (seen & (1u << ZI_INACTIVE_FILE)))
+                r = zoneinfo_add(&n->file_pages, v[ZI_INACTIVE_FILE]);
+        if (r >= 0 && (seen & (1u << ZI_ACTIVE_FILE)))
+                r = zoneinfo_add(&n->file_pages, v[ZI_ACTIVE_FILE]);
         if (r < 0)
                 return r;
         if ((seen & wm) != wm) {
@@ -344,6 +352,7 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
                         in_zone = seen_zone = true;
                         nodes[node].has_zone = true;
                         seen = 0;
+                        memset(v, 0, sizeof(v));
                         continue;
                 }
 

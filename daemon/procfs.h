@@ -62,6 +62,7 @@ typedef struct ZoneinfoNode {
         uint64_t kernel_present, movable_present;
         uint64_t kernel_free, kernel_min, kernel_low, kernel_high;
         uint64_t movable_free, movable_high;
+        uint64_t file_pages;            /* page cache (nr_zone_{in,}active_file), all zones: reclaimable */
 } ZoneinfoNode;
 
 /*

@@ -970,12 +970,14 @@ def scenario_pressure_reserve(s):
     a block; each breach onlines OnlineStep= blocks, the pressured node's first, then the nearest by
     distance; a reserve on a node that goes away is dropped with a record, and then nothing polls."""
     write(s.root, "etc/memhpd/policies.d/40-reserve.policy", RESERVE)
-    # node1 is the pressured one (0.15% of its pages free); from node1, node2 is nearer than node0.
+    # node1 is the pressured one (46% of its pages free, node0 87%), but with its page cache not short
+    # by the watermark check (which would step on its own); from node1, node2 is nearer than node0.
     zi = os.path.join(s.root, "proc/zoneinfo")
     with open(zi) as f:
         text = f.read()
     n1 = text.index("Node 1, zone  Movable")
-    text = text[:n1] + text[n1:].replace("pages free     65536", "pages free     100", 1)
+    text = text[:n1] + text[n1:].replace("pages free     65536", "pages free     30000", 1).replace(
+        "nr_zone_active_file 0", "nr_zone_active_file 100000", 1)
     write(s.root, "proc/zoneinfo", text)
     distances(s.root, [[10, 30, 20], [30, 10, 20], [20, 20, 10]])
     s.kernel.add_node(2, uevent=False)
@@ -1074,9 +1076,12 @@ def scenario_pressure_fallback(s):
     n0 = good.index("Node 0, zone   Normal")
     short = good[:n0] + good[n0:].replace("pages free     32146", "pages free     0", 1)
     short = short.replace("pages free     211631", "pages free     100", 1)
+    n1 = short.index("Node 1, zone  Movable")   # all nodes count: node1 has little free too
+    short = short[:n1] + short[n1:].replace("pages free     65536", "pages free     1000", 1)
     write(s.root, "proc/zoneinfo", short)
     rec = d.wait_record(lambda r: r["event"] == "reserve-step", "a fallback step", timeout=10)
-    check(msg(rec).startswith("no PSI: node0") and rec.get("node") == "0", f"step record: {rec}")
+    check(re.match(r"memory running out: .* below their high watermarks .* \(no PSI\); node1: ", msg(rec))
+          and rec.get("node") == "1", f"step record (node1 has the smallest free share): {rec}")
     s.wait_all_online([700, 701])
     check(len([r for r in d.records() if r["event"] == "pressure-source"]) == 1, "said once")
     d.stop()

@@ -368,6 +368,7 @@ START_TEST(zoneinfo_watermarks_snapshot) {
         ck_assert_uint_eq(n[0].kernel_high, 189 + 11217 + 1629);
         ck_assert_uint_eq(n[0].movable_free, 65056);
         ck_assert_uint_eq(n[0].movable_high, 3260);
+        ck_assert_uint_eq(n[0].file_pages, 0); /* nr_zone_{in,}active_file: 0 in this guest */
         /* Node 1 is CPU-less with only hot-added movable memory: empty kernel zones. */
         ck_assert(n[1].has_zone && !n[1].watermarks_missing);
         ck_assert_uint_eq(n[1].kernel_present, 0);
@@ -397,6 +398,12 @@ START_TEST(zoneinfo_watermarks_missing) {
         ck_assert(!n[0].watermarks_missing);
         ck_assert_uint_eq(n[0].kernel_free, 7);
         ck_assert_uint_eq(n[0].kernel_high, 3);
+        /* Page cache per zone, summed over the node's zones. */
+        ck_assert_int_eq(zoneinfo_parse_nodes("Node 0, zone   Normal\n      nr_zone_inactive_file 5\n"
+                                              "      nr_zone_active_file 6\n        present  9\n"
+                                              "Node 0, zone  Movable\n      nr_zone_active_file 7\n        present  9\n",
+                                              n, 1), 0);
+        ck_assert_uint_eq(n[0].file_pages, 18);
 }
 END_TEST
 

@@ -96,15 +96,17 @@ START_TEST(pick_node) {
         ck_assert_int_eq(pressure_pick_node(n, 4), 0);
         ck_assert_int_eq(pressure_pick_node(n, 1), 0);
 
-        /* Fallback breach: kernel zones short, or all zones short. */
-        ck_assert_int_eq(pressure_short_node(n, 4), -1);
-        n[1].movable_free = 12; /* 12 < 10 * 1.25 */
-        ck_assert_int_eq(pressure_short_node(n, 4), 1);
-        n[0].kernel_free = 12;
-        ck_assert_int_eq(pressure_short_node(n, 4), 0);
+        /* The watermark check, all nodes with figures (0, 1; node2 has none, node3 nothing present):
+         * available 40 + 100 = 140, high 20 (25 with the margin). The step starts on the pressured node. */
+        ck_assert_int_eq(pressure_short_node(n, 4, 0), -1);
+        ck_assert_int_eq(pressure_short_node(n, 4, 115), -1);     /* 140 >= 25 + 115 */
+        ck_assert_int_eq(pressure_short_node(n, 4, 116), 0);      /* 140 < 25 + 116: node0 has 4% free */
+        n[0].file_pages = 100;                                    /* page cache is available */
+        ck_assert_int_eq(pressure_short_node(n, 4, 116), -1);
+        ck_assert_int_eq(pressure_short_node(n, 4, 216), 0);
         /* Without watermarks, never judged. */
         n[0].watermarks_missing = n[1].watermarks_missing = true;
-        ck_assert_int_eq(pressure_short_node(n, 4), -1);
+        ck_assert_int_eq(pressure_short_node(n, 4, 1000000), -1);
 }
 END_TEST
 
@@ -116,7 +118,11 @@ START_TEST(snapshot_figures) {
 
         ck_assert_int_eq(zoneinfo_parse_nodes(text, n, NODES_MAX), 0);
         ck_assert(!pressure_kernel_short(n[0].kernel_free, n[0].kernel_high));
-        ck_assert_int_eq(pressure_short_node(n, NODES_MAX), -1);
+        ck_assert_int_eq(pressure_short_node(n, NODES_MAX, 0), -1);
+        /* 312641 + 65536 free, no page cache; high 16295 + 3260 = 19555 (24443 with 25%): short from
+         * a step of 353735 pages on, starting on node0. */
+        ck_assert_int_eq(pressure_short_node(n, NODES_MAX, 353734), -1);
+        ck_assert_int_eq(pressure_short_node(n, NODES_MAX, 353735), 0);
         /* node0 has 37% free, node1 100%: node0 is the more pressured. */
         ck_assert_int_eq(pressure_pick_node(n, NODES_MAX), 0);
         free(n);

@@ -348,7 +348,7 @@ class Scenario:
     """What a scenario puts into the guest."""
 
     def __init__(self, conf=None, policies=None, autostart=True, memhpd_args="",
-                 auto_online_blocks=None, numa=False, extra_qemu=None, presets=True):
+                 auto_online_blocks=None, numa=False, extra_qemu=None, presets=True, files=None):
         self.conf = conf                      # text of memhpd.conf, or None
         self.policies = policies or {}        # name -> text, in /etc/memhpd/policies.d/
         self.autostart = autostart
@@ -357,6 +357,7 @@ class Scenario:
         self.numa = numa
         self.extra_qemu = extra_qemu or []
         self.presets = presets                # ship <repo>/policies/*.policy as vendor presets
+        self.files = files or {}              # guest path -> host file (executables), e.g. a helper
 
 
 def scenario_cpio(scn, memhpd, source_root):
@@ -384,6 +385,8 @@ def scenario_cpio(scn, memhpd, source_root):
         f"AUTO_ONLINE_BLOCKS={scn.auto_online_blocks or ''}",
         "export MEMHPD_ARGS",
     ]
+    for guest, host in sorted(scn.files.items()):
+        c.copy(host, guest, 0o755)
     c.file("/scenario.env", "\n".join(env) + "\n")
     return c.finish(), sysconf, vendor
 
