@@ -21,6 +21,7 @@ HARNESSES=(
         iomem
         zoneinfo
         uevent
+        psi
 )
 
 B=build-fuzz
