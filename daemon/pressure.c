@@ -271,10 +271,7 @@ void pressure_reserve_add(Manager *m, uint32_t index) {
         bool found;
         size_t i;
 
-        if (!p)
-                return;
-        i = reserve_find(p, index, &found);
-        if (found)
+        if (!p || (i = reserve_find(p, index, &found), found))
                 return;
         if (p->n_reserve >= PRESSURE_RESERVE_MAX)
                 return; /* cannot happen with real block counts; the block just stays offline */
@@ -297,10 +294,7 @@ void pressure_reserve_remove(Manager *m, uint32_t index) {
         bool found;
         size_t i;
 
-        if (!p)
-                return;
-        i = reserve_find(p, index, &found);
-        if (!found)
+        if (!p || (i = reserve_find(p, index, &found), !found))
                 return;
         memmove(p->reserve + i, p->reserve + i + 1, (p->n_reserve - i - 1) * sizeof(uint32_t));
         p->n_reserve--;
