@@ -51,6 +51,9 @@ typedef struct Manager {
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
 
+        /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
+        struct Metrics *metrics;
+
         /* pressure.c: the When=pressure reserve and its trigger */
         struct Pressure *pressure;
 } Manager;

@@ -5,6 +5,7 @@
 
 #include "build-config.h"
 #include "log.h"
+#include "metrics.h"
 #include "pressure.h"
 #include "settings.h"
 
@@ -90,6 +91,16 @@ static int parse_kernel_auto_online(const char *value, void *data, char *err, si
         return -EINVAL;
 }
 
+static int parse_metrics_file(const char *value, void *data, char *err, size_t err_size) {
+        if (metrics_file_valid(value) < 0) {
+                snprintf(err, err_size, "expected an absolute file name, such as "
+                         "/var/lib/prometheus/node-exporter/memhpd.prom, or nothing");
+                return -EINVAL;
+        }
+        strcpy(data, value); /* metrics_file_valid() checked it fits in PATH_MAX */
+        return 0;
+}
+
 /* MemoryPressureLimit=: the share of the window some task may stall on memory before the reserve
  * grows. 0% would be a trigger PSI refuses (a stall threshold of 0). */
 static int parse_pressure_limit(const char *value, void *data, char *err, size_t err_size) {
@@ -124,6 +135,7 @@ static const ConfKey settings_keys[] = {
         { "Daemon", "ReceiveBufferSize", parse_buffer, offsetof(Settings, receive_buffer) },
         { "Daemon", "SettleTimeoutSec", parse_settle, offsetof(Settings, settle_usec) },
         { "Daemon", "KernelAutoOnline", parse_kernel_auto_online, offsetof(Settings, kernel_auto_online) },
+        { "Daemon", "MetricsFile", parse_metrics_file, offsetof(Settings, metrics_file) },
         { "Daemon", "MemoryPressureLimit", parse_pressure_limit, offsetof(Settings, memory_pressure_limit) },
         { "Daemon", "MemoryPressureDurationSec", parse_pressure_duration,
           offsetof(Settings, memory_pressure_duration_usec) },

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "conf-file.h"
@@ -28,6 +29,7 @@ typedef struct Settings {
         unsigned long long settle_usec;     /* longest wait for a new block's node/firmware links */
         bool lock_memory;                   /* mlockall(): keep working when memory runs out */
         KernelAutoOnline kernel_auto_online;
+        char metrics_file[PATH_MAX];        /* MetricsFile=: absolute path, "" for none (metrics.c) */
         /* pressure.c: the PSI trigger for the When=pressure reserve, as systemd-oomd names them. */
         unsigned memory_pressure_limit;                     /* percent of the window, 1..100 */
         unsigned long long memory_pressure_duration_usec;   /* the PSI window, 500ms..10s */
