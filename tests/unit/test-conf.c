@@ -339,6 +339,7 @@ START_TEST(policy_too_many_ranges) {
                 ck_assert_uint_eq(p.blocks.n, POLICY_RANGES_MAX);
                 policy_done(&p);
         }
+        free(text); /* the second stream allocates its own */
         f = open_memstream(&text, &size);
         ck_assert_ptr_nonnull(f);
         fputs("[Match]\n", f);
