@@ -50,6 +50,9 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_DRAIN_FINISHED] = { "drain-finished", "0633d15031a44d7a9b139e772594ce01", LOG_NOTICE },
         [AUDIT_EJECT] = { "eject", "abfd0067fc4444e99d3e8be338ca13c8", LOG_NOTICE },
         [AUDIT_DEFERRED] = { "deferred", "9ee66474742d4a5090a544a84dc186a9", LOG_INFO },
+        [AUDIT_RESERVED] = { "reserved", "a2392f31565844329c1de4a73e1216c7", LOG_INFO },
+        [AUDIT_RESERVE_STEP] = { "reserve-step", "d3f0ccbef6e14578babbd12c2bc29598", LOG_NOTICE },
+        [AUDIT_PRESSURE_SOURCE] = { "pressure-source", "5973025dd1354cdba8538408a0b7b324", LOG_WARNING },
 };
 
 static bool use_journal;

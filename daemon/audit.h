@@ -46,6 +46,9 @@ typedef enum AuditEvent {
         AUDIT_DRAIN_FINISHED,
         AUDIT_EJECT,              /* a drained device's removal was asked for, or cannot be */
         AUDIT_DEFERRED,           /* When=delay: a hot-add's blocks wait for Delay= (delay.c) */
+        AUDIT_RESERVED,           /* When=pressure: a block kept offline as a reserve (pressure.c) */
+        AUDIT_RESERVE_STEP,       /* memory pressure: a step of the reserve is onlined, with the figures */
+        AUDIT_PRESSURE_SOURCE,    /* the PSI trigger cannot be set up (no PSI, refused): the fallback */
         _AUDIT_MAX,
 } AuditEvent;
 

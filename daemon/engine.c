@@ -11,6 +11,7 @@
 #include "manager.h"
 #include "origin.h"
 #include "poison.h"
+#include "pressure.h"
 #include "report.h"
 #include "status.h"
 
@@ -49,6 +50,7 @@ static void engine_refuse_quarantined(Manager *m, uint32_t index, AuditFields *f
                              m->quarantine->damage[0] ? m->quarantine->damage : "see the log");
         }
 }
+static void engine_act(Manager *m, uint32_t index, const Decision *d, AuditFields *fields, const char *note);
 
 BlockFacts engine_block_facts(Manager *m, uint32_t index) {
         const Block *b = &m->inv->blocks[index];
@@ -63,15 +65,48 @@ BlockFacts engine_block_facts(Manager *m, uint32_t index) {
         };
 }
 
+/* The facts that need reading: valid_zones, and for Zone=auto the node's counts and kernel-zone
+ * watermarks. Returns 0, or -errno after its bad-sysfs record (the block is left alone). */
+static int engine_read_facts(Manager *m, uint32_t index, const Policy *p, BlockFacts *facts, AuditFields *f) {
+        Block *b = &m->inv->blocks[index];
+        int r;
+
+        r = inventory_block_valid_zones(m->inv, index, &facts->zones);
+        if (r < 0) {
+                f->error = r;
+                f->result = "skipped";
+                audit_record(AUDIT_BAD_SYSFS, f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%m); "
+                             "leaving the block alone", index);
+                return r;
+        }
+        /* Only Zone=auto weighs the node's counts; a count that cannot be read decides nothing. */
+        if (p && p->zone == TARGET_AUTO && b->node >= 0) {
+                r = inventory_node_counts(m->inv, b->node, &facts->node_kernel_pages, &facts->node_movable_pages);
+                if (r < 0) {
+                        f->error = r;
+                        f->result = "skipped";
+                        f->policy_path = p->path;
+                        f->policy_line = p->line;
+                        audit_record(AUDIT_BAD_SYSFS, f, "the page counts of node%d cannot be read from /proc/zoneinfo "
+                                     "(%m); no Zone=auto decision is made, leaving memory%" PRIu32 " offline",
+                                     b->node, index);
+                        return r;
+                }
+                /* Without watermarks (a hand-made zoneinfo) the ratio alone decides, as before. */
+                r = pressure_node_kernel(m, b->node, &facts->node_kernel_free, &facts->node_kernel_high);
+                facts->kernel_watermarks = r >= 0;
+                if (r < 0)
+                        log_debug_errno(r, "No kernel-zone watermarks for node%d, the ratio alone decides: %m", b->node);
+        }
+        return 0;
+}
+
 void engine_decide(Manager *m, uint32_t index) {
         Block *b = &m->inv->blocks[index];
         AuditFields f = engine_block_fields(m, index);
         BlockFacts facts = engine_block_facts(m, index);
         const Policy *p;
         Decision d;
-        OnlineResult res;
-        Zone zone;
-        int r, err;
 
         b->flags |= BLOCK_DECIDED;
         b->flags &= ~BLOCK_REDECIDE;
@@ -81,21 +116,11 @@ void engine_decide(Manager *m, uint32_t index) {
                 engine_refuse_quarantined(m, index, &f);
                 return;
         }
-
-        r = inventory_block_valid_zones(m->inv, index, &facts.zones);
-        if (r < 0) {
-                f.error = r;
-                f.result = "skipped";
-                audit_record(AUDIT_BAD_SYSFS, &f, "memory%" PRIu32 "/valid_zones cannot be read or parsed (%m); "
-                             "leaving the block alone", index);
-                b->flags |= BLOCK_REDECIDE; /* a reload tries again */
-                return;
-        }
         /* CpuLess= and MemoryTier= (tier): the node's facts, read only when some policy asks. */
         if (m->policies.uses_node_topology && b->node >= 0) {
                 const NodeInfo *ni = NULL;
+                int r = inventory_node_topology(m->inv, b->node, &ni);
 
-                r = inventory_node_topology(m->inv, b->node, &ni);
                 if (r < 0)
                         log_debug_errno(r, "Topology of node%d not fully known: %m", b->node);
                 if (ni) {
@@ -104,7 +129,6 @@ void engine_decide(Manager *m, uint32_t index) {
                         facts.node_tier = ni->tier;
                 }
         }
-        /* Only Zone=auto weighs the node's counts; a count that cannot be read decides nothing. */
         p = policy_match(&m->policies, &facts);
         if (p && p->when == WHEN_DELAY && !m->delay_expired) {
                 /* delay.c decides it later, with its hot-add; --once does not wait. */
@@ -123,19 +147,9 @@ void engine_decide(Manager *m, uint32_t index) {
                         log_oom_abort();
                 return;
         }
-        if (p && p->zone == TARGET_AUTO && b->node >= 0) {
-                r = inventory_node_counts(m->inv, b->node, &facts.node_kernel_pages, &facts.node_movable_pages);
-                if (r < 0) {
-                        f.error = r;
-                        f.result = "skipped";
-                        f.policy_path = p->path;
-                        f.policy_line = p->line;
-                        audit_record(AUDIT_BAD_SYSFS, &f, "the page counts of node%d cannot be read from /proc/zoneinfo "
-                                     "(%m); no Zone=auto decision is made, leaving memory%" PRIu32 " offline",
-                                     b->node, index);
-                        b->flags |= BLOCK_REDECIDE; /* a reload tries again */
-                        return;
-                }
+        if (engine_read_facts(m, index, p, &facts, &f) < 0) {
+                b->flags |= BLOCK_REDECIDE; /* a reload tries again */
+                return;
         }
 
         policy_decide(&m->policies, &facts, &d);
@@ -146,26 +160,41 @@ void engine_decide(Manager *m, uint32_t index) {
         if (m->opts.dry_run && m->opts.once && report_plan_set(&m->plan, m->inv->n_blocks, index, d.action) < 0)
                 log_oom_abort();
 
+        if (d.reserve)
+                pressure_reserve_add(m, index);
+        else
+                pressure_reserve_remove(m, index);
         if (d.action == ACTION_LEAVE_OFFLINE) {
                 b->flags |= BLOCK_REDECIDE;
                 inventory_block_set_origin(m->inv, index, d.policy ? ORIGIN_POLICY : ORIGIN_NO_POLICY, f.policy_path,
                                            f.policy_line);
                 f.action = action_to_string(d.action);
                 f.result = m->opts.dry_run ? "dry-run" : "ok";
-                audit_record(AUDIT_LEFT_OFFLINE, &f, "left memory%" PRIu32 " offline: %s", index, d.why);
+                audit_record(d.reserve ? AUDIT_RESERVED : AUDIT_LEFT_OFFLINE, &f, "%s memory%" PRIu32 " offline: %s",
+                             d.reserve ? "kept" : "left", index, d.why);
                 return;
         }
+        engine_act(m, index, &d, &f, "");
+}
 
-        f.action = action_to_string(d.action);
-        f.zone = d.action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
+/* Online per 'd' (or say what would be done) and record it; 'note' prefixes the reason. */
+static void engine_act(Manager *m, uint32_t index, const Decision *d, AuditFields *fields, const char *note) {
+        Block *b = &m->inv->blocks[index];
+        AuditFields f = *fields;
+        OnlineResult res;
+        Zone zone;
+        int err;
+
+        f.action = action_to_string(d->action);
+        f.zone = d->action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
         if (m->opts.dry_run) {
                 f.result = "dry-run";
-                audit_record(AUDIT_WOULD_ONLINE, &f, "would online memory%" PRIu32 " as %s (dry run): %s", index,
-                             f.zone, d.why);
+                audit_record(AUDIT_WOULD_ONLINE, &f, "would online memory%" PRIu32 " as %s (dry run): %s%s", index,
+                             f.zone, note, d->why);
                 return;
         }
 
-        res = block_online(m->inv, index, d.action, &err, &zone);
+        res = block_online(m->inv, index, d->action, &err, &zone);
         if (b->node < 0 && b->state == STATE_ONLINE)
                 /* Its pages went to a node we do not know: every node's counts need a re-read. */
                 inventory_nodes_stale(m->inv);
@@ -175,8 +204,8 @@ void engine_decide(Manager *m, uint32_t index) {
                 m->n_onlined++;
                 inventory_block_set_origin(m->inv, index, ORIGIN_POLICY, f.policy_path, f.policy_line);
                 f.result = res == ONLINE_DONE ? "ok" : "already";
-                audit_record(AUDIT_ONLINED, &f, "onlined memory%" PRIu32 " as %s%s: %s", index, f.zone,
-                             res == ONLINE_ALREADY ? " (it already was)" : "", d.why);
+                audit_record(AUDIT_ONLINED, &f, "onlined memory%" PRIu32 " as %s%s: %s%s", index, f.zone,
+                             res == ONLINE_ALREADY ? " (it already was)" : "", note, d->why);
                 break;
         case ONLINE_BY_OTHER:
                 b->flags |= BLOCK_BY_OTHER;
@@ -212,4 +241,33 @@ void engine_decide(Manager *m, uint32_t index) {
                 audit_record(AUDIT_ONLINE_FAILED, &f, "failed to online memory%" PRIu32 " as %s: %m", index, f.zone);
         }
         status_changed(m);
+}
+
+int engine_online_reserved(Manager *m, uint32_t index) {
+        Block *b = inventory_block(m->inv, index);
+        AuditFields f;
+        BlockFacts facts;
+        const Policy *p;
+        Decision d;
+
+        if (!b || b->state != STATE_OFFLINE || (b->flags & BLOCK_BY_OTHER))
+                return -ESTALE;
+        f = engine_block_fields(m, index);
+        facts = engine_block_facts(m, index);
+        p = policy_match(&m->policies, &facts);
+        if (!p || p->when != WHEN_PRESSURE)
+                return -ESTALE; /* a reload changed its policy; engine_decide() had its say */
+        if (engine_read_facts(m, index, p, &facts, &f) < 0)
+                return -EIO;
+        policy_decide_zone(p, &facts, &d);
+        f.policy_path = p->path;
+        f.policy_line = p->line;
+        if (d.action == ACTION_LEAVE_OFFLINE) {
+                f.action = action_to_string(d.action);
+                f.result = "skipped";
+                audit_record(AUDIT_LEFT_OFFLINE, &f, "left reserved memory%" PRIu32 " offline: %s", index, d.why);
+                return -EAGAIN;
+        }
+        engine_act(m, index, &d, &f, "reserve step under memory pressure; ");
+        return b->state == STATE_ONLINE || m->opts.dry_run ? 0 : -EIO;
 }

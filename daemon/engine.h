@@ -20,3 +20,12 @@ BlockFacts engine_block_facts(Manager *m, uint32_t index);
 /* Decide on an offline block with the loaded policies and act (or, with --dry-run, say what would be
  * done). Sets BLOCK_DECIDED, and BLOCK_REDECIDE when a reload should try again. */
 void engine_decide(Manager *m, uint32_t index);
+
+/* What policy matching needs about block 'index', from the inventory (no file read). */
+BlockFacts engine_block_facts(Manager *m, uint32_t index);
+
+/* A reserve step (pressure.c): online reserved block 'index' in the zone its When=pressure policy's
+ * Zone= gives, with the usual onlined/online-failed record. Returns 0 when it is online (or would be,
+ * with --dry-run), -ESTALE if it is no longer a reserved block (gone, online, someone else's, or its
+ * policy changed), -EAGAIN if the policy leaves it offline (no zone offered), -EIO if it failed. */
+int engine_online_reserved(Manager *m, uint32_t index);

@@ -16,6 +16,7 @@
 #include "poison.h"
 #include "drain.h"
 #include "offline-worker.h"
+#include "pressure.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -23,6 +24,7 @@
 
 /* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
+        pressure_reserve_check(userdata); /* arm or disarm the pressure trigger for the reserve */
         status_update(userdata);
         bus_inventory_changed(userdata);
         return 0;
@@ -65,6 +67,8 @@ int manager_new(const ManagerOptions *opts, Manager **ret) {
                 return r;
         }
         r = ownership_new(m->root->fd, opts->dry_run, &m->ownership);
+        if (r >= 0)
+                r = pressure_new(&m->pressure);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -83,6 +87,7 @@ Manager *manager_free(Manager *m) {
         poison_stop(m);
         drain_free(m);
         offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
+        m->pressure = pressure_free(m->pressure);
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);

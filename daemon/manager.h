@@ -74,6 +74,9 @@ typedef struct Manager {
         sd_event_source *delay_timer, *delay_announce;
         uint64_t delay_since;    /* delay_reload(): the arrival time a re-deferred block keeps */
         bool delay_expired;      /* the engine decides a group whose delay ended: no new deferral */
+
+        /* pressure.c: the When=pressure reserve and its trigger */
+        struct Pressure *pressure;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

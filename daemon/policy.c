@@ -9,6 +9,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "policy.h"
+#include "pressure.h"
 
 const char *const policy_search_path[] = {
         "etc/memhpd/policies.d",
@@ -28,6 +29,7 @@ static const char *const when_table[_WHEN_MAX] = {
         [WHEN_IMMEDIATE] = "immediate",
         [WHEN_MANUAL] = "manual",
         [WHEN_DELAY] = "delay",
+        [WHEN_PRESSURE] = "pressure",
 };
 
 static const char *const fallback_table[_FALLBACK_MAX] = {
@@ -305,6 +307,27 @@ static int parse_tiers(const char *value, void *data, char *err, size_t err_size
         return range_list_parse(value, false, INT32_MAX, data, err, err_size);
 }
 
+/* OnlineStep=: a number of blocks ("4") or a size ("512M", "1G"); a size is rounded up to whole blocks
+ * when the block size is known. */
+static int parse_online_step(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, online_step));
+        size_t len = strlen(value);
+        bool bytes = len > 0 && !(value[len - 1] >= '0' && value[len - 1] <= '9');
+        uint64_t v;
+        int r;
+
+        r = conf_parse_number(value, len, bytes ? CONF_UNIT_BYTES : CONF_UNIT_NONE, &v);
+        if (r < 0 || v == 0 || (!bytes && v > POLICY_ONLINE_STEP_MAX)) {
+                snprintf(err, err_size, "expected a number of blocks (1-%llu) or a size such as 512M",
+                         POLICY_ONLINE_STEP_MAX);
+                return -EINVAL;
+        }
+        p->online_step = v;
+        p->online_step_bytes = bytes;
+        p->online_step_set = true;
+        return 0;
+}
+
 static const ConfKey policy_keys[] = {
         { "Match", "Device", parse_devices, offsetof(Policy, devices) },
         { "Match", "Node", parse_nodes, offsetof(Policy, nodes) },
@@ -319,6 +342,7 @@ static const ConfKey policy_keys[] = {
         { "Online", "Delay", parse_delay, offsetof(Policy, delay_usec) },
         { "Match", "CpuLess", parse_cpuless, offsetof(Policy, cpuless) },
         { "Match", "MemoryTier", parse_tiers, offsetof(Policy, tiers) },
+        { "Online", "OnlineStep", parse_online_step, offsetof(Policy, online_step) },
         {}
 };
 
@@ -379,6 +403,7 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 .poison_action = POISON_ACTION_KEEP,
                 .poison_threshold = 1,
                 .cpuless = -1,
+                .online_step = 1,
         };
         char why[384];
         int r;
@@ -429,8 +454,19 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 conf_errors_addf(errors, path, p.when_line, "When=delay with Zone=offline waits to do nothing; "
                                  "drop When=delay");
                 r++;
-        } else if (policy_timing_stalls(p.devices, p.when, p.delay_usec, why, sizeof(why))) {
+        } else if (!(p.when == WHEN_PRESSURE && p.zone == TARGET_OFFLINE) && /* its own error below */
+                   policy_timing_stalls(p.devices, p.when, p.delay_usec, why, sizeof(why))) {
                 conf_errors_addf(errors, path, p.delay_line ?: p.when_line, "%s", why);
+                r++;
+        }
+        if (p.online_step_set && p.when != WHEN_PRESSURE) {
+                conf_errors_addf(errors, path, p.online_line, "OnlineStep= only applies to When=pressure, not When=%s",
+                                 when_to_string(p.when));
+                r++;
+        }
+        if (p.when == WHEN_PRESSURE && p.zone == TARGET_OFFLINE) {
+                conf_errors_addf(errors, path, p.online_line,
+                                 "When=pressure with Zone=offline would keep a reserve that is never onlined");
                 r++;
         }
         if (r > 0) {
@@ -535,6 +571,14 @@ static const char *offered_text(const ZoneSet *z) {
         return z->kernel && z->movable ? "kernel and movable" : z->kernel ? "only kernel" : z->movable ? "only movable" : "no zone";
 }
 
+uint64_t policy_online_step_blocks(const Policy *p, uint64_t block_size) {
+        uint64_t n = p->online_step;
+
+        if (p->online_step_bytes)
+                n = block_size ? n / block_size + (n % block_size != 0) : 1;
+        return n ? (n > POLICY_ONLINE_STEP_MAX ? POLICY_ONLINE_STEP_MAX : n) : 1;
+}
+
 void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret) {
         const Policy *p = policy_match(set, f);
         Decision d = { .action = ACTION_LEAVE_OFFLINE, .policy = p };
@@ -549,6 +593,57 @@ void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret) {
                 *ret = d;
                 return;
         }
+        if (p->when == WHEN_PRESSURE) {
+                d.reserve = true;
+                snprintf(d.why, sizeof(d.why), "When=pressure: kept offline as a reserve until memory pressure calls "
+                         "for it");
+                *ret = d;
+                return;
+        }
+        policy_decide_zone(p, f, ret);
+}
+
+/* Zone=auto: the ratio is the hard cap on movable; under it, a node whose kernel zones are short gets
+ * kernel memory anyway (pressure-aware). Returns what it wants and writes why. */
+static Action decide_auto(const Policy *p, const BlockFacts *f, char *why, size_t size) {
+        unsigned __int128 movable = (unsigned __int128) f->node_movable_pages + f->block_pages;
+        unsigned __int128 limit = (unsigned __int128) p->max_movable_ratio * f->node_kernel_pages;
+        uint64_t page = f->block_pages ? f->size / f->block_pages : 4096;
+
+        if (movable * 100 > limit) {
+                snprintf(why, size,
+                         "Zone=auto: node %d has %" PRIu64 " MiB kernel, %" PRIu64 " MiB movable; "
+                         "kernel keeps MOVABLE:KERNEL from exceeding %u%%",
+                         f->node, (f->node_kernel_pages * page) >> 20, (f->node_movable_pages * page) >> 20,
+                         p->max_movable_ratio);
+                return ACTION_ONLINE_KERNEL;
+        }
+        if (f->kernel_watermarks && pressure_kernel_short(f->node_kernel_free, f->node_kernel_high)) {
+                snprintf(why, size,
+                         "Zone=auto: node %d's kernel zones have %" PRIu64 " MiB free, below their high watermark "
+                         "%" PRIu64 " MiB + %d%%; kernel although MOVABLE:KERNEL %u%% would allow movable",
+                         f->node, (f->node_kernel_free * page) >> 20, (f->node_kernel_high * page) >> 20,
+                         PRESSURE_MARGIN_PERCENT, p->max_movable_ratio);
+                return ACTION_ONLINE_KERNEL;
+        }
+        if (f->kernel_watermarks)
+                snprintf(why, size,
+                         "Zone=auto: node %d has %" PRIu64 " MiB kernel (%" PRIu64 " MiB free, high watermark %" PRIu64
+                         " MiB), %" PRIu64 " MiB movable; movable keeps MOVABLE:KERNEL within %u%%",
+                         f->node, (f->node_kernel_pages * page) >> 20, (f->node_kernel_free * page) >> 20,
+                         (f->node_kernel_high * page) >> 20, (f->node_movable_pages * page) >> 20,
+                         p->max_movable_ratio);
+        else
+                snprintf(why, size,
+                         "Zone=auto: node %d has %" PRIu64 " MiB kernel, %" PRIu64 " MiB movable; "
+                         "movable keeps MOVABLE:KERNEL within %u%%",
+                         f->node, (f->node_kernel_pages * page) >> 20, (f->node_movable_pages * page) >> 20,
+                         p->max_movable_ratio);
+        return ACTION_ONLINE_MOVABLE;
+}
+
+void policy_decide_zone(const Policy *p, const BlockFacts *f, Decision *ret) {
+        Decision d = { .action = ACTION_LEAVE_OFFLINE, .policy = p };
 
         switch (p->zone) {
         case TARGET_OFFLINE:
@@ -575,22 +670,13 @@ void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret) {
         }
 
         case TARGET_AUTO: {
-                /* As the kernel's auto-movable policy: MOVABLE may grow while it stays within
-                 * ratio% of the node's KERNEL memory. */
-                unsigned __int128 movable = (unsigned __int128) f->node_movable_pages + f->block_pages;
-                unsigned __int128 limit = (unsigned __int128) p->max_movable_ratio * f->node_kernel_pages;
-                Action want = movable * 100 <= limit ? ACTION_ONLINE_MOVABLE : ACTION_ONLINE_KERNEL;
+                char why[sizeof(d.why)];
+                Action want = decide_auto(p, f, why, sizeof(why));
                 Action other = want == ACTION_ONLINE_MOVABLE ? ACTION_ONLINE_KERNEL : ACTION_ONLINE_MOVABLE;
-                uint64_t page = f->block_pages ? f->size / f->block_pages : 4096;
 
                 if (offered(&f->zones, want)) {
                         d.action = want;
-                        snprintf(d.why, sizeof(d.why),
-                                 "Zone=auto: node %d has %" PRIu64 " MiB kernel, %" PRIu64 " MiB movable; "
-                                 "%s keeps MOVABLE:KERNEL %s %u%%",
-                                 f->node, (f->node_kernel_pages * page) >> 20, (f->node_movable_pages * page) >> 20,
-                                 want == ACTION_ONLINE_MOVABLE ? "movable" : "kernel",
-                                 want == ACTION_ONLINE_MOVABLE ? "within" : "from exceeding", p->max_movable_ratio);
+                        memcpy(d.why, why, sizeof(d.why));
                 } else if (offered(&f->zones, other)) {
                         d.action = other;
                         snprintf(d.why, sizeof(d.why), "Zone=auto: %s is not offered (%s), using %s",
@@ -619,6 +705,9 @@ bool policy_timing_stalls(uint32_t devices, When when, uint64_t delay_usec, char
         switch (when) {
         case WHEN_DELAY:
                 hold = delay_usec;
+                break;
+        case WHEN_PRESSURE:
+                hold = UINT64_MAX; /* a reserve waits for pressure that may never come */
                 break;
         default:
                 hold = 0; /* immediate; manual is the administrator's own call */

@@ -35,6 +35,7 @@ typedef enum When {
         WHEN_IMMEDIATE,
         WHEN_MANUAL,
         WHEN_DELAY,            /* gather a hot-add's blocks for Delay=, then decide them together (delay.c) */
+        WHEN_PRESSURE,         /* kept offline as a reserve, onlined OnlineStep= at a time under pressure */
         _WHEN_MAX,
 } When;
 
@@ -76,7 +77,12 @@ typedef struct Policy {
         unsigned when_line;         /* where When= was set, 0 if not */
         int cpuless;                /* CpuLess=: -1 unset, 0 the node has CPUs, 1 it has none */
         RangeList tiers;            /* MemoryTier=: memory_tierN ids */
+        /* When=pressure (pressure.c): OnlineStep= in blocks, or in bytes when online_step_bytes. */
+        uint64_t online_step;
+        bool online_step_bytes, online_step_set;
 } Policy;
+
+#define POLICY_ONLINE_STEP_MAX (1ULL << 20) /* blocks: 2 PiB of 2 GiB blocks */
 
 typedef struct PolicySet {
         Policy *items;
@@ -116,6 +122,10 @@ typedef struct BlockFacts {
         NodeCpus node_cpus;        /* zero (unknown) when not filled */
         bool node_in_tier;         /* the node is in memory_tierN, N = node_tier */
         uint32_t node_tier;
+        /* Zone=auto, pressure-aware (pressure.c): the node's kernel zones' free pages and high watermark
+         * from /proc/zoneinfo; without them (kernel_watermarks false) the ratio alone decides. */
+        bool kernel_watermarks;
+        uint64_t node_kernel_free, node_kernel_high;
 } BlockFacts;
 
 typedef enum Action {
@@ -129,6 +139,7 @@ typedef struct Decision {
         Action action;
         const Policy *policy;      /* NULL: nothing matched */
         char why[192];             /* one sentence for the audit record */
+        bool reserve;              /* When=pressure: kept offline as a reserve (action is LEAVE_OFFLINE) */
 } Decision;
 
 /* Why a policy's [Match] does not accept a block: the first key that refuses it. */
@@ -151,6 +162,10 @@ bool policy_matches(const Policy *p, const BlockFacts *f);
 
 /* Decide what to do with an offline block. Pure. */
 void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret);
+/* The zone part alone, for policy 'p' whatever its When= says: a reserve step (pressure.c) uses it. */
+void policy_decide_zone(const Policy *p, const BlockFacts *f, Decision *ret);
+/* OnlineStep= of 'p' in blocks of 'block_size' bytes (bytes rounded up), at least 1. */
+uint64_t policy_online_step_blocks(const Policy *p, uint64_t block_size);
 
 const char *action_to_string(Action a);           /* online_movable, online_kernel, none */
 const char *zone_target_to_string(ZoneTarget t);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Pure parsers for the /proc files memhpd reads: /proc/iomem (which device a physical range belongs to)
- * and /proc/zoneinfo (present pages per node and zone). They take the file's text and fill plain
+ * and /proc/zoneinfo (present pages, free pages and watermarks per node and zone). They take the file's text and fill plain
  * structs; reading the file (through the rooted sysfs module) is the caller's business.
  *
  * Both are strict: the kernel's format is fixed and a line we do not understand means the text is not
@@ -207,16 +207,18 @@ static int zoneinfo_parse_header(const char *line, size_t len, uint64_t *ret_nod
         return 1;
 }
 
-/* "        present  3998". Returns 1 and the count, 0 for another line, -EBADMSG for a bad count. */
-static int zoneinfo_parse_present(const char *line, size_t len, uint64_t *ret) {
+/* "<indent><word> <count>" for one of the per-zone counts memhpd reads ("present", "min", "low",
+ * "high", and "pages free"). Returns 1 and the count, 0 for another line (also "high:" of the pagesets
+ * and words that only start with 'word'), -EBADMSG for a bad count. */
+static int zoneinfo_parse_count(const char *line, size_t len, const char *word, uint64_t *ret) {
         size_t i = span_spaces(line, len);
         uint64_t v;
 
-        if (!has_prefix(line + i, len - i, "present"))
+        if (!has_prefix(line + i, len - i, word))
                 return 0;
-        i += strlen("present");
+        i += strlen(word);
         if (i < len && line[i] != ' ')
-                return 0; /* another word that starts with "present" */
+                return 0; /* another word that starts with 'word', or "high:" */
         i += span_spaces(line + i, len - i);
         if (parse_digits(line, len, &i, 10, &v) < 0)
                 return -EBADMSG;
@@ -228,24 +230,93 @@ static int zoneinfo_parse_present(const char *line, size_t len, uint64_t *ret) {
         return 1;
 }
 
-int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes) {
-        _cleanup_free_ uint64_t *sums = NULL;
+enum {
+        ZI_PRESENT,
+        ZI_FREE,
+        ZI_MIN,
+        ZI_LOW,
+        ZI_HIGH,
+        ZI_INACTIVE_FILE, /* optional: only populated zones print them */
+        ZI_ACTIVE_FILE,
+        _ZI_MAX,
+};
+
+static const char *const zoneinfo_words[_ZI_MAX] = {
+        [ZI_PRESENT] = "present",
+        [ZI_FREE] = "pages free",
+        [ZI_MIN] = "min",
+        [ZI_LOW] = "low",
+        [ZI_HIGH] = "high",
+        [ZI_INACTIVE_FILE] = "nr_zone_inactive_file",
+        [ZI_ACTIVE_FILE] = "nr_zone_active_file",
+};
+
+/* Add 'v' to '*sum' within ZONEINFO_PAGES_MAX (each term is at most that, so it cannot wrap first). */
+static int zoneinfo_add(uint64_t *sum, uint64_t v) {
+        if (*sum + v > ZONEINFO_PAGES_MAX)
+                return -EBADMSG;
+        *sum += v;
+        return 0;
+}
+
+/* The zone that just ended: its counts into its node. */
+static int zoneinfo_zone_done(ZoneinfoNode *n, bool movable, unsigned seen, const uint64_t v[static _ZI_MAX]) {
+        const unsigned marks = (1u << ZI_MIN) | (1u << ZI_LOW) | (1u << ZI_HIGH);
+        const unsigned wm = marks | (1u << ZI_FREE);
+        int r;
+
+        /* A zone without its "present" line: the file was cut short. */
+        if (!(seen & (1u << ZI_PRESENT)))
+                return -EBADMSG;
+        /* The kernel prints min, low and high as one block: some but not all is not its file. */
+        if ((seen & marks) != 0 && (seen & marks) != marks)
+                return -EBADMSG;
+        r = zoneinfo_add(movable ? &n->movable_present : &n->kernel_present, v[ZI_PRESENT]);
+        if (r >= 0 && (seen & (1u << ZI_INACTIVE_FILE)))
+                r = zoneinfo_add(&n->file_pages, v[ZI_INACTIVE_FILE]);
+        if (r >= 0 && (seen & (1u << ZI_ACTIVE_FILE)))
+                r = zoneinfo_add(&n->file_pages, v[ZI_ACTIVE_FILE]);
+        if (r < 0)
+                return r;
+        if ((seen & wm) != wm) {
+                n->watermarks_missing = true;
+                return 0;
+        }
+        if (!movable) {
+                r = zoneinfo_add(&n->kernel_free, v[ZI_FREE]);
+                if (r >= 0)
+                        r = zoneinfo_add(&n->kernel_min, v[ZI_MIN]);
+                if (r >= 0)
+                        r = zoneinfo_add(&n->kernel_low, v[ZI_LOW]);
+                if (r >= 0)
+                        r = zoneinfo_add(&n->kernel_high, v[ZI_HIGH]);
+        } else {
+                r = zoneinfo_add(&n->movable_free, v[ZI_FREE]);
+                if (r >= 0)
+                        r = zoneinfo_add(&n->movable_high, v[ZI_HIGH]);
+        }
+        return r;
+}
+
+int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
+        _cleanup_free_ ZoneinfoNode *nodes = NULL;
         char zones[ZONES_PER_NODE_MAX][ZONE_NAME_MAX];
         size_t n_zones = 0, len;
-        uint64_t node = 0;
-        bool in_zone = false, is_movable = false, skip = false, has_present = false, seen_zone = false;
+        uint64_t node = 0, v[_ZI_MAX] = {};
+        unsigned seen = 0;
+        bool in_zone = false, is_movable = false, skip = false, seen_zone = false;
         const char *p = text, *line;
-        int k;
+        int k, r;
 
-        /* Sums go to a scratch array first: the caller's arrays are not written on failure. */
-        sums = calloc(n_nodes ?: 1, 2 * sizeof(uint64_t));
-        if (!sums)
+        /* Sums go to a scratch array first: the caller's array is not written on failure. */
+        nodes = calloc(n_nodes ?: 1, sizeof(ZoneinfoNode));
+        if (!nodes)
                 return -ENOMEM;
 
         while ((k = next_line(&p, &line, &len)) >= 0) {
                 char zone[ZONE_NAME_MAX];
-                uint64_t nd, present;
-                int r;
+                uint64_t nd, value;
+                size_t w;
 
                 if (k == 0)
                         return -EBADMSG;
@@ -256,8 +327,11 @@ int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t
                 if (r > 0) {
                         if (nd >= n_nodes)
                                 return -ERANGE;
-                        /* A zone without its "present" line: the file was cut short. */
-                        if (in_zone && !has_present)
+                        if (in_zone && !skip) {
+                                r = zoneinfo_zone_done(&nodes[node], is_movable, seen, v);
+                                if (r < 0)
+                                        return r;
+                        } else if (in_zone && !(seen & (1u << ZI_PRESENT)))
                                 return -EBADMSG;
                         /* The kernel walks nodes in increasing order and prints each zone once. */
                         if (seen_zone && nd < node)
@@ -276,31 +350,53 @@ int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t
                         /* ZONE_DEVICE pages are not memory blocks' business (always 0 present). */
                         skip = strcmp(zone, "Device") == 0;
                         in_zone = seen_zone = true;
-                        has_present = false;
+                        nodes[node].has_zone = true;
+                        seen = 0;
+                        memset(v, 0, sizeof(v));
                         continue;
                 }
 
-                r = zoneinfo_parse_present(line, len, &present);
+                for (w = 0; w < _ZI_MAX; w++) {
+                        r = zoneinfo_parse_count(line, len, zoneinfo_words[w], &value);
+                        if (r != 0)
+                                break;
+                }
+                if (w == _ZI_MAX)
+                        continue;
                 if (r < 0)
                         return r;
-                if (r == 0)
-                        continue;
-                if (!in_zone || has_present)
+                /* A count before any zone, or twice in one zone. */
+                if (!in_zone || (seen & (1u << w)))
                         return -EBADMSG;
-                has_present = true;
-                if (!skip) {
-                        uint64_t *sum = is_movable ? &sums[n_nodes + node] : &sums[node];
-
-                        /* Each term is at most ZONEINFO_PAGES_MAX, so the sum cannot wrap first. */
-                        if (*sum + present > ZONEINFO_PAGES_MAX)
-                                return -EBADMSG;
-                        *sum += present;
-                }
+                seen |= 1u << w;
+                v[w] = value;
         }
-        if (!seen_zone || !has_present)
+        if (!seen_zone)
+                return -EBADMSG;
+        if (!skip) {
+                r = zoneinfo_zone_done(&nodes[node], is_movable, seen, v);
+                if (r < 0)
+                        return r;
+        } else if (!(seen & (1u << ZI_PRESENT)))
                 return -EBADMSG;
 
-        memcpy(kernel, sums, n_nodes * sizeof(uint64_t));
-        memcpy(movable, sums + n_nodes, n_nodes * sizeof(uint64_t));
+        memcpy(ret, nodes, n_nodes * sizeof(ZoneinfoNode));
+        return 0;
+}
+
+int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes) {
+        _cleanup_free_ ZoneinfoNode *nodes = NULL;
+        int r;
+
+        nodes = calloc(n_nodes ?: 1, sizeof(ZoneinfoNode));
+        if (!nodes)
+                return -ENOMEM;
+        r = zoneinfo_parse_nodes(text, nodes, n_nodes);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_nodes; i++) {
+                kernel[i] = nodes[i].kernel_present;
+                movable[i] = nodes[i].movable_present;
+        }
         return 0;
 }

@@ -6,6 +6,7 @@
  * global state; the inventory reads the files and keeps the results.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,3 +50,26 @@ const IomemRange *iomem_lookup(const IomemRange *ranges, size_t n, uint64_t addr
  * be told from a whole one; a caller that knows which nodes exist can check that each got a zone.
  */
 int zoneinfo_parse(const char *text, uint64_t *kernel, uint64_t *movable, size_t n_nodes);
+
+/* One node of /proc/zoneinfo, summed over its zones. "Kernel" zones are DMA, DMA32, Normal and HighMem
+ * (where unmovable allocations — page tables, slab, the memmap of a hot-add — must come from);
+ * Movable is apart and Device is left out. */
+typedef struct ZoneinfoNode {
+        bool has_zone;                  /* the file printed at least one zone of this node */
+        bool watermarks_missing;        /* a zone printed no "pages free"/min/low/high (not the kernel's
+                                         * file: a hand-made one); the free and watermark sums are then
+                                         * partial and must not be judged */
+        uint64_t kernel_present, movable_present;
+        uint64_t kernel_free, kernel_min, kernel_low, kernel_high;
+        uint64_t movable_free, movable_high;
+        uint64_t file_pages;            /* page cache (nr_zone_{in,}active_file), all zones: reclaimable */
+} ZoneinfoNode;
+
+/*
+ * The same strict parse as zoneinfo_parse(), with each zone's "pages free" and min/low/high watermarks
+ * summed per node into ret[0..n_nodes). min, low and high come together (the kernel prints them as one
+ * block before "present"): a zone with some but not all of them, any count twice, or a count outside a
+ * zone is -EBADMSG; a zone without "pages free" or the three sets watermarks_missing. Counts are bounded like "present". Same
+ * returns as zoneinfo_parse(); ret is not written on failure.
+ */
+int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes);

@@ -7,6 +7,7 @@
 #include "block-events.h"
 #include "log.h"
 #include "manager.h"
+#include "pressure.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -100,6 +101,7 @@ void reload_now(Manager *m) {
                 }
         }
         (void) block_events_rescan(m);
+        pressure_reserve_check(m); /* new MemoryPressure*= settings take effect now */
         status_update(m);
         (void) sd_notify(false, "READY=1");
 }

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "memory.h"
+#include "pressure.h"
 #include "settings.h"
 
 static const char *const event_source_table[_SOURCE_MAX] = {
@@ -37,6 +38,8 @@ void settings_defaults(Settings *s) {
                 .kernel_auto_online = KERNEL_AUTO_ONLINE_TAKEOVER,
                 .offline_timeout_usec = SETTINGS_DEFAULT_OFFLINE_TIMEOUT_USEC,
                 .offline_retries = SETTINGS_DEFAULT_OFFLINE_RETRIES,
+                .memory_pressure_limit = PRESSURE_DEFAULT_LIMIT_PERCENT,
+                .memory_pressure_duration_usec = PRESSURE_DEFAULT_WINDOW_USEC,
         };
 }
 
@@ -125,6 +128,34 @@ static int parse_retries(const char *value, void *data, char *err, size_t err_si
         return 0;
 }
 
+/* MemoryPressureLimit=: the share of the window some task may stall on memory before the reserve
+ * grows. 0% would be a trigger PSI refuses (a stall threshold of 0). */
+static int parse_pressure_limit(const char *value, void *data, char *err, size_t err_size) {
+        size_t len = strlen(value);
+        uint64_t v;
+
+        if (len > 0 && value[len - 1] == '%')
+                len--;
+        if (len == 0 || conf_parse_number(value, len, CONF_UNIT_NONE, &v) < 0 || v < 1 || v > 100) {
+                snprintf(err, err_size, "expected a percentage from 1%% to 100%%, such as 10%%");
+                return -EINVAL;
+        }
+        *(unsigned *) data = (unsigned) v;
+        return 0;
+}
+
+/* MemoryPressureDurationSec=: the PSI trigger's window, which the kernel takes from 500 ms to 10 s. */
+static int parse_pressure_duration(const char *value, void *data, char *err, size_t err_size) {
+        uint64_t v;
+
+        if (conf_parse_usec(value, &v) < 0 || v < PRESSURE_WINDOW_MIN_USEC || v > PRESSURE_WINDOW_MAX_USEC) {
+                snprintf(err, err_size, "expected a time span from 500ms to 10s (PSI's window), such as 1s");
+                return -EINVAL;
+        }
+        *(unsigned long long *) data = v;
+        return 0;
+}
+
 static const ConfKey settings_keys[] = {
         { "Daemon", "LockMemory", parse_lock, offsetof(Settings, lock_memory) },
         { "Daemon", "EventSource", parse_source, offsetof(Settings, event_source) },
@@ -134,6 +165,9 @@ static const ConfKey settings_keys[] = {
         { "Daemon", "MetricsFile", parse_metrics_file, offsetof(Settings, metrics_file) },
         { "Daemon", "OfflineTimeoutSec", parse_offline_timeout, offsetof(Settings, offline_timeout_usec) },
         { "Daemon", "Retries", parse_retries, offsetof(Settings, offline_retries) },
+        { "Daemon", "MemoryPressureLimit", parse_pressure_limit, offsetof(Settings, memory_pressure_limit) },
+        { "Daemon", "MemoryPressureDurationSec", parse_pressure_duration,
+          offsetof(Settings, memory_pressure_duration_usec) },
         {}
 };
 

@@ -33,6 +33,9 @@ typedef struct Settings {
         /* offline-worker.c */
         unsigned long long offline_timeout_usec; /* kill an offline write that has not returned by then */
         unsigned offline_retries;                /* attempts after the first (EBUSY, timeout) */
+        /* pressure.c: the PSI trigger for the When=pressure reserve, as systemd-oomd names them. */
+        unsigned memory_pressure_limit;                     /* percent of the window, 1..100 */
+        unsigned long long memory_pressure_duration_usec;   /* the PSI window, 500ms..10s */
 } Settings;
 
 #define SETTINGS_DEFAULT_RECEIVE_BUFFER (128ULL * 1024 * 1024)

@@ -22,11 +22,34 @@ static void one(const char *text, size_t n_nodes) {
                         fuzz_require(kernel[i] <= ZONEINFO_PAGES_MAX && movable[i] <= ZONEINFO_PAGES_MAX);
 }
 
+/* The same text through zoneinfo_parse_nodes(): the same verdict, the same present counts, sums within
+ * bounds. */
+static void nodes(const char *text, size_t n_nodes) {
+        static ZoneinfoNode n[NODES_MAX];
+        static uint64_t kernel[NODES_MAX], movable[NODES_MAX];
+        int r, r2;
+
+        for (size_t i = 0; i < n_nodes; i++)
+                n[i].kernel_free = UINT64_MAX;
+        r = zoneinfo_parse_nodes(text, n, n_nodes);
+        r2 = zoneinfo_parse(text, kernel, movable, n_nodes);
+        fuzz_require(r == r2);
+        for (size_t i = 0; i < n_nodes; i++)
+                if (r < 0)
+                        fuzz_require(n[i].kernel_free == UINT64_MAX); /* untouched */
+                else {
+                        fuzz_require(n[i].kernel_present == kernel[i] && n[i].movable_present == movable[i]);
+                        fuzz_require(n[i].kernel_free <= ZONEINFO_PAGES_MAX && n[i].kernel_high <= ZONEINFO_PAGES_MAX);
+                        fuzz_require(n[i].movable_free <= ZONEINFO_PAGES_MAX);
+                }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text = fuzz_text(data, size);
 
         one(text, NODES_MAX);
         one(text, 2);
+        nodes(text, 2);
         free(text);
         return 0;
 }

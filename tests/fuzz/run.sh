@@ -23,6 +23,7 @@ HARNESSES=(
         uevent
         poison
         drain-target
+        psi
 )
 
 B=build-fuzz

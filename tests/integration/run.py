@@ -898,6 +898,201 @@ def scenario_kernel_auto_online_settings(s):
     check(r.returncode == 0 and "event=conflict" in r.stderr, r.stderr)
     check(rd(s.root, AOB) == "online" and saved(s.root) is None, "--once changes no kernel setting")
 
+# ------------------------------------------------------------------------ When=pressure: the reserve
+
+PSI = "proc/pressure/memory"
+RESERVE = "[Match]\nDevice=acpi-dimm\nBlock=700-799\n\n[Online]\nZone=movable\nWhen=pressure\nOnlineStep=2\n"
+BREACH = b"some avg10=42.00 avg60=10.50 avg300=1.00 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+
+
+class FakePsi:
+    """A unix socket where /proc/pressure/memory is: memhpd connects to it (only the open differs from
+    the real file), writes its trigger, and polls it; the test signals a breach by sending the figures
+    a read of the real file would give."""
+
+    def __init__(self, root):
+        import socket
+        path = os.path.join(root, PSI)
+        if os.path.exists(path):
+            os.unlink(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(4)
+        self.conn = None
+
+    def accept(self, timeout):
+        """The trigger text memhpd wrote, or None if it did not connect within 'timeout'."""
+        import socket
+        self.server.settimeout(timeout)
+        try:
+            self.conn, _ = self.server.accept()
+        except socket.timeout:
+            return None
+        self.conn.settimeout(5)
+        data = b""
+        while not data.endswith(b"\0"):
+            chunk = self.conn.recv(64)
+            check(chunk, f"memhpd closed the trigger after {data!r}")
+            data += chunk
+        return data
+
+    def closed_by_peer(self, timeout):
+        self.conn.settimeout(timeout)
+        try:
+            return self.conn.recv(64) == b""
+        except OSError:
+            return False
+
+    def close(self):
+        for s in (self.conn, self.server):
+            if s:
+                s.close()
+
+
+def distances(root, rows):
+    write(root, "sys/devices/system/node/online", f"0-{len(rows) - 1}\n")
+    for n, row in enumerate(rows):
+        write(root, f"sys/devices/system/node/node{n}/distance", " ".join(map(str, row)) + "\n")
+
+
+def msg(rec):
+    """The record's message: its line without the "memhpd: " prefix and the bracketed fields."""
+    return re.sub(r"^.*?memhpd: ", "", rec["_line"]).rsplit(" [event=", 1)[0]
+
+
+def reserve_steps(d):
+    return [r for r in d.records() if r["event"] == "reserve-step"]
+
+
+def scenario_pressure_reserve(s):
+    """When=pressure: blocks kept offline as a reserve; the trigger exists only while the reserve holds
+    a block; each breach onlines OnlineStep= blocks, the pressured node's first, then the nearest by
+    distance; a reserve on a node that goes away is dropped with a record, and then nothing polls."""
+    write(s.root, "etc/memhpd/policies.d/40-reserve.policy", RESERVE)
+    # node1 is the pressured one (46% of its pages free, node0 87%), but with its page cache not short
+    # by the watermark check (which would step on its own); from node1, node2 is nearer than node0.
+    zi = os.path.join(s.root, "proc/zoneinfo")
+    with open(zi) as f:
+        text = f.read()
+    n1 = text.index("Node 1, zone  Movable")
+    text = text[:n1] + text[n1:].replace("pages free     65536", "pages free     30000", 1).replace(
+        "nr_zone_active_file 0", "nr_zone_active_file 100000", 1)
+    write(s.root, "proc/zoneinfo", text)
+    distances(s.root, [[10, 30, 20], [30, 10, 20], [20, 20, 10]])
+    s.kernel.add_node(2, uevent=False)
+    psi = FakePsi(s.root)
+    try:
+        d = s.start()
+        # memory67 is not in the reserve (Block=700-799): no reserve, no trigger.
+        check(psi.accept(1.5) is None, "memhpd set a pressure trigger with no reserve")
+        for index, node in ((700, 0), (701, 0), (702, 0), (710, 1), (711, 1), (720, 2), (721, 2)):
+            s.kernel.add_block(index, node=node)
+        trig = psi.accept(10)
+        check(trig == b"some 100000 1000000\0", f"the trigger (10% of 1 s, NUL-terminated): {trig!r}")
+        d.wait_record(lambda r: r["event"] == "reserved" and r.get("block") == "721", "memory721 reserved")
+        reserved = [r for r in d.records() if r["event"] == "reserved"]
+        check(len(reserved) == 7 and all(s.kernel.read(int(r["block"]), "state") == "offline" for r in reserved),
+              f"seven blocks kept offline: {[r['block'] for r in reserved]}")
+        check(not reserve_steps(d), "no step without pressure")
+
+        def breach(n_before, want, node):
+            psi.conn.sendall(BREACH)
+            rec = d.wait_record(lambda r: r["event"] == "reserve-step" and len(reserve_steps(d)) > n_before,
+                                f"reserve step {n_before + 1}")
+            rec = reserve_steps(d)[n_before]
+            check(rec.get("node") == str(node), f"step {n_before + 1} on node{node}: {rec}")
+            check("PSI some avg10=42.00% avg60=10.50%" in msg(rec), f"the figures: {msg(rec)}")
+            chosen = msg(rec).split("nearest node first: ")[1]
+            check(chosen == " ".join(f"memory{i}" for i in want), f"step {n_before + 1} chose {chosen}, want {want}")
+            s.wait_all_online(want)
+            for i in want:
+                on = d.wait_record(lambda r, i=i: r["event"] == "onlined" and r.get("block") == str(i),
+                                   f"onlined memory{i}")
+                check("reserve step" in msg(on) and on.get("zone") == "movable", f"record: {on}")
+
+        breach(0, [710, 711], 1)          # the pressured node first
+        breach(1, [720, 721], 1)          # then the nearest: node2 (20) before node0 (30)
+        check(s.kernel.read(700, "state") == "offline", "memory700 still in the reserve")
+        # A reserve block on a node that goes away: a removed record, nothing else lost.
+        s.kernel.add_node(3)
+        s.kernel.add_block(740, node=3)
+        d.wait_record(lambda r: r["event"] == "reserved" and r.get("block") == "740", "memory740 reserved")
+        shutil.rmtree(s.kernel.path(740))
+        os.unlink(os.path.join(s.root, "sys/devices/system/node/node3/memory740"))
+        s.sender.memory("remove", 740)
+        shutil.rmtree(os.path.join(s.root, "sys/devices/system/node/node3"))
+        s.sender.node("remove", 3)
+        d.wait_record(lambda r: r["event"] == "node-removed" and r.get("node") == "3", "node3 removed")
+        check(any(r["event"] == "removed" and r.get("block") == "740" and r.get("node") == "3" for r in d.records()),
+              "the reserve block's removal is recorded with its node")
+        # node0's blocks are taken out by someone else / removed: the reserve empties, the trigger goes.
+        s.kernel.write(700, "state", "online")
+        s.kernel.write(700, "valid_zones", "Normal")
+        s.sender.memory("online", 700)
+        d.wait_record(lambda r: r["event"] == "online-by-other" and r.get("block") == "700", "700 onlined by other")
+        for i in (701, 702):
+            shutil.rmtree(s.kernel.path(i))
+            os.unlink(os.path.join(s.root, f"sys/devices/system/node/node0/memory{i}"))
+            s.sender.memory("remove", i)
+        d.wait_record(lambda r: r["event"] == "removed" and r.get("block") == "702", "removed 702")
+        check(psi.closed_by_peer(10), "the trigger stays open with an empty reserve")
+        check(len(reserve_steps(d)) == 2, "no step for blocks that left the reserve")
+        # A new reserve block arms it again.
+        s.kernel.add_block(730, node=0)
+        check(psi.accept(10) == b"some 100000 1000000\0", "re-armed for a new reserve")
+        # A reload with other settings sets the trigger again, with them.
+        write(s.root, "etc/memhpd/memhpd.conf", SETTINGS + "MemoryPressureLimit=60%\nMemoryPressureDurationSec=2s\n")
+        d.signal(signal.SIGHUP)
+        check(psi.closed_by_peer(10), "the old trigger is kept after a reload that changed it")
+        trig = psi.accept(10)
+        check(trig == b"some 1200000 2000000\0", f"the new trigger: {trig!r}")
+    finally:
+        psi.close()
+
+
+def scenario_pressure_fallback(s):
+    """No PSI (no /proc/pressure): said once, then /proc/zoneinfo is read once a window while a reserve
+    exists; a zoneinfo that does not parse decides nothing and the loop goes on. Bad trigger values in
+    memhpd.conf are rejected with a clear error."""
+    os.unlink(os.path.join(s.root, PSI))
+    write(s.root, "etc/memhpd/policies.d/40-reserve.policy", RESERVE)
+    write(s.root, "etc/memhpd/memhpd.conf", SETTINGS + "MemoryPressureDurationSec=500ms\n")
+    zi = os.path.join(s.root, "proc/zoneinfo")
+    with open(zi) as f:
+        good = f.read()
+    d = s.start()
+    s.kernel.add_block(700, node=0)
+    s.kernel.add_block(701, node=0)
+    d.wait_record(lambda r: r["event"] == "pressure-source", "the no-PSI record")
+    src = [r for r in d.records() if r["event"] == "pressure-source"]
+    check("no PSI" in msg(src[0]) and "500 ms" in msg(src[0]), f"says why and what instead: {src[0]}")
+    # Plenty free: no step. Garbage: no step, still running. Short: a step.
+    time.sleep(1.5)
+    check(not reserve_steps(d), "a step with plenty of free memory")
+    write(s.root, "proc/zoneinfo", good.replace("present", "presnet"))
+    time.sleep(1.2)
+    check(not reserve_steps(d) and d.proc.poll() is None, "a broken zoneinfo decided something")
+    n0 = good.index("Node 0, zone   Normal")
+    short = good[:n0] + good[n0:].replace("pages free     32146", "pages free     0", 1)
+    short = short.replace("pages free     211631", "pages free     100", 1)
+    n1 = short.index("Node 1, zone  Movable")   # all nodes count: node1 has little free too
+    short = short[:n1] + short[n1:].replace("pages free     65536", "pages free     1000", 1)
+    write(s.root, "proc/zoneinfo", short)
+    rec = d.wait_record(lambda r: r["event"] == "reserve-step", "a fallback step", timeout=10)
+    check(re.match(r"memory running out: .* below their high watermarks .* \(no PSI\); node1: ", msg(rec))
+          and rec.get("node") == "1", f"step record (node1 has the smallest free share): {rec}")
+    s.wait_all_online([700, 701])
+    check(len([r for r in d.records() if r["event"] == "pressure-source"]) == 1, "said once")
+    d.stop()
+
+    for bad, want in (("MemoryPressureLimit=0%", "expected a percentage from 1% to 100%"),
+                     ("MemoryPressureDurationSec=20s", "expected a time span from 500ms to 10s")):
+        write(s.root, "etc/memhpd/memhpd.conf", SETTINGS + bad + "\n")
+        r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+        check(r.returncode != 0 and bad in r.stderr and want in r.stderr, f"{bad}: {r.returncode} {r.stderr}")
+    s.daemon = None
+
 
 # ---------------------------------------------------------------- memhpctl over the private socket (bus.c)
 

@@ -283,7 +283,7 @@ START_TEST(policy_value_errors) {
         parse_fails("[Online]\nZone=sideways\n",
                     P ":2: Zone=sideways: unknown zone, expected auto, movable, kernel or offline");
         parse_fails("[Online]\nZone=\n", P ":2: Zone=: unknown zone, expected auto, movable, kernel or offline");
-        parse_fails("[Online]\nZone=movable\nWhen=later\n", P ":3: When=later: unknown value, expected immediate, manual or delay");
+        parse_fails("[Online]\nZone=movable\nWhen=later\n", P ":3: When=later: unknown value, expected immediate, manual, delay or pressure");
         parse_fails("[Online]\nZone=movable\nZoneFallback=swap\n",
                     P ":3: ZoneFallback=swap: unknown fallback, expected offline, kernel or movable");
         parse_fails("[Match]\nDevice=floppy\n",
@@ -313,7 +313,7 @@ START_TEST(policy_value_errors) {
         parse_fails("[Match]\nNode=x\n[Online]\nZone=y\nWhen=z\n",
                     P ":2: Node=x: \"x\" is not a number or a range A-B",
                     P ":4: Zone=y: unknown zone, expected auto, movable, kernel or offline",
-                    P ":5: When=z: unknown value, expected immediate, manual or delay");
+                    P ":5: When=z: unknown value, expected immediate, manual, delay or pressure");
 }
 END_TEST
 
@@ -369,6 +369,48 @@ START_TEST(policy_cross_field_errors) {
         parse_fails("[Match]\n[Online]\nZone=movable\nZoneFallback=movable\n",
                     P ":2: ZoneFallback=movable is the same zone as Zone=");
         parse_fails("[Online]\nZone=kernel\nZoneFallback=kernel\n", P ":1: ZoneFallback=kernel is the same zone as Zone=");
+        parse_fails("[Online]\nOnlineStep=4\n", P ":1: OnlineStep= only applies to When=pressure, not When=immediate");
+        parse_fails("[Online]\nWhen=pressure\nZone=offline\n",
+                    P ":1: When=pressure with Zone=offline would keep a reserve that is never onlined");
+}
+END_TEST
+
+/* When=pressure and OnlineStep= in blocks or bytes (rounded up to whole blocks). */
+START_TEST(policy_pressure_keys) {
+        Policy p;
+
+        parse_ok("[Online]\nWhen=pressure\n[Match]\nDevice=acpi-dimm\n", &p);
+        ck_assert_int_eq(p.when, WHEN_PRESSURE);
+        ck_assert_str_eq(when_to_string(p.when), "pressure");
+        ck_assert_uint_eq(policy_online_step_blocks(&p, 128ULL << 20), 1); /* default: one block */
+        policy_done(&p);
+        parse_ok("[Online]\nWhen=pressure\nOnlineStep=4\nZone=movable\n[Match]\nDevice=acpi-dimm\n", &p);
+        ck_assert_uint_eq(policy_online_step_blocks(&p, 128ULL << 20), 4);
+        ck_assert_uint_eq(policy_online_step_blocks(&p, 2ULL << 30), 4);
+        policy_done(&p);
+        parse_ok("[Online]\nWhen=pressure\nOnlineStep=512M\n[Match]\nDevice=acpi-dimm\n", &p);
+        ck_assert(p.online_step_bytes);
+        ck_assert_uint_eq(policy_online_step_blocks(&p, 128ULL << 20), 4);
+        ck_assert_uint_eq(policy_online_step_blocks(&p, 2ULL << 30), 1); /* less than a block: one */
+        policy_done(&p);
+        parse_ok("[Online]\nWhen=pressure\nOnlineStep=300M\n[Match]\nDevice=acpi-dimm\n", &p);
+        ck_assert_uint_eq(policy_online_step_blocks(&p, 128ULL << 20), 3); /* rounded up */
+        policy_done(&p);
+        parse_fails("[Online]\nWhen=pressure\nOnlineStep=0\n[Match]\nDevice=acpi-dimm\n",
+                    P ":3: OnlineStep=0: expected a number of blocks (1-1048576) or a size such as 512M");
+        parse_fails("[Online]\nWhen=pressure\nOnlineStep=1048577\n[Match]\nDevice=acpi-dimm\n",
+                    P ":3: OnlineStep=1048577: expected a number of blocks (1-1048576) or a size such as 512M");
+        parse_fails("[Online]\nWhen=pressure\nOnlineStep=lots\n[Match]\nDevice=acpi-dimm\n",
+                    P ":3: OnlineStep=lots: expected a number of blocks (1-1048576) or a size such as 512M");
+        parse_fails("[Online]\nWhen=pressure\nOnlineStep=-1\n[Match]\nDevice=acpi-dimm\n",
+                    P ":3: OnlineStep=-1: expected a number of blocks (1-1048576) or a size such as 512M");
+        /* A reserve may wait for ever: not for drivers that wait for their memory. */
+        parse_fails("[Online]\nWhen=pressure\n",
+                    P ":2: When=pressure holds blocks for as long as it takes but can match any device (Device= is "
+                    "unset): unknown, virtio-mem, hv-balloon: hv_balloon waits at most 5 s per chunk and virtio-mem "
+                    "stops plugging with 1 GiB offline; hold them at most 1s, or leave them out of Device=");
+        parse_fails("[Online]\nWhen=pressure\nOnlineStep=\n[Match]\nDevice=acpi-dimm\n",
+                    P ":3: OnlineStep=: expected a number of blocks (1-1048576) or a size such as 512M");
 }
 END_TEST
 
@@ -803,6 +845,8 @@ START_TEST(settings_defaults_and_keys) {
         ck_assert_uint_eq(d.settle_usec, 2000000);
         ck_assert(d.lock_memory);
         ck_assert_int_eq(d.kernel_auto_online, KERNEL_AUTO_ONLINE_TAKEOVER);
+        ck_assert_uint_eq(d.memory_pressure_limit, 10);
+        ck_assert_uint_eq(d.memory_pressure_duration_usec, 1000000);
 
         /* No file at all: the defaults. */
         memset(&s, 0xaa, sizeof(s));
@@ -835,6 +879,15 @@ START_TEST(settings_defaults_and_keys) {
         ck_assert_uint_eq(s.receive_buffer, 4096);
         ck_assert_uint_eq(s.settle_usec, 60000000);
         ck_assert(s.lock_memory);
+
+        write_file(root, "etc/memhpd/memhpd.conf", "[Daemon]\nMemoryPressureLimit=60%\nMemoryPressureDurationSec=500ms\n");
+        ck_assert_int_eq(settings_load(fd, &s, &e), 0);
+        ck_assert_uint_eq(s.memory_pressure_limit, 60);
+        ck_assert_uint_eq(s.memory_pressure_duration_usec, 500000);
+        write_file(root, "etc/memhpd/memhpd.conf", "[Daemon]\nMemoryPressureLimit=100\nMemoryPressureDurationSec=10s\n");
+        ck_assert_int_eq(settings_load(fd, &s, &e), 0);
+        ck_assert_uint_eq(s.memory_pressure_limit, 100);
+        ck_assert_uint_eq(s.memory_pressure_duration_usec, 10000000);
 
         write_file(root, "etc/memhpd/memhpd.conf", "[Daemon]\nReceiveBufferSize=1G\nSettleTimeoutSec=1min\n");
         ck_assert_int_eq(settings_load(fd, &s, &e), 0);
@@ -899,6 +952,24 @@ START_TEST(settings_bad_values) {
         settings_fails("[Daemon]\nVerbose=yes\n", C ":2: unknown key Verbose= in section [Daemon]");
         settings_fails("[Policy]\nZone=movable\n", C ":1: unknown section [Policy]");
         settings_fails("LockMemory=no\n", C ":1: LockMemory= outside of a section");
+        /* PSI refuses a trigger outside these: said here, not by the kernel at the first reserve. */
+        settings_fails("[Daemon]\nMemoryPressureLimit=0%\n",
+                       C ":2: MemoryPressureLimit=0%: expected a percentage from 1% to 100%, such as 10%");
+        settings_fails("[Daemon]\nMemoryPressureLimit=101%\n",
+                       C ":2: MemoryPressureLimit=101%: expected a percentage from 1% to 100%, such as 10%");
+        settings_fails("[Daemon]\nMemoryPressureLimit=%\n",
+                       C ":2: MemoryPressureLimit=%: expected a percentage from 1% to 100%, such as 10%");
+        settings_fails("[Daemon]\nMemoryPressureLimit=10.5%\n",
+                       C ":2: MemoryPressureLimit=10.5%: expected a percentage from 1% to 100%, such as 10%");
+        settings_fails("[Daemon]\nMemoryPressureDurationSec=499ms\n",
+                       C ":2: MemoryPressureDurationSec=499ms: expected a time span from 500ms to 10s (PSI's window), "
+                         "such as 1s");
+        settings_fails("[Daemon]\nMemoryPressureDurationSec=11s\n",
+                       C ":2: MemoryPressureDurationSec=11s: expected a time span from 500ms to 10s (PSI's window), "
+                         "such as 1s");
+        settings_fails("[Daemon]\nMemoryPressureDurationSec=0\n",
+                       C ":2: MemoryPressureDurationSec=0: expected a time span from 500ms to 10s (PSI's window), "
+                         "such as 1s");
 #undef C
 }
 END_TEST
@@ -1406,6 +1477,7 @@ static Suite *conf_suite(void) {
         tcase_add_test(tc, policy_cross_field_errors);
         tcase_add_test(tc, policy_delay_keys);
         tcase_add_test(tc, policy_tier_keys);
+        tcase_add_test(tc, policy_pressure_keys);
         tcase_add_test(tc, policy_empty_file);
         tcase_add_test(tc, policy_poison_keys);
         suite_add_tcase(s, tc);

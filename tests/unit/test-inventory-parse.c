@@ -352,6 +352,89 @@ START_TEST(zoneinfo_node_beyond) {
 }
 END_TEST
 
+/* Free pages and watermarks from the real 6.1 file: the kernel zones (DMA, DMA32, Normal) summed apart
+ * from Movable, Device left out; the pagesets' "high:" is not the high watermark. */
+START_TEST(zoneinfo_watermarks_snapshot) {
+        char *text = snapshot_section("/proc/zoneinfo");
+        ZoneinfoNode n[3];
+
+        memset(n, 0xff, sizeof(n));
+        ck_assert_int_eq(zoneinfo_parse_nodes(text, n, 3), 0);
+        ck_assert(n[0].has_zone && !n[0].watermarks_missing);
+        ck_assert_uint_eq(n[0].kernel_present, 3998 + 258048 + 32768);
+        ck_assert_uint_eq(n[0].kernel_free, 3808 + 211631 + 32146);
+        ck_assert_uint_eq(n[0].kernel_min, 127 + 7479 + 1087);
+        ck_assert_uint_eq(n[0].kernel_low, 158 + 9348 + 1358);
+        ck_assert_uint_eq(n[0].kernel_high, 189 + 11217 + 1629);
+        ck_assert_uint_eq(n[0].movable_free, 65056);
+        ck_assert_uint_eq(n[0].movable_high, 3260);
+        ck_assert_uint_eq(n[0].file_pages, 0); /* nr_zone_{in,}active_file: 0 in this guest */
+        /* Node 1 is CPU-less with only hot-added movable memory: empty kernel zones. */
+        ck_assert(n[1].has_zone && !n[1].watermarks_missing);
+        ck_assert_uint_eq(n[1].kernel_present, 0);
+        ck_assert_uint_eq(n[1].kernel_free, 0);
+        ck_assert_uint_eq(n[1].kernel_high, 0);
+        ck_assert_uint_eq(n[1].movable_free, 65536);
+        ck_assert_uint_eq(n[1].movable_high, 3260);
+        ck_assert(!n[2].has_zone);
+        ck_assert_uint_eq(n[2].kernel_free, 0);
+        free(text);
+}
+END_TEST
+
+/* A hand-made file without watermarks parses as before, and says so. */
+START_TEST(zoneinfo_watermarks_missing) {
+        char *text = fixture_text("zoneinfo-cxl.txt");
+        ZoneinfoNode n[2];
+
+        ck_assert_int_eq(zoneinfo_parse_nodes(text, n, 2), 0);
+        ck_assert(n[0].watermarks_missing); /* DMA32 has "pages free" but no min/low/high */
+        ck_assert_uint_eq(n[0].kernel_free, 3840);
+        ck_assert_uint_eq(n[0].kernel_min, 12);
+        free(text);
+
+        ck_assert_int_eq(zoneinfo_parse_nodes("Node 0, zone   Normal\n  pages free     7\n        min      1\n"
+                                              "        low      2\n        high     3\n        present  9\n", n, 1), 0);
+        ck_assert(!n[0].watermarks_missing);
+        ck_assert_uint_eq(n[0].kernel_free, 7);
+        ck_assert_uint_eq(n[0].kernel_high, 3);
+        /* Page cache per zone, summed over the node's zones. */
+        ck_assert_int_eq(zoneinfo_parse_nodes("Node 0, zone   Normal\n      nr_zone_inactive_file 5\n"
+                                              "      nr_zone_active_file 6\n        present  9\n"
+                                              "Node 0, zone  Movable\n      nr_zone_active_file 7\n        present  9\n",
+                                              n, 1), 0);
+        ck_assert_uint_eq(n[0].file_pages, 18);
+}
+END_TEST
+
+START_TEST(zoneinfo_watermarks_rejects) {
+        static const char *const bad[] = {
+                /* min/low/high are one block: one missing is not the kernel's file. */
+                "Node 0, zone   Normal\n  pages free 7\n        min 1\n        low 2\n        present 9\n",
+                "Node 0, zone   Normal\n        high 3\n        present 9\n",
+                /* Twice, before any zone, bad counts. */
+                "Node 0, zone   Normal\n  pages free 7\n  pages free 7\n        present 9\n",
+                "Node 0, zone   Normal\n        min 1\n        min 1\n        low 2\n        high 3\n        present 9\n",
+                "        min 1\nNode 0, zone   Normal\n        present 9\n",
+                "Node 0, zone   Normal\n  pages free -7\n        present 9\n",
+                "Node 0, zone   Normal\n  pages free 7x\n        present 9\n",
+                "Node 0, zone   Normal\n        min 1\n        low 2\n        high 1099511627777\n        present 9\n",
+                "Node 0, zone   Normal\n  pages free\n        present 9\n",
+        };
+        ZoneinfoNode n[1] = { { .kernel_free = 42 } };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ck_assert_msg(zoneinfo_parse_nodes(bad[i], n, 1) == -EBADMSG, "accepted: \"%s\"", bad[i]);
+                ck_assert_uint_eq(n[0].kernel_free, 42); /* not written on failure */
+        }
+        /* Other words that start like ours are not ours. */
+        ck_assert_int_eq(zoneinfo_parse_nodes("Node 0, zone   Normal\n        highatomic 5\n              high:  79\n"
+                                              "        minimum 3\n        present 9\n", n, 1), 0);
+        ck_assert(n[0].watermarks_missing);
+        ck_assert_uint_eq(n[0].kernel_high, 0);
+}
+END_TEST
+
 START_TEST(indexed_names) {
         uint32_t v = 7;
 
@@ -401,6 +484,9 @@ static Suite *inventory_parse_suite(void) {
         tcase_add_test(tc, zoneinfo_blank_line);
         tcase_add_test(tc, zoneinfo_sums_bounded);
         tcase_add_test(tc, zoneinfo_node_beyond);
+        tcase_add_test(tc, zoneinfo_watermarks_snapshot);
+        tcase_add_test(tc, zoneinfo_watermarks_missing);
+        tcase_add_test(tc, zoneinfo_watermarks_rejects);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("names");

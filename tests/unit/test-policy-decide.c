@@ -288,6 +288,90 @@ START_TEST(decide_auto_not_offered) {
 }
 END_TEST
 
+/* Pressure-aware Zone=auto: the ratio is the hard cap on movable; under it, short kernel zones (free
+ * below high watermark + 25%) take the block into a kernel zone. The message names the figure. */
+START_TEST(decide_auto_pressure) {
+        static const struct {
+                uint64_t kernel, movable;   /* pages on the node */
+                bool watermarks;
+                uint64_t free, high;        /* the node's kernel zones */
+                unsigned ratio;
+                Action want;
+                const char *why;            /* a piece of the message */
+        } table[] = {
+                /* Ratio allows movable, plenty free: movable, with the figures. */
+                { 1024, 0, true, 5000, 1000, 301, ACTION_ONLINE_MOVABLE, "within 301%" },
+                { 1024, 0, true, 1250, 1000, 301, ACTION_ONLINE_MOVABLE, "high watermark" },
+                /* Ratio allows movable, kernel zones short: kernel, and says why. */
+                { 1024, 0, true, 1249, 1000, 301, ACTION_ONLINE_KERNEL, "below their high watermark" },
+                { 1024, 0, true, 0, 1000, 301, ACTION_ONLINE_KERNEL, "although MOVABLE:KERNEL 301% would allow movable" },
+                /* The ratio is the hard cap: kernel whatever the watermarks say. */
+                { 1024, 2048, true, 5000, 1000, 200, ACTION_ONLINE_KERNEL, "from exceeding 200%" },
+                { 1024, 2048, true, 0, 1000, 200, ACTION_ONLINE_KERNEL, "from exceeding 200%" },
+                /* No watermark figures: the ratio alone, as before. */
+                { 1024, 0, false, 0, 1000, 301, ACTION_ONLINE_MOVABLE, "within 301%" },
+                /* A node without kernel zones (high 0) is not "short": the ratio (kernel 0) decides. */
+                { 0, 0, true, 0, 0, 301, ACTION_ONLINE_KERNEL, "from exceeding" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                BlockFacts f = facts(64, DEVICE_ACPI_DIMM, 0);
+                char text[96];
+                Decision d;
+
+                f.node_kernel_pages = table[i].kernel;
+                f.node_movable_pages = table[i].movable;
+                f.block_pages = 1024;
+                f.size = 1024 * 4096;
+                f.kernel_watermarks = table[i].watermarks;
+                f.node_kernel_free = table[i].free;
+                f.node_kernel_high = table[i].high;
+                snprintf(text, sizeof(text), "[Online]\nZone=auto\nMaxMovableRatio=%u%%\n", table[i].ratio);
+                d = decide_one(text, &f);
+                ck_assert_msg(d.action == table[i].want, "row %zu: %s (%s)", i, action_to_string(d.action), d.why);
+                ck_assert_msg(strstr(d.why, table[i].why), "row %zu: \"%s\" lacks \"%s\"", i, d.why, table[i].why);
+        }
+
+        /* Short, but only movable is offered: movable, and says kernel was not offered. */
+        {
+                BlockFacts f = facts(64, DEVICE_ACPI_DIMM, 0);
+                Decision d;
+
+                f.kernel_watermarks = true;
+                f.node_kernel_free = 10;
+                f.node_kernel_high = 1000;
+                f.zones = (ZoneSet) { .movable = true, .first = ZONE_MOVABLE };
+                d = decide_one("[Online]\nZone=auto\n", &f);
+                ck_assert_int_eq(d.action, ACTION_ONLINE_MOVABLE);
+                ck_assert_msg(strstr(d.why, "kernel is not offered"), "%s", d.why);
+        }
+}
+END_TEST
+
+/* When=pressure keeps the block as a reserve; the zone part alone decides the step's zone. */
+START_TEST(decide_pressure_reserve) {
+        BlockFacts f = facts(64, DEVICE_ACPI_DIMM, 0);
+        PolicySet set;
+        Decision d;
+
+        d = decide_one("[Online]\nWhen=pressure\nZone=movable\n[Match]\nDevice=acpi-dimm\n", &f);
+        ck_assert_int_eq(d.action, ACTION_LEAVE_OFFLINE);
+        ck_assert(d.reserve);
+        ck_assert_msg(strstr(d.why, "When=pressure"), "%s", d.why);
+        d = decide_one("[Online]\nZone=movable\n", &f);
+        ck_assert(!d.reserve);
+        d = decide_one("[Online]\nWhen=manual\n", &f);
+        ck_assert(!d.reserve);
+
+        set_from(&set, "[Online]\nWhen=pressure\nZone=kernel\n[Match]\nDevice=acpi-dimm\n");
+        policy_decide_zone(&set.items[0], &f, &d);
+        ck_assert_int_eq(d.action, ACTION_ONLINE_KERNEL);
+        ck_assert(!d.reserve);
+        ck_assert_ptr_eq(d.policy, &set.items[0]);
+        policy_set_done(&set);
+}
+END_TEST
+
 START_TEST(names) {
         ck_assert_str_eq(action_to_string(ACTION_ONLINE_MOVABLE), "online_movable");
         ck_assert_str_eq(action_to_string(ACTION_ONLINE_KERNEL), "online_kernel");
@@ -341,6 +425,8 @@ static Suite *policy_decide_suite(void) {
         tcase_add_test(tc, decide_zone_not_offered);
         tcase_add_test(tc, decide_auto_ratio);
         tcase_add_test(tc, decide_auto_not_offered);
+        tcase_add_test(tc, decide_auto_pressure);
+        tcase_add_test(tc, decide_pressure_reserve);
         tcase_add_test(tc, names);
         suite_add_tcase(s, tc);
         return s;

@@ -140,6 +140,11 @@ START_TEST(stall_check) {
                 ck_assert(!policy_timing_stalls(1u << d, WHEN_MANUAL, 0, why, sizeof(why)));
         }
         ck_assert(policy_timing_stalls(0, WHEN_DELAY, 1 * S + 1, why, sizeof(why)));
+        /* When=pressure: a reserve holds blocks for as long as no pressure comes. */
+        ck_assert(policy_timing_stalls(0, WHEN_PRESSURE, 0, why, sizeof(why)));
+        ck_assert(strstr(why, "When=pressure holds blocks for as long as it takes") != NULL);
+        ck_assert(policy_timing_stalls(1u << DEVICE_HV_BALLOON, WHEN_PRESSURE, 0, why, sizeof(why)));
+        ck_assert(!policy_timing_stalls(dimm | dax, WHEN_PRESSURE, 0, why, sizeof(why)));
         ck_assert(!policy_timing_stalls(dimm | dax, WHEN_DELAY, 600 * S, why, sizeof(why)));
         ck_assert(policy_timing_stalls(dimm | 1u << DEVICE_VIRTIO_MEM, WHEN_DELAY, 2 * S, why, sizeof(why)));
         ck_assert_ptr_nonnull(strstr(why, "can match virtio-mem:"));

@@ -88,6 +88,9 @@ MESSAGE_IDS = {
     "policy-rejected": "b4b39e4287a74253a169758b2ede2ec3",
     "conflict": "8bcc7a8dce444945be40d52cc6ae6aa8",
     "kernel-auto-online": "9abfd29f4c324d239acf325e0bd67755",
+    "reserved": "a2392f31565844329c1de4a73e1216c7",
+    "reserve-step": "d3f0ccbef6e14578babbd12c2bc29598",
+    "pressure-source": "5973025dd1354cdba8538408a0b7b324",
 }
 JOURNAL_FIELDS = ("MESSAGE", "MESSAGE_ID", "PRIORITY", "MEMHPD_EVENT", "MEMHPD_BLOCK",
                   "MEMHPD_NODE", "MEMHPD_DEVICE", "MEMHPD_ZONE", "MEMHPD_ACTION", "MEMHPD_RESULT",
