@@ -300,12 +300,15 @@ void pressure_reserve_remove(Manager *m, uint32_t index) {
         p->n_reserve--;
 }
 
-/* Still a reserve block: present, offline, decided by memhpd and not someone else's. A block whose
- * node went away with it is gone from the inventory: nothing was lost, it was offline. */
+/* Still a reserve block: present, offline, decided by memhpd and not someone else's, not taken by the
+ * administrator (drain, memhpctl offline) and not quarantined since. A block whose node went away with
+ * it is gone from the inventory: nothing was lost, it was offline. */
 static bool reserve_valid(Manager *m, uint32_t index) {
         const Block *b = inventory_block(m->inv, index);
 
-        return b && b->state == STATE_OFFLINE && (b->flags & BLOCK_DECIDED) && !(b->flags & BLOCK_BY_OTHER);
+        return b && b->state == STATE_OFFLINE && (b->flags & BLOCK_DECIDED) &&
+               !(b->flags & (BLOCK_BY_OTHER | BLOCK_BY_ADMIN)) &&
+               !quarantine_contains(m->quarantine, inventory_block_start(m->inv, index), m->inv->block_size);
 }
 
 static void reserve_prune(Manager *m) {
