@@ -39,6 +39,12 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_BAD_SYSFS] = { "bad-sysfs", "dd0c8a2c88ef4a378838da46c0ccbe8b", LOG_WARNING },
         [AUDIT_CONFLICT] = { "conflict", "8bcc7a8dce444945be40d52cc6ae6aa8", LOG_WARNING },
         [AUDIT_KERNEL_AUTO_ONLINE] = { "kernel-auto-online", "9abfd29f4c324d239acf325e0bd67755", LOG_NOTICE },
+        [AUDIT_DAX_DEVICE] = { "dax-device", "535212f01d2b43efa9e40969aa621210", LOG_INFO },
+        [AUDIT_DAX_SYSTEM_RAM] = { "dax-system-ram", "76b62a34ba984d12bffbd53d270ee705", LOG_INFO },
+        [AUDIT_DAX_FAILED] = { "dax-failed", "524288497b6c4397a2a672bbd6fcd5da", LOG_ERR },
+        [AUDIT_DAX_LEFT] = { "dax-left", "ce2484b1eb2b4d90a80fbeb72c429dd7", LOG_NOTICE },
+        [AUDIT_MEMMAP] = { "memmap", "c849d31d5b174b88b9c8fcf7f712cf82", LOG_NOTICE },
+        [AUDIT_MEMMAP_RISK] = { "memmap-risk", "936821cb0a394376b4314de0bbe25451", LOG_WARNING },
 };
 
 static bool use_journal;
@@ -114,8 +120,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
 
         if (use_journal) {
                 /* Fixed-size iovecs on the stack: nothing to allocate on the event path. */
-                char v[14][600];
-                struct iovec iov[14];
+                char v[15][600];
+                struct iovec iov[15];
                 int n = 0;
 
 #define ADD(fmtstr, val)                                                                       \
@@ -142,6 +148,7 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
                 ADD("ERRNO=%s", err);
                 ADD("MEMHPD_AGENT=%s", f->agent);
                 ADD("MEMHPD_FILE=%s", f->file);
+                ADD("MEMHPD_DAX_DEVICE=%s", f->dax);
 #undef ADD
                 if (sd_journal_sendv(iov, n) >= 0)
                         return;
@@ -162,6 +169,7 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
         append_field(line, sizeof(line), &len, "errno", err[0] ? err : NULL);
         append_field(line, sizeof(line), &len, "agent", f->agent);
         append_field(line, sizeof(line), &len, "file", f->file);
+        append_field(line, sizeof(line), &len, "dax", f->dax);
         if (len + 2 < sizeof(line)) {
                 line[len++] = ']';
                 line[len++] = '\n';

@@ -33,6 +33,12 @@ typedef enum AuditEvent {
         AUDIT_BAD_SYSFS,
         AUDIT_CONFLICT,           /* another agent onlines memory (ownership.c, agents.c) */
         AUDIT_KERNEL_AUTO_ONLINE, /* memhpd changed, restored or could not touch the kernel's auto-online */
+        AUDIT_DAX_DEVICE,         /* dax.c: a dax device and what policy says of it, when nothing is written */
+        AUDIT_DAX_SYSTEM_RAM,     /* dax.c: a dax device handed to kmem (system RAM) */
+        AUDIT_DAX_FAILED,         /* dax.c: a write to make a dax device system RAM failed */
+        AUDIT_DAX_LEFT,           /* dax.c: left to another agent (daxctl, someone who bound kmem) or vanished */
+        AUDIT_MEMMAP,             /* dax.c: [Memmap] OnMemory= cannot be honoured, and why */
+        AUDIT_MEMMAP_RISK,        /* dax.c: a hot-add's memmap from existing memory exceeds what is free */
         _AUDIT_MAX,
 } AuditEvent;
 
@@ -48,6 +54,7 @@ typedef struct AuditFields {
         int error;           /* errno, 0 for none */
         const char *agent;   /* conflict: kernel, cmdline, udev, daxctl */
         const char *file;    /* conflict: where that agent is configured, "PATH" or "PATH:LINE" */
+        const char *dax;     /* the dax device (daxX.Y) of a dax-kmem block or of a dax record */
 } AuditFields;
 
 #define AUDIT_FIELDS_INIT { .block = -1, .node = -1 }

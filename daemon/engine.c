@@ -5,6 +5,7 @@
 
 #include "actuator.h"
 #include "audit.h"
+#include "dax.h"
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
@@ -19,6 +20,10 @@ AuditFields engine_block_fields(Manager *m, uint32_t index) {
         f.node = b->node;
         if (b->flags & BLOCK_CLASSIFIED)
                 f.device = device_kind_to_string(b->device);
+        if ((b->flags & BLOCK_CLASSIFIED) && b->device == DEVICE_DAX_KMEM) {
+                const DaxDevice *d = dax_device_of_block(m, index); /* dax.c: the record names the device */
+                f.dax = d ? d->name : NULL;
+        }
         return f;
 }
 
@@ -33,6 +38,8 @@ void engine_decide(Manager *m, uint32_t index) {
                 .node = b->node,
                 .block_pages = m->inv->block_size / m->inv->page_size,
         };
+        const DaxDevice *dax = b->device == DEVICE_DAX_KMEM ? dax_device_of_block(m, index) : NULL;
+        DaxFacts dax_facts;
         const Policy *p;
         Decision d;
         OnlineResult res;
@@ -41,6 +48,11 @@ void engine_decide(Manager *m, uint32_t index) {
 
         b->flags |= BLOCK_DECIDED;
         b->flags &= ~BLOCK_REDECIDE;
+        if (dax) {
+                /* dax.c: DaxDevice=, Size= and Origin= match the blocks of the device. */
+                dax_device_facts(dax, &dax_facts);
+                facts.dax = &dax_facts;
+        }
 
         r = inventory_block_valid_zones(m->inv, index, &facts.zones);
         if (r < 0) {

@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "dax.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -85,6 +86,7 @@ Manager *manager_free(Manager *m) {
         root_free(m->root);
         report_plan_done(&m->plan);
         settle_queue_done(&m->settle);
+        dax_table_free(m);
         free(m);
         return NULL;
 }
@@ -94,6 +96,9 @@ int manager_coldplug(Manager *m) {
 
         (void) kept_offline_load(m); /* logged; the scan goes on with what could be read */
         r = block_events_rescan(m);
+        /* dax.c: devices handed to kmem now add blocks; --once decides them with one more scan. */
+        if (r >= 0 && dax_scan(m) > 0 && m->opts.once && !m->opts.dry_run)
+                r = block_events_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
         if (r >= 0 && m->inv->iomem_error < 0) {

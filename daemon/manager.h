@@ -50,6 +50,9 @@ typedef struct Manager {
         unsigned long long n_onlined, n_uevents, n_rescans;
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
+
+        /* dax.c: dax devices and their policy */
+        struct DaxTable *dax;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

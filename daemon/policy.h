@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "conf-file.h"
+#include "dax-parse.h"
 #include "memory.h"
 
 /*
@@ -44,6 +45,14 @@ typedef enum ZoneFallback {
         _FALLBACK_MAX,
 } ZoneFallback;
 
+typedef enum DaxMode {
+        DAX_MODE_DEVDAX,     /* leave the device to device_dax (the default) */
+        DAX_MODE_SYSTEM_RAM, /* hand it to kmem; its blocks are then onlined by [Online] */
+        _DAX_MODE_MAX,
+} DaxMode;
+
+#define POLICY_DAX_NAMES_MAX 64 /* DaxDevice= globs per file */
+
 typedef struct Policy {
         char *path;            /* as shown to the user, e.g. /etc/memhpd/policies.d/50-x.policy */
         unsigned line;         /* the [Match] line (or the first section if there is no [Match]) */
@@ -56,6 +65,15 @@ typedef struct Policy {
         ZoneFallback fallback;
         bool fallback_set;
         unsigned match_line, online_line;
+        /* dax devices (dax.c): [Match] DaxDevice=, Size=, Origin=; [Dax] Mode=; [Memmap] OnMemory= */
+        char **dax_names;      /* globs (fnmatch) on daxX.Y */
+        size_t n_dax_names;
+        RangeList sizes;       /* the dax device's size */
+        uint32_t origins;      /* bit per DaxOrigin; 0 = any */
+        DaxMode dax_mode;
+        bool dax_mode_set;
+        int memmap_on_memory;  /* -1 unset, 0 no, 1 yes */
+        unsigned dax_line, memmap_line;
 } Policy;
 
 typedef struct PolicySet {
@@ -91,7 +109,32 @@ typedef struct BlockFacts {
         int node;                  /* -1 unknown */
         ZoneSet zones;             /* from valid_zones */
         uint64_t node_kernel_pages, node_movable_pages, block_pages;
+        const struct DaxFacts *dax; /* the dax device the block belongs to (dax.c), or NULL */
 } BlockFacts;
+
+/* What the policy engine needs to know about one dax device. */
+typedef struct DaxFacts {
+        const char *name;          /* daxX.Y */
+        uint64_t start, size;      /* its resource; start 0 if unknown */
+        int target_node;           /* -1 unknown */
+        DaxOrigin origin;
+} DaxFacts;
+
+typedef struct DaxDecision {
+        DaxMode mode;
+        int memmap_on_memory;      /* -1: leave the device's setting, 0/1: write it before kmem binds */
+        const Policy *policy;      /* NULL: nothing matched (devdax, untouched) */
+        char why[192];
+} DaxDecision;
+
+/* Whether the policy has [Match] keys that only dax devices have (DaxDevice=, Size=, Origin=). */
+bool policy_matches_dax_only(const Policy *p);
+/* Whether the policy's [Match] accepts the dax device itself (Device= empty or with dax-kmem; Node= is
+ * the target node; PhysAddress= holds its whole range; a policy with Block= never matches a device). */
+bool policy_matches_dax(const Policy *p, const DaxFacts *f);
+/* The first policy that matches the device decides its mode. Pure. */
+void policy_decide_dax(const PolicySet *set, const DaxFacts *f, DaxDecision *ret);
+const char *dax_mode_to_string(DaxMode m);
 
 typedef enum Action {
         ACTION_ONLINE_MOVABLE,
