@@ -51,9 +51,7 @@ static ssize_t read_link(int rootfd, const char *path, char *buf, size_t size) {
         return n;
 }
 
-/* Read one device. -ENOENT if it does not exist (any more); another -errno with 'what' naming the
- * attribute that could not be read or parsed. */
-static int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **ret_what) {
+int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **ret_what) {
         DaxDevice d = { .target_node = -1, .memmap_attr = -1 };
         char path[128], link[512], buf[ROOT_VALUE_MAX];
         uint64_t v;

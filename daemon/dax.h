@@ -45,6 +45,11 @@ typedef struct DaxTable {
         unsigned n_bound;         /* devices memhpd handed to kmem since start */
 } DaxTable;
 
+/* Read device 'name' under the root (/sys/bus/dax/devices/NAME: size, resource, target_node,
+ * memmap_on_memory, the driver link, the device's place for its origin). 0, -ENOENT if it does not
+ * exist (any more), or another -errno with *ret_what naming the attribute that could not be read. */
+int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **ret_what);
+
 /* Scan /sys/bus/dax/devices and decide every device not decided yet (start, rescan). Returns how many
  * devices it handed to kmem, or -errno (logged); a missing dax bus is no error (0). */
 int dax_scan(Manager *m);
