@@ -190,11 +190,12 @@ static int dax_write(Manager *m, const char *path, const char *value) {
         return root_write(m->root->fd, path, value);
 }
 
+/* Every device directory in sysfs has its "uevent"; it is gone with the device. */
 static bool dax_exists(Manager *m, const char *name) {
         char path[128];
 
-        snprintf(path, sizeof(path), DAX_DEVICES "/%s", name);
-        return faccessat(m->root->fd, path, F_OK, AT_SYMLINK_NOFOLLOW) >= 0;
+        snprintf(path, sizeof(path), DAX_DEVICES "/%s/uevent", name);
+        return faccessat(m->root->fd, path, F_OK, 0) >= 0;
 }
 
 static void dax_vanished(Manager *m, DaxDevice *d, const DaxDecision *dd, int error) {
@@ -291,40 +292,45 @@ static DaxDriver reread_driver(Manager *m, const char *name) {
 }
 
 /* As daxctl does (libdaxctl.c: daxctl_unbind(), daxctl_bind()): remove_id and unbind at device_dax, then
- * new_id and bind at kmem; the driver link read back says whether it worked. */
+ * new_id and bind at kmem. The kernel's answers say what happened, as for a block's state write (new_id
+ * already attaches the device, after which bind answers EBUSY); the driver link is read back only when
+ * an answer is a failure, since someone else may have done it. */
 static void dax_make_system_ram(Manager *m, DaxDevice *d, const DaxDecision *dd) {
         AuditFields f = dax_fields(d, dd);
         char blocks[64];
-        int r = 0, r_new;
+        int r, r_new;
 
         if (!driver_loaded(m, "kmem")) {
                 f.result = "failed";
                 f.error = ENOENT;
                 audit_record(AUDIT_DAX_FAILED, &f, "cannot hand %s to kmem: the kmem driver is not loaded (/%s/kmem "
                              "does not exist; load it with modprobe kmem); %s stays as it is", d->name, DAX_DRIVERS, d->name);
+                m->n_failed++;
                 return;
         }
         if (d->driver == DAX_DRIVER_DEVICE_DAX) {
                 (void) dax_write(m, DAX_DRIVERS "/device_dax/remove_id", d->name);
                 r = dax_write(m, DAX_DRIVERS "/device_dax/unbind", d->name);
-                if (reread_driver(m, d->name) != DAX_DRIVER_NONE || !dax_exists(m, d->name)) {
-                        if (!dax_exists(m, d->name)) {
-                                dax_vanished(m, d, dd, r);
-                                return;
-                        }
+                if (r < 0 && !dax_exists(m, d->name)) {
+                        dax_vanished(m, d, dd, r);
+                        return;
+                }
+                if (r < 0 && reread_driver(m, d->name) != DAX_DRIVER_NONE) {
                         f.result = "failed";
-                        f.error = r ?: EBUSY;
+                        f.error = r;
                         audit_record(AUDIT_DAX_FAILED, &f, "cannot unbind %s from device_dax (%m); it stays devdax",
                                      d->name);
                         d->driver = reread_driver(m, d->name);
+                        m->n_failed++;
                         return;
                 }
                 d->driver = DAX_DRIVER_NONE;
         }
         r_new = dax_write(m, DAX_DRIVERS "/kmem/new_id", d->name);
         r = dax_write(m, DAX_DRIVERS "/kmem/bind", d->name);
-        d->driver = reread_driver(m, d->name);
-        if (d->driver != DAX_DRIVER_KMEM) {
+        if (r == 0 || (r == -EBUSY && r_new == 0) || reread_driver(m, d->name) == DAX_DRIVER_KMEM)
+                d->driver = DAX_DRIVER_KMEM;
+        else {
                 int rebind;
 
                 if (!dax_exists(m, d->name)) {
@@ -333,9 +339,9 @@ static void dax_make_system_ram(Manager *m, DaxDevice *d, const DaxDecision *dd)
                 }
                 /* Give the device back to device_dax rather than leave it without a driver. */
                 rebind = dax_write(m, DAX_DRIVERS "/device_dax/bind", d->name);
-                d->driver = reread_driver(m, d->name);
+                d->driver = rebind == 0 ? DAX_DRIVER_DEVICE_DAX : reread_driver(m, d->name);
                 f.result = "failed";
-                f.error = r ?: r_new ?: ENXIO;
+                f.error = r_new < 0 && r_new != -EBUSY ? r_new : r;
                 audit_record(AUDIT_DAX_FAILED, &f, "binding %s to kmem failed (%m); %s", d->name,
                              d->driver == DAX_DRIVER_DEVICE_DAX ? "it is devdax again"
                              : rebind < 0 ? "binding it back to device_dax failed too: it has no driver now"
