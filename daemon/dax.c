@@ -588,9 +588,13 @@ void dax_report_print(Manager *m, FILE *out) {
         DaxTable *t = dax_table(m);
         uint32_t first = UINT32_MAX;
 
-        fprintf(out, "\nmemory_hotplug.memmap_on_memory: %s; kernel %s\n",
+        char version[32] = "unknown";
+
+        if (t->kernel_version >= 0)
+                snprintf(version, sizeof(version), "%d.%d", t->kernel_version / 1000, t->kernel_version % 1000);
+        fprintf(out, "\nmemory_hotplug.memmap_on_memory: %s; kernel %s; %zu dax %s\n",
                 t->global_memmap == 1 ? "on" : t->global_memmap == 2 ? "force" : t->global_memmap == 0 ? "off" : "unknown",
-                t->kernel_version >= 0 ? "known" : "version unknown");
+                version, t->n, plural(t->n, "device", "devices"));
         if (t->n) {
                 fprintf(out, "%-10s %-20s %10s  %-14s %4s  %-10s %-7s %s\n", "DAX", "START", "SIZE", "ORIGIN", "NODE",
                         "DRIVER", "MEMMAP", "POLICY DECISION");

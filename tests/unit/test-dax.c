@@ -298,6 +298,30 @@ START_TEST(blocks_of_a_device) {
 }
 END_TEST
 
+/* The shipped example is clean and does what its comment says. */
+START_TEST(example_preset) {
+        char *text = read_text(SOURCE_ROOT, "policies/40-cxl-movable.policy");
+        ConfErrors errors = {};
+        DaxFacts f = pmem_facts();
+        PolicySet set = {};
+        DaxDecision d;
+        Policy p;
+
+        ck_assert_int_eq(policy_parse("/40-cxl-movable.policy", text, &p, &errors), 0);
+        set.items = &p;
+        set.n = 1;
+        policy_decide_dax(&set, &f, &d);
+        ck_assert_ptr_null(d.policy); /* pmem: not CXL */
+        f.origin = DAX_ORIGIN_CXL;
+        policy_decide_dax(&set, &f, &d);
+        ck_assert_int_eq(d.mode, DAX_MODE_SYSTEM_RAM);
+        ck_assert_int_eq(d.memmap_on_memory, 1);
+        ck_assert_int_eq(p.zone, TARGET_MOVABLE);
+        policy_done(&p);
+        free(text);
+}
+END_TEST
+
 static Suite *dax_suite(void) {
         Suite *s = suite_create("dax");
         TCase *tc = tcase_create("dax");
@@ -311,6 +335,7 @@ static Suite *dax_suite(void) {
         tcase_add_test(tc, policy_keys);
         tcase_add_test(tc, decide_device);
         tcase_add_test(tc, blocks_of_a_device);
+        tcase_add_test(tc, example_preset);
         suite_add_tcase(s, tc);
         return s;
 }
