@@ -388,6 +388,7 @@ static void dax_decide(Manager *m, DaxDevice *d) {
                 break;
         }
         if (dd.mode == DAX_MODE_DEVDAX) {
+                d->redecide = true;
                 f.result = "ok";
                 audit_record(AUDIT_DAX_DEVICE, &f, "%s (%" PRIu64 " MiB, %s, node %d, %s) stays as it is: %s", d->name,
                              d->size >> 20, dax_origin_to_string(d->origin), d->target_node,
@@ -452,6 +453,7 @@ int dax_scan(Manager *m) {
                 if (known) {
                         d.decided = known->decided;
                         d.ours = known->ours;
+                        d.redecide = known->redecide;
                         *known = d;
                         known->seen = true;
                         continue;
@@ -511,6 +513,7 @@ void dax_uevent(Manager *m, const Uevent *u) {
 
                 d.decided = known->decided;
                 d.ours = known->ours;
+                d.redecide = known->redecide;
                 *known = d;
                 if (to_kmem) {
                         AuditFields f = dax_fields(known, NULL);
@@ -529,6 +532,17 @@ void dax_uevent(Manager *m, const Uevent *u) {
                 }
         }
         dax_decide(m, known);
+}
+
+void dax_reload(Manager *m) {
+        DaxTable *t = dax_table(m);
+
+        for (size_t i = 0; i < t->n; i++)
+                if (t->items[i].redecide && t->items[i].driver != DAX_DRIVER_KMEM) {
+                        t->items[i].decided = false;
+                        t->items[i].redecide = false;
+                }
+        (void) dax_scan(m);
 }
 
 const DaxDevice *dax_device_of_block(Manager *m, uint32_t index) {

@@ -32,6 +32,7 @@ typedef struct DaxDevice {
         bool seen;                /* scratch: found by the scan in progress */
         bool decided;             /* policy was applied since it appeared */
         bool ours;                /* memhpd handed it to kmem */
+        bool redecide;            /* left as it is by policy: a reload decides again */
 } DaxDevice;
 
 #define DAX_DEVICES_MAX 4096
@@ -56,6 +57,9 @@ int dax_scan(Manager *m);
 void dax_table_free(Manager *m);
 
 void dax_uevent(Manager *m, const Uevent *u);
+/* After a reload: devices that policy left on device_dax (or without a driver) are decided again by the
+ * new policy set; devices someone else bound, or that a failed bind left, are not. */
+void dax_reload(Manager *m);
 
 /* engine.c: the device (handed to kmem) that holds block 'index', or NULL. */
 const DaxDevice *dax_device_of_block(Manager *m, uint32_t index);

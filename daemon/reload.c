@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "dax.h"
 #include "log.h"
 #include "manager.h"
 #include "reload.h"
@@ -98,6 +99,7 @@ static int on_sighup(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 }
         }
         (void) block_events_rescan(m);
+        dax_reload(m); /* dax.c: devices left as devdax by the previous policy get the new one's say */
         status_update(m);
         (void) sd_notify(false, "READY=1");
         return 0;

@@ -988,7 +988,8 @@ def scenario_dax_system_ram(s):
 
 
 def scenario_dax_keep(s):
-    """A keep-devdax policy: one dax-device record, nothing written. The device's removal is recorded;
+    """A keep-devdax policy: one dax-device record, nothing written; a reload with a system-ram policy
+    decides it again and hands it to kmem. The device's removal is recorded;
     an add uevent for a device that is gone again, and a malformed dax uevent, change nothing and memhpd
     keeps running."""
     dax_setup(s, DAX_KEEP)
@@ -997,6 +998,13 @@ def scenario_dax_keep(s):
     rec = d.wait_record(lambda r: r["event"].startswith("dax-"), "the dax record")
     check(rec["event"] == "dax-device" and rec["result"] == "ok" and rec["action"] == "devdax" and
           "stays as it is: Mode=devdax" in rec["_line"], rec["_line"])
+    s.marker(1499)
+    check(all(v == "" for v in driver_files(dax).values()), f"nothing written: {driver_files(dax)}")
+    # A reload with a system-ram policy decides the device again: now it is handed to kmem.
+    write(s.root, "etc/memhpd/policies.d/50-dax.policy", DAX_RAM)
+    d.signal(signal.SIGHUP)
+    rec = d.wait_record(lambda r: r["event"] == "dax-system-ram", "the device decided again after the reload")
+    check(rec["result"] == "ok" and dax.written("kmem", "bind") == "dax0.0", rec["_line"])
     dax.remove()
     d.wait_record(lambda r: r["event"] == "dax-device" and r.get("action") == "removed", "the removal")
     dax.send("add")  # gone before memhpd could read it
@@ -1004,8 +1012,7 @@ def scenario_dax_keep(s):
     s.marker(1500)
     bad = events(d, "bad-uevent")
     check(len(bad) == 1 and "daxX.Y" in bad[0]["_line"], bad)
-    check(all(v == "" for v in driver_files(dax).values()), f"nothing written: {driver_files(dax)}")
-    check(len([r for r in d.records() if r["event"].startswith("dax-")]) == 2, "no more dax records")
+    check(len([r for r in d.records() if r["event"].startswith("dax-")]) == 3, "no more dax records")
 
 
 def scenario_dax_failures(s):
