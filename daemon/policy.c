@@ -242,26 +242,28 @@ static int parse_ratio(const char *value, void *data, char *err, size_t err_size
         return 0;
 }
 
+/* The next item of a list separated by blanks or commas: skips separators, returns its length (0 at
+ * the end) with *p at its start. */
+static size_t next_item(const char **p) {
+        *p += strspn(*p, " \t,");
+        return strcspn(*p, " \t,");
+}
+
 static int parse_dax_names(const char *value, void *data, char *err, size_t err_size) {
         Policy *p = (Policy *) ((char *) data - offsetof(Policy, dax_names));
         const char *v = value;
+        size_t len;
 
         if (!*value) {
                 for (size_t i = 0; i < p->n_dax_names; i++)
                         free(p->dax_names[i]);
-                free(p->dax_names);
-                p->dax_names = NULL;
+                p->dax_names = mfree(p->dax_names);
                 p->n_dax_names = 0;
                 return 0;
         }
-        while (*v) {
-                size_t len = strcspn(v, " \t,");
+        for (; (len = next_item(&v)) > 0; v += len) {
                 char **names;
 
-                if (len == 0) {
-                        v++;
-                        continue;
-                }
                 if (len > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.*?[]-!") < len) {
                         snprintf(err, err_size, "\"%.*s\" is not a dax device name or glob such as dax0.0 or dax1.*",
                                  (int) (len > 64 ? 64 : len), v);
@@ -279,7 +281,6 @@ static int parse_dax_names(const char *value, void *data, char *err, size_t err_
                 if (!p->dax_names[p->n_dax_names])
                         log_oom_abort();
                 p->n_dax_names++;
-                v += len;
         }
         return 0;
 }
@@ -291,29 +292,25 @@ static int parse_sizes(const char *value, void *data, char *err, size_t err_size
 static int parse_origins(const char *value, void *data, char *err, size_t err_size) {
         uint32_t *mask = data;
         const char *v = value;
+        size_t len;
 
-        if (!*value) {
+        if (!*value)
                 *mask = 0;
-                return 0;
-        }
-        while (*v) {
-                size_t len = strcspn(v, " \t,");
+        for (; (len = next_item(&v)) > 0; v += len) {
                 char word[32];
-                int o;
+                int o = -EINVAL;
 
-                if (len == 0) {
-                        v++;
-                        continue;
+                if (len < sizeof(word)) {
+                        memcpy(word, v, len);
+                        word[len] = '\0';
+                        o = dax_origin_from_string(word);
                 }
-                snprintf(word, sizeof(word), "%.*s", (int) (len < sizeof(word) ? len : sizeof(word) - 1), v);
-                o = len < sizeof(word) ? dax_origin_from_string(word) : -EINVAL;
                 if (o < 0) {
                         snprintf(err, err_size, "unknown origin \"%.*s\", expected cxl, pmem, soft-reserved or unknown",
                                  (int) (len > 32 ? 32 : len), v);
                         return -EINVAL;
                 }
                 *mask |= 1u << o;
-                v += len;
         }
         return 0;
 }
