@@ -97,7 +97,7 @@ int manager_coldplug(Manager *m) {
         (void) kept_offline_load(m); /* logged; the scan goes on with what could be read */
         r = block_events_rescan(m);
         /* dax.c: devices handed to kmem now add blocks; --once decides them with one more scan. */
-        if (r >= 0 && dax_scan(m) > 0 && m->opts.once && !m->opts.dry_run)
+        if (r >= 0 && dax_scan(m) >= 0 && m->dax && m->dax->n_bound > 0 && m->opts.once && !m->opts.dry_run)
                 r = block_events_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
