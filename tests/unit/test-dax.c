@@ -300,7 +300,7 @@ END_TEST
 
 /* The shipped example is clean and does what its comment says. */
 START_TEST(example_preset) {
-        char *text = read_text(SOURCE_ROOT, "policies/40-cxl-movable.policy");
+        char *text = read_text(SOURCE_ROOT, "policies/examples/40-cxl-movable.policy");
         ConfErrors errors = {};
         DaxFacts f = pmem_facts();
         PolicySet set = {};
