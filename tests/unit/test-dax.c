@@ -9,6 +9,7 @@
 
 #include "dax.h"
 #include "policy.h"
+#include "uevent-parse.h"
 #include "unit-helpers.h"
 
 START_TEST(names) {
@@ -298,6 +299,27 @@ START_TEST(blocks_of_a_device) {
 }
 END_TEST
 
+START_TEST(dax_uevents) {
+        const char *why = NULL;
+        Uevent u;
+
+        ck_assert_int_eq(uevent_parse("add", "/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0",
+                                      "dax", NULL, &u, &why), 0);
+        ck_assert_int_eq(u.subsystem, UEVENT_DAX);
+        ck_assert_uint_eq(u.index, 0);
+        ck_assert_uint_eq(u.id, 0);
+        ck_assert_int_eq(uevent_parse("bind", "/devices/platform/hmem.0/dax12.3", "dax", NULL, &u, &why), 0);
+        ck_assert_int_eq(u.action, UEVENT_BIND);
+        ck_assert_uint_eq(u.index, 12);
+        ck_assert_uint_eq(u.id, 3);
+        /* The region device and anything not named daxX.Y are refused, saying why. */
+        ck_assert_int_eq(uevent_parse("add", "/devices/platform/hmem.0/dax_region0", "dax", NULL, &u, &why), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(why, "daxX.Y"));
+        ck_assert_int_eq(uevent_parse("add", "dax0.0", "dax", NULL, &u, &why), -EINVAL);
+        ck_assert_int_eq(uevent_parse("add", "/devices/x/dax0.01", "dax", NULL, &u, &why), -EINVAL);
+}
+END_TEST
+
 /* The shipped example is clean and does what its comment says. */
 START_TEST(example_preset) {
         char *text = read_text(SOURCE_ROOT, "policies/examples/40-cxl-movable.policy");
@@ -336,6 +358,7 @@ static Suite *dax_suite(void) {
         tcase_add_test(tc, decide_device);
         tcase_add_test(tc, blocks_of_a_device);
         tcase_add_test(tc, example_preset);
+        tcase_add_test(tc, dax_uevents);
         suite_add_tcase(s, tc);
         return s;
 }
