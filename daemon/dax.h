@@ -9,7 +9,12 @@
  * (DaxDevice=, Size= and Origin= match them through BlockFacts.dax). Each device is decided once per
  * appearance: nothing is written twice. The pure parts are dax-parse.c and policy.c.
  *
- * The table holds one 80-byte entry per device (at most DAX_DEVICES_MAX), not per block.
+ * The table holds one entry per device (at most DAX_DEVICES_MAX), not per block.
+ *
+ * There is no whole-device "state" attribute to online a dax device's memory at once: a dax device's
+ * attributes are modalias, target_node, size, align, resource, numa_node, mapping and (6.8+)
+ * memmap_on_memory (drivers/dax/bus.c, 6.1 and 6.12); daxctl too onlines block by block. So the
+ * blocks are onlined one by one by engine.c, all by the policy that matched the device.
  */
 
 #include <stdbool.h>

@@ -42,7 +42,7 @@ static void handle_uevent(Manager *m, struct udev_device *d) {
                 dax_uevent(m, &u);
                 break;
         case UEVENT_OTHER:
-                log_debug("Ignoring uevent ACTION=%s SUBSYSTEM=%s DEVPATH=%s: not memory or node", action,
+                log_debug("Ignoring uevent ACTION=%s SUBSYSTEM=%s DEVPATH=%s: not memory, node or dax", action,
                           subsystem, devpath);
                 break;
         }
