@@ -48,6 +48,13 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
 };
 
 static bool use_journal;
+static audit_observer_t observer;
+static void *observer_userdata;
+
+void audit_set_observer(audit_observer_t o, void *userdata) {
+        observer = o;
+        observer_userdata = userdata;
+}
 
 static bool stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
@@ -108,6 +115,8 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
         (void) vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
         errno = saved_errno;
+        if (observer)
+                observer(e, f, observer_userdata);
 
         if (f->block >= 0)
                 snprintf(block, sizeof(block), "%lld", f->block);

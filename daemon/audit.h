@@ -74,3 +74,7 @@ const char *audit_event_id(AuditEvent e);       /* the MESSAGE_ID, 32 hex digits
 /* Emit one record, whatever the diagnostics level (log.h). The message is formatted without allocating
  * on the heap. An 'e' outside the enum is a bug: recorded as "invalid" with a zero MESSAGE_ID. */
 void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) _printf_(3, 4);
+
+/* Called after every record (metrics.c counts them); NULL to stop. One observer at a time. */
+typedef void (*audit_observer_t)(AuditEvent e, const AuditFields *f, void *userdata);
+void audit_set_observer(audit_observer_t observer, void *userdata);

@@ -12,6 +12,7 @@
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -73,6 +74,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* A stop (SIGTERM, SIGINT, or an error) puts the kernel's auto-online back. */
         m->ownership = ownership_free(m->ownership);
+        metrics_stop(m);
         uevent_monitor_stop(m);
         sd_event_source_disable_unref(m->settle_timer);
         sd_event_source_disable_unref(m->rescan_source);
@@ -165,6 +167,9 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         r = add_idle_defer(m, &m->status_source, on_status, "status");
+        if (r < 0)
+                return r;
+        r = metrics_start(m);
         if (r < 0)
                 return r;
         r = sd_event_set_watchdog(m->event, true);

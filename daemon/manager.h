@@ -51,6 +51,9 @@ typedef struct Manager {
         SettleQueue settle;      /* blocks waiting for their links (settle.c) */
         Plan plan;               /* --dry-run --once: what each block would get, for the report */
 
+        /* metrics.c: MetricsFile=; NULL under --once and --dry-run */
+        struct Metrics *metrics;
+
         /* dax.c: dax devices and their policy */
         struct DaxTable *dax;
 } Manager;

@@ -5,6 +5,7 @@
 
 #include "build-config.h"
 #include "log.h"
+#include "metrics.h"
 #include "settings.h"
 
 static const char *const event_source_table[_SOURCE_MAX] = {
@@ -87,12 +88,23 @@ static int parse_kernel_auto_online(const char *value, void *data, char *err, si
         return -EINVAL;
 }
 
+static int parse_metrics_file(const char *value, void *data, char *err, size_t err_size) {
+        if (metrics_file_valid(value) < 0) {
+                snprintf(err, err_size, "expected an absolute file name, such as "
+                         "/var/lib/prometheus/node-exporter/memhpd.prom, or nothing");
+                return -EINVAL;
+        }
+        strcpy(data, value); /* metrics_file_valid() checked it fits in PATH_MAX */
+        return 0;
+}
+
 static const ConfKey settings_keys[] = {
         { "Daemon", "LockMemory", parse_lock, offsetof(Settings, lock_memory) },
         { "Daemon", "EventSource", parse_source, offsetof(Settings, event_source) },
         { "Daemon", "ReceiveBufferSize", parse_buffer, offsetof(Settings, receive_buffer) },
         { "Daemon", "SettleTimeoutSec", parse_settle, offsetof(Settings, settle_usec) },
         { "Daemon", "KernelAutoOnline", parse_kernel_auto_online, offsetof(Settings, kernel_auto_online) },
+        { "Daemon", "MetricsFile", parse_metrics_file, offsetof(Settings, metrics_file) },
         {}
 };
 

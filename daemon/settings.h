@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "conf-file.h"
@@ -28,6 +29,7 @@ typedef struct Settings {
         unsigned long long settle_usec;     /* longest wait for a new block's node/firmware links */
         bool lock_memory;                   /* mlockall(): keep working when memory runs out */
         KernelAutoOnline kernel_auto_online;
+        char metrics_file[PATH_MAX];        /* MetricsFile=: absolute path, "" for none (metrics.c) */
 } Settings;
 
 #define SETTINGS_DEFAULT_RECEIVE_BUFFER (128ULL * 1024 * 1024)

@@ -10,6 +10,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "settle.h"
 
 #define SETTLE_POLL_USEC 1000 /* how often the newest settling block looks for its links */
@@ -134,6 +135,7 @@ void settle_consider(Manager *m, uint32_t index) {
 
         if (b->state != STATE_OFFLINE || (b->flags & BLOCK_DECIDED))
                 return;
+        metrics_block_seen(m, index); /* the start of its hot-add-to-online latency */
         if (settle_block(&m->settle, m->inv, index, m->opts.once, settle_now_usec()) == 0) {
                 settle_timer_arm(m);
                 return;

@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "manager.h"
+#include "metrics.h"
 #include "status.h"
 
 void status_update(Manager *m) {
@@ -21,4 +22,5 @@ void status_update(Manager *m) {
 void status_changed(Manager *m) {
         if (m->status_source)
                 (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_ONESHOT);
+        metrics_changed(m); /* what STATUS= shows, the metrics file shows too */
 }

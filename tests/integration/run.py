@@ -899,6 +899,153 @@ def scenario_kernel_auto_online_settings(s):
     check(rd(s.root, AOB) == "online" and saved(s.root) is None, "--once changes no kernel setting")
 
 
+METRICS_DIR = "var/lib/prometheus/node-exporter"
+METRICS_FILE = f"/{METRICS_DIR}/memhpd.prom"
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
+
+
+def parse_metrics(text):
+    """{(name, ((label, value), ...)): float} from the text format; fails on a line it cannot read."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        check(m, f"unreadable metrics line: {line!r}")
+        labels = tuple(LABEL.findall(m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def tree_inventory(root):
+    """What the fake sysfs holds: {(state, zone, node): blocks}, zone only for online blocks."""
+    mem = os.path.join(root, "sys/devices/system/memory")
+    counts = {}
+    for e in os.listdir(mem):
+        if not re.fullmatch(r"memory\d+", e):
+            continue
+        with open(os.path.join(mem, e, "state")) as f:
+            state = f.read().strip()
+        zone = ""
+        if state == "online":
+            with open(os.path.join(mem, e, "valid_zones")) as f:
+                zone = f.read().strip()
+        nodes = [n[4:] for n in os.listdir(os.path.join(mem, e)) if re.fullmatch(r"node\d+", n)]
+        key = (state, zone, nodes[0] if nodes else "")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def metrics_inventory(samples, name):
+    counts = {}
+    for (n, labels), v in samples.items():
+        if n == name:
+            lab = dict(labels)
+            key = (lab["state"], lab["zone"], lab["node"])
+            counts[key] = counts.get(key, 0) + int(v)
+    return counts
+
+
+def scenario_metrics(s):
+    """MetricsFile=: a missing directory, then a read-only one, cost one warning each and memhpd goes
+    on; once the directory is writable the file comes back, and after a burst it equals the tree."""
+    path = os.path.join(s.root, METRICS_FILE.lstrip("/"))
+    mdir = os.path.dirname(path)
+    d = s.start()
+    s.wait_all_online([67])  # the snapshot's offline block, onlined by the start-up scan
+
+    def warnings():
+        return [l for l in d.text().splitlines() if "Cannot write MetricsFile=" in l]
+
+    def add_and_online(blocks, node=0):
+        for i in blocks:
+            s.kernel.add_block(i, node=node)
+        s.wait_all_online(blocks)
+
+    # Missing: said once, however many changes follow.
+    end = time.monotonic() + 10
+    while not warnings() and time.monotonic() < end:
+        time.sleep(0.05)
+    check(len(warnings()) == 1 and "No such file or directory" in warnings()[0], f"one warning: {warnings()}")
+    add_and_online(range(4096, 4100))
+    s.marker(4100)
+    time.sleep(1.2)  # past the coalescing window: the write after these changes has happened
+    check(len(warnings()) == 1, f"a missing directory is said once: {warnings()}")
+
+    # Read-only (a read-only bind mount: root ignores mode bits): one more warning, then none.
+    os.makedirs(mdir)
+    subprocess.run(["mount", "--bind", mdir, mdir], check=True)
+    subprocess.run(["mount", "-o", "remount,ro,bind", mdir], check=True)
+    try:
+        add_and_online(range(4200, 4204))
+        end = time.monotonic() + 10
+        while len(warnings()) < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        check(len(warnings()) == 2 and "Read-only file system" in warnings()[1], f"EROFS said: {warnings()}")
+        add_and_online(range(4204, 4208))
+        s.marker(4208)
+        time.sleep(1.2)
+        check(len(warnings()) == 2, f"a read-only directory is said once: {warnings()}")
+        check(not os.listdir(mdir), f"nothing written: {os.listdir(mdir)}")
+    finally:
+        subprocess.run(["umount", mdir], check=True)
+    check(d.proc.poll() is None, "memhpd runs on")
+
+    # Writable again: a burst over two nodes, then the file equals the tree.
+    t0 = time.monotonic()
+    burst0, burst1 = range(8192, 8192 + 384), range(12288, 12288 + 128)
+    for i in burst0:
+        s.kernel.add_block(i, node=0)
+    for i in burst1:
+        s.kernel.add_block(i, node=1)
+    s.wait_all_online(list(burst0) + list(burst1))
+    s.marker(16384)
+    expected = tree_inventory(s.root)
+    end = time.monotonic() + 10
+    samples, got = {}, {}
+    while time.monotonic() < end:
+        try:
+            with open(path) as f:
+                samples = parse_metrics(f.read())
+            got = metrics_inventory(samples, "memhpd_memory_blocks")
+            if got == expected:
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.1)
+    check(got == expected, f"metrics {got} != tree {expected}")
+    print(f"metrics: file equal to the tree {time.monotonic() - t0:.2f} s after the burst began")
+    check(any("Wrote MetricsFile=" in l and "again" in l for l in d.text().splitlines()), "recovery said")
+    check(os.stat(path).st_mode & 0o777 == 0o644, f"mode {oct(os.stat(path).st_mode)}")
+    check(os.listdir(mdir) == ["memhpd.prom"], f"no temporary file left: {os.listdir(mdir)}")
+
+    size = samples[("memhpd_block_size_bytes", ())]
+    check(size == 128 << 20, f"block size {size}")
+    for (n, labels), v in samples.items():
+        if n == "memhpd_memory_blocks":
+            check(samples[("memhpd_memory_bytes", labels)] == v * size, f"bytes of {labels}")
+    dimm = sum(v for (n, labels), v in samples.items()
+               if n == "memhpd_memory_blocks" and dict(labels)["device"] == "acpi-dimm")
+    added = 4 + 1 + 8 + 1 + len(burst0) + len(burst1) + 1
+    check(dimm >= added, f"acpi-dimm blocks {dimm} < {added}")
+    onlined = [r for r in d.records() if r["event"] == "onlined"]
+    check(samples[("memhpd_blocks_onlined_total", ())] == len(onlined),
+          f"onlined_total {samples[('memhpd_blocks_onlined_total', ())]} != {len(onlined)} records")
+    check(samples[("memhpd_online_failures_total", ())] == 0, "no failures")
+    check(samples[("memhpd_events_lost_total", ())] == 0, "no events lost")
+    check(samples[("memhpd_quarantined_blocks", ())] == 0, "nothing quarantined")
+    # Every hot-added block is in the histogram (the one onlined at the start-up scan is not a hot-add).
+    hist = samples[("memhpd_hotadd_online_latency_seconds_count", ())]
+    check(hist == added, f"latency count {hist} != {added} hot-added blocks")
+    buckets = sorted(((float(dict(l)["le"]), v) for (n, l), v in samples.items()
+                      if n == "memhpd_hotadd_online_latency_seconds_bucket"))
+    check(buckets[-1] == (float("inf"), hist), f"+Inf bucket {buckets[-1]}")
+    check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative buckets")
+    check(samples[("memhpd_hotadd_online_latency_seconds_sum", ())] > 0, "latency sum")
+    return d
+
+
 # -------------------------------------------------------------------------------- dax devices (dax.c)
 
 DAX_RAM = """[Match]
@@ -1092,6 +1239,8 @@ def main():
         settings = SETTINGS
         if name == "lost-events":
             settings += "ReceiveBufferSize=4K\n"
+        if name == "metrics":
+            settings += f"MetricsFile={METRICS_FILE}\n"
         s = Scenario(args, settings=settings)
         ok = False
         try:
