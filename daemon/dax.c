@@ -52,7 +52,7 @@ static ssize_t read_link(int rootfd, const char *path, char *buf, size_t size) {
 }
 
 int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **ret_what) {
-        DaxDevice d = { .target_node = -1, .memmap_attr = -1 };
+        DaxDevice d = { .target_node = -1, .memmap_attr = -1, .block_action = -1 };
         char path[128], link[512], buf[ROOT_VALUE_MAX];
         uint64_t v;
         ssize_t n;
@@ -454,6 +454,7 @@ int dax_scan(Manager *m) {
                         d.decided = known->decided;
                         d.ours = known->ours;
                         d.redecide = known->redecide;
+                        d.block_action = known->block_action;
                         *known = d;
                         known->seen = true;
                         continue;
@@ -514,6 +515,7 @@ void dax_uevent(Manager *m, const Uevent *u) {
                 d.decided = known->decided;
                 d.ours = known->ours;
                 d.redecide = known->redecide;
+                d.block_action = known->block_action;
                 *known = d;
                 if (to_kmem) {
                         AuditFields f = dax_fields(known, NULL);
@@ -532,6 +534,29 @@ void dax_uevent(Manager *m, const Uevent *u) {
                 }
         }
         dax_decide(m, known);
+}
+
+static DaxDevice *dax_device_of_block_mut(Manager *m, uint32_t index) {
+        return (DaxDevice *) dax_device_of_block(m, index);
+}
+
+void dax_block_facts(Manager *m, uint32_t index, BlockFacts *facts) {
+        DaxDevice *d = dax_device_of_block_mut(m, index);
+        uint32_t first, last;
+
+        if (d && d->block_action < 0 && dax_blocks(m, d, &first, &last))
+                facts->block_pages *= (uint64_t) (last - first + 1);
+}
+
+void dax_block_decided(Manager *m, uint32_t index, const BlockFacts *facts, Decision *d) {
+        DaxDevice *dev = dax_device_of_block_mut(m, index);
+
+        if (!dev)
+                return;
+        if (dev->block_action < 0)
+                dev->block_action = (int8_t) d->action;
+        else
+                policy_decision_follow(d, (Action) dev->block_action, &facts->zones, dev->name);
 }
 
 void dax_reload(Manager *m) {

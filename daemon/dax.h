@@ -38,6 +38,7 @@ typedef struct DaxDevice {
         bool decided;             /* policy was applied since it appeared */
         bool ours;                /* memhpd handed it to kmem */
         bool redecide;            /* left as it is by policy: a reload decides again */
+        int8_t block_action;      /* the Action its first block got (the others follow), -1 none yet */
 } DaxDevice;
 
 #define DAX_DEVICES_MAX 4096
@@ -65,6 +66,12 @@ void dax_uevent(Manager *m, const Uevent *u);
 /* After a reload: devices that policy left on device_dax (or without a driver) are decided again by the
  * new policy set; devices someone else bound, or that a failed bind left, are not. */
 void dax_reload(Manager *m);
+
+/* engine.c: one decision for all blocks of a device. Before policy: the first block's facts count the
+ * whole device's pages (Zone=auto weighs all of it at once). After: the first block's action is kept
+ * for the device, and later blocks follow it where their zone is offered. */
+void dax_block_facts(Manager *m, uint32_t index, BlockFacts *facts);
+void dax_block_decided(Manager *m, uint32_t index, const BlockFacts *facts, Decision *d);
 
 /* engine.c: the device (handed to kmem) that holds block 'index', or NULL. */
 const DaxDevice *dax_device_of_block(Manager *m, uint32_t index);

@@ -52,6 +52,7 @@ void engine_decide(Manager *m, uint32_t index) {
                 /* dax.c: DaxDevice=, Size= and Origin= match the blocks of the device. */
                 dax_device_facts(dax, &dax_facts);
                 facts.dax = &dax_facts;
+                dax_block_facts(m, index, &facts);
         }
 
         r = inventory_block_valid_zones(m->inv, index, &facts.zones);
@@ -81,6 +82,8 @@ void engine_decide(Manager *m, uint32_t index) {
         }
 
         policy_decide(&m->policies, &facts, &d);
+        if (dax)
+                dax_block_decided(m, index, &facts, &d); /* dax.c: one decision per device */
         if (d.policy) {
                 f.policy_path = d.policy->path;
                 f.policy_line = d.policy->line;

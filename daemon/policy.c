@@ -667,3 +667,19 @@ void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret) {
         }
         *ret = d;
 }
+
+void policy_decision_follow(Decision *d, Action first, const ZoneSet *zones, const char *device) {
+        char why[sizeof(d->why) + 80];
+        size_t n;
+
+        if (d->action == first || first == ACTION_LEAVE_OFFLINE || first >= _ACTION_MAX || !offered(zones, first))
+                return;
+        snprintf(why, sizeof(why), "as the other blocks of %.24s (one decision per device), not %s",
+                 device, action_to_string(d->action));
+        n = strlen(why);
+        if (n >= sizeof(d->why))
+                n = sizeof(d->why) - 1;
+        memcpy(d->why, why, n);
+        d->why[n] = '\0';
+        d->action = first;
+}

@@ -156,6 +156,10 @@ bool policy_matches(const Policy *p, const BlockFacts *f);
 /* Decide what to do with an offline block. Pure. */
 void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret);
 
+/* One decision for the blocks of one device (dax.c): 'd' becomes 'first' (the action its first block
+ * got) when that zone is offered, with a why that says so. Pure. */
+void policy_decision_follow(Decision *d, Action first, const ZoneSet *zones, const char *device);
+
 const char *action_to_string(Action a);           /* online_movable, online_kernel, none */
 const char *zone_target_to_string(ZoneTarget t);
 const char *when_to_string(When w);

@@ -1134,6 +1134,31 @@ def scenario_dax_system_ram(s):
     check(all(v == "" for v in driver_files(dax).values()), f"nothing written twice: {driver_files(dax)}")
 
 
+def scenario_dax_auto(s):
+    """All blocks of a dax device are decided together: Zone=auto with MaxMovableRatio=80% on node 0
+    (1279 MiB kernel, 256 MiB movable once memory67 is onlined kernel) weighs the whole 896 MiB
+    device at once: 256+896 > 80% of 1279, so every block goes kernel, none movable; block by block
+    the first five would have gone movable."""
+    dax_setup(s, DAX_RAM.replace("Zone=movable", "Zone=auto\nMaxMovableRatio=80%"))
+    dax = FakeDax(s.kernel, node=0)
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "dax-system-ram", "the kmem bind")
+    end = time.monotonic() + DEFAULT_TIMEOUT
+    while not dax.complete_bind() and time.monotonic() < end:
+        time.sleep(0.02)
+    s.wait_all_online(dax.blocks())
+    zones = [s.kernel.read(i, "valid_zones") for i in dax.blocks()]
+    check(zones == ["Normal"] * len(zones), f"one decision for the device: {zones}")
+    later = [r for i in dax.blocks()[1:] for r in s.onlined(i)]
+    check(len(later) == len(dax.blocks()) - 1, later)
+    # Once the first block went kernel, block by block the ratio would allow movable again: they follow.
+    check(all("as the other blocks of dax0.0 (one decision per device), not online_movable" in r["_line"]
+              for r in later), [r["_line"] for r in later])
+    first = s.onlined(dax.blocks()[0])[0]
+    check("Zone=auto" in first["_line"] and "kernel keeps MOVABLE:KERNEL from exceeding 80%" in first["_line"],
+          first["_line"])
+
+
 def scenario_dax_keep(s):
     """A keep-devdax policy: one dax-device record, nothing written; a reload with a system-ram policy
     decides it again and hands it to kmem. The device's removal is recorded;

@@ -299,6 +299,24 @@ START_TEST(blocks_of_a_device) {
 }
 END_TEST
 
+START_TEST(follow_the_device) {
+        ZoneSet both = { .kernel = true, .movable = true, .first = ZONE_NORMAL };
+        ZoneSet kernel_only = { .kernel = true, .first = ZONE_NORMAL };
+        Decision d = { .action = ACTION_ONLINE_MOVABLE };
+
+        snprintf(d.why, sizeof(d.why), "Zone=auto: ...");
+        policy_decision_follow(&d, ACTION_ONLINE_KERNEL, &both, "dax0.0");
+        ck_assert_int_eq(d.action, ACTION_ONLINE_KERNEL);
+        ck_assert_str_eq(d.why, "as the other blocks of dax0.0 (one decision per device), not online_movable");
+        /* A zone that is not offered, or a first block left offline, changes nothing. */
+        d.action = ACTION_ONLINE_KERNEL;
+        policy_decision_follow(&d, ACTION_ONLINE_MOVABLE, &kernel_only, "dax0.0");
+        ck_assert_int_eq(d.action, ACTION_ONLINE_KERNEL);
+        policy_decision_follow(&d, ACTION_LEAVE_OFFLINE, &both, "dax0.0");
+        ck_assert_int_eq(d.action, ACTION_ONLINE_KERNEL);
+}
+END_TEST
+
 START_TEST(dax_uevents) {
         const char *why = NULL;
         Uevent u;
@@ -359,6 +377,7 @@ static Suite *dax_suite(void) {
         tcase_add_test(tc, blocks_of_a_device);
         tcase_add_test(tc, example_preset);
         tcase_add_test(tc, dax_uevents);
+        tcase_add_test(tc, follow_the_device);
         suite_add_tcase(s, tc);
         return s;
 }
