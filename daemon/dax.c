@@ -88,6 +88,13 @@ int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **r
         snprintf(path, sizeof(path), DAX_DEVICES "/%s/driver", name);
         n = read_link(rootfd, path, link, sizeof(link));
         d.driver = n >= 0 ? dax_driver_from_link(link) : DAX_DRIVER_NONE;
+        if (d.origin == DAX_ORIGIN_UNKNOWN && d.start && d.size) {
+                /* Where the device's place does not say, /proc/iomem may: "Soft Reserved" around it. */
+                _cleanup_free_ char *iomem = NULL;
+                if (root_read_file(rootfd, "proc/iomem", 1024 * 1024, &iomem, NULL, NULL) >= 0 &&
+                    dax_iomem_soft_reserved(iomem, d.start, d.start + d.size - 1))
+                        d.origin = DAX_ORIGIN_SOFT_RESERVED;
+        }
         *ret = d;
         return 0;
 }

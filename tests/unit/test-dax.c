@@ -190,6 +190,23 @@ START_TEST(read_device) {
         close(fd);
         free(dir);
 
+        /* A place in /sys/devices that names no origin: /proc/iomem's "Soft Reserved" says it. */
+        dir = dax_fixture("device_dax", NULL);
+        remove_tree(dir, "sys/bus/dax/devices/dax0.0");
+        make_symlink(dir, "sys/bus/dax/devices/dax0.0", "../../../devices/virtual/x");
+        fd = open_dir(dir);
+        write_file(dir, "proc/iomem", "148000000-1803fffff : Soft Reserved\n  148200000-1801fffff : dax0.0\n");
+        make_dirs(dir, "sys/devices/virtual/x");
+        write_file(dir, "sys/devices/virtual/x/size", "939524096\n");
+        write_file(dir, "sys/devices/virtual/x/resource", "0x148200000\n");
+        ck_assert_int_eq(dax_device_read(fd, "dax0.0", &d, &what), 0);
+        ck_assert_int_eq(d.origin, DAX_ORIGIN_SOFT_RESERVED);
+        write_file(dir, "proc/iomem", "148000000-1803fffff : Reserved\n");
+        ck_assert_int_eq(dax_device_read(fd, "dax0.0", &d, &what), 0);
+        ck_assert_int_eq(d.origin, DAX_ORIGIN_UNKNOWN);
+        close(fd);
+        free(dir);
+
         /* No driver, a size that does not parse: the read fails and names the attribute. */
         dir = dax_fixture(NULL, "1\n");
         write_file(dir, "sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0/size", "lots\n");
