@@ -259,6 +259,9 @@ void daxctl_conf_scan(const char *text, DaxctlConfScan *ret) {
         /* A section ends at the next header or at the end of the file. */
 #define SECTION_DONE()                                                                        \
         do {                                                                                  \
+                if (section[0] && system_ram && s.n_system_ram++ == 0) {                      \
+                        s.system_ram_line = section_line;                                     \
+                }                                                                             \
                 if (section[0] && system_ram && online) {                                     \
                         if (s.n_online++ == 0) {                                              \
                                 s.line = section_line;                                        \
@@ -451,4 +454,31 @@ void agents_detect_udev_and_daxctl(int rootfd, Conflicts *c) {
 
         agents_scan_files(rootfd, udev_dirs, ".rules", "udev", scan_udev_rules, daxctl_rule, c);
         agents_scan_files(rootfd, daxctl_dirs, ".conf", "daxctl", scan_daxctl_conf, daxctl_rule, c);
+}
+
+/* dax.c: daxctl binds kmem itself for every [reconfigure-device] section with mode = system-ram (online
+ * or not); memhpd cannot map the section's nvdimm.uuid to a device cheaply, so any such section leaves
+ * every dax device to daxctl. */
+static void scan_daxctl_claims(Conflicts *c _unused_, const char *shown, const char *name _unused_, const char *text,
+                               void *userdata) {
+        char *where = userdata;
+        DaxctlConfScan scan;
+
+        daxctl_conf_scan(text, &scan);
+        if (scan.n_system_ram && !where[0])
+                snprintf(where, 320, "%.300s:%u", shown, scan.system_ram_line);
+}
+
+int agents_daxctl_claims_dax(int rootfd, char *ret_file, size_t size) {
+        static const char *const daxctl_dirs[] = { "etc/daxctl.conf.d", NULL };
+        _cleanup_free_ Conflicts *c = calloc(1, sizeof(Conflicts));
+        char where[320] = "";
+
+        if (!c)
+                log_oom_abort();
+        agents_scan_files(rootfd, daxctl_dirs, ".conf", "daxctl", scan_daxctl_claims, where, c);
+        if (!where[0])
+                return 0;
+        snprintf(ret_file, size, "%s", where);
+        return 1;
 }

@@ -49,6 +49,8 @@ typedef struct DaxctlConfScan {
         unsigned line;              /* the first such section */
         char name[64];              /* its X */
         unsigned bad_line;          /* first line that is not a section, key = value or comment */
+        unsigned n_system_ram;      /* sections with mode = system-ram, online or not (daxctl binds kmem) */
+        unsigned system_ram_line;   /* the first of them */
 } DaxctlConfScan;
 
 /* Scan a daxctl.conf.d file (an INI file; "online" defaults to true for mode = system-ram). */
@@ -99,3 +101,7 @@ void agents_scan_files(int rootfd, const char *const *dirs, const char *suffix, 
 void agents_detect_cmdline(int rootfd, Conflicts *c);
 /* udev rules that online memory blocks or run daxctl; daxctl.conf.d sections that online. */
 void agents_detect_udev_and_daxctl(int rootfd, Conflicts *c);
+
+/* dax.c: whether daxctl.conf.d has a mode = system-ram section, so that daxctl reconfigures dax devices
+ * itself. 1 with "PATH:LINE" of the first in 'ret_file', 0 if none. */
+int agents_daxctl_claims_dax(int rootfd, char *ret_file, size_t size);

@@ -53,6 +53,12 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_RESERVED] = { "reserved", "a2392f31565844329c1de4a73e1216c7", LOG_INFO },
         [AUDIT_RESERVE_STEP] = { "reserve-step", "d3f0ccbef6e14578babbd12c2bc29598", LOG_NOTICE },
         [AUDIT_PRESSURE_SOURCE] = { "pressure-source", "5973025dd1354cdba8538408a0b7b324", LOG_WARNING },
+        [AUDIT_DAX_DEVICE] = { "dax-device", "535212f01d2b43efa9e40969aa621210", LOG_INFO },
+        [AUDIT_DAX_SYSTEM_RAM] = { "dax-system-ram", "76b62a34ba984d12bffbd53d270ee705", LOG_INFO },
+        [AUDIT_DAX_FAILED] = { "dax-failed", "524288497b6c4397a2a672bbd6fcd5da", LOG_ERR },
+        [AUDIT_DAX_LEFT] = { "dax-left", "ce2484b1eb2b4d90a80fbeb72c429dd7", LOG_NOTICE },
+        [AUDIT_MEMMAP] = { "memmap", "c849d31d5b174b88b9c8fcf7f712cf82", LOG_NOTICE },
+        [AUDIT_MEMMAP_RISK] = { "memmap-risk", "936821cb0a394376b4314de0bbe25451", LOG_WARNING },
 };
 
 static bool use_journal;
@@ -137,14 +143,14 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
 
         if (use_journal) {
                 /* Fixed-size iovecs on the stack: nothing to allocate on the event path. */
-                char v[20][600];
-                struct iovec iov[20];
+                char v[24][600]; /* 21 fields today */
+                struct iovec iov[24];
                 int n = 0;
 
 #define ADD(fmtstr, val)                                                                       \
         do {                                                                                   \
                 const char *_v = (val);                                                        \
-                if (_v && *_v) {                                                               \
+                if (_v && *_v && n < (int) (sizeof(iov) / sizeof(iov[0]))) {                 \
                         int _l = snprintf(v[n], sizeof(v[n]), fmtstr, _v);                     \
                         iov[n] = (struct iovec) { v[n], _l < (int) sizeof(v[n]) ? (size_t) _l : sizeof(v[n]) - 1 }; \
                         n++;                                                                   \
@@ -171,6 +177,7 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
                 ADD("MEMHPD_PAGE_TYPE=%s", f->page_type);
                 ADD("MEMHPD_MF_RESULT=%s", f->mf_result);
                 ADD("MEMHPD_CALLER=%s", f->caller);
+                ADD("MEMHPD_DAX_DEVICE=%s", f->dax);
 #undef ADD
                 if (sd_journal_sendv(iov, n) >= 0)
                         return;
@@ -197,6 +204,7 @@ void audit_record(AuditEvent e, const AuditFields *f, const char *fmt, ...) {
         append_field(line, sizeof(line), &len, "page_type", f->page_type);
         append_field(line, sizeof(line), &len, "mf_result", f->mf_result);
         append_field(line, sizeof(line), &len, "caller", f->caller);
+        append_field(line, sizeof(line), &len, "dax", f->dax);
         if (len + 2 < sizeof(line)) {
                 line[len++] = ']';
                 line[len++] = '\n';

@@ -49,6 +49,12 @@ typedef enum AuditEvent {
         AUDIT_RESERVED,           /* When=pressure: a block kept offline as a reserve (pressure.c) */
         AUDIT_RESERVE_STEP,       /* memory pressure: a step of the reserve is onlined, with the figures */
         AUDIT_PRESSURE_SOURCE,    /* the PSI trigger cannot be set up (no PSI, refused): the fallback */
+        AUDIT_DAX_DEVICE,         /* dax.c: a dax device and what policy says of it, when nothing is written */
+        AUDIT_DAX_SYSTEM_RAM,     /* dax.c: a dax device handed to kmem (system RAM) */
+        AUDIT_DAX_FAILED,         /* dax.c: a write to make a dax device system RAM failed */
+        AUDIT_DAX_LEFT,           /* dax.c: left to another agent (daxctl, someone who bound kmem) or vanished */
+        AUDIT_MEMMAP,             /* dax.c: [Memmap] OnMemory= cannot be honoured, and why */
+        AUDIT_MEMMAP_RISK,        /* dax.c: a hot-add's memmap from existing memory exceeds what is free */
         _AUDIT_MAX,
 } AuditEvent;
 
@@ -71,6 +77,7 @@ typedef struct AuditFields {
         const char *page_type; /* memory_failure_event's type, as the kernel names it */
         const char *mf_result; /* memory_failure_event's result: Ignored, Failed, Delayed, Recovered */
         const char *caller;  /* who asked through the control channel: "uid=0 pid=123 comm=memhpctl" */
+        const char *dax;     /* the dax device (daxX.Y) of a dax-kmem block or of a dax record */
 } AuditFields;
 
 #define AUDIT_FIELDS_INIT { .block = -1, .node = -1 }

@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "manager.h"
 #include "ownership.h"
+#include "pressure.h"
 
 /* The zone as far as it is known: never read here, so that a status of 131072 blocks costs no file read
  * (bus.c's idle source learns every online block's zone after start; until then it shows as unknown). */
@@ -78,7 +79,7 @@ static const char *zones_text(const ZoneSet *z) {
 /* The facts policy decides on, for an offline block as engine_decide() gathers them; an online block as if
  * it were offline with both zones offered and its own pages not yet counted. Returns false if valid_zones
  * of an offline block cannot be read (*ret_error says why). */
-static bool gather_facts(Manager *m, uint32_t index, BlockFacts *facts, int *ret_error) {
+static bool gather_facts(Manager *m, uint32_t index, BlockFacts *facts, DaxFacts *dax, int *ret_error) {
         const Block *b = &m->inv->blocks[index];
         const Policy *p;
         int r;
@@ -91,6 +92,7 @@ static bool gather_facts(Manager *m, uint32_t index, BlockFacts *facts, int *ret
                 int d = inventory_block_classify(m->inv, index, true);
                 facts->device = d < 0 ? DEVICE_UNKNOWN : (DeviceKind) d;
         }
+        (void) engine_match_facts(m, index, facts, dax);
         if (b->state == STATE_ONLINE)
                 facts->zones = (ZoneSet) { .kernel = true, .movable = true, .first = ZONE_NORMAL };
         else {
@@ -109,6 +111,10 @@ static bool gather_facts(Manager *m, uint32_t index, BlockFacts *facts, int *ret
                 if (own && *own >= facts->block_pages)
                         *own -= facts->block_pages;
         }
+        /* Pressure-aware Zone=auto: the same kernel-zone figures engine_decide() weighs. */
+        if (p && p->zone == TARGET_AUTO && b->node >= 0)
+                facts->kernel_watermarks =
+                        pressure_node_kernel(m, b->node, &facts->node_kernel_free, &facts->node_kernel_high) >= 0;
         return true;
 }
 
@@ -117,11 +123,12 @@ void bus_inspect_explain(Manager *m, uint32_t index, ExplainStep *steps, BlockEx
         uint32_t origin = inventory_block_origin(m->inv, index);
         const char *source = inventory_origin_source(m->inv, origin);
         BlockFacts facts;
+        DaxFacts dax;
         int error;
         bool ok;
 
         *ret = (BlockExplanation) {};
-        ok = gather_facts(m, index, &facts, &error);
+        ok = gather_facts(m, index, &facts, &dax, &error);
         policy_explain(&m->policies, &facts, steps, &ret->decision);
         if (!ok) {
                 /* engine_decide() leaves such a block alone: say so instead of a decision. */
@@ -190,6 +197,7 @@ static int verify_block(Manager *m, uint32_t index, Drifts *d) {
         Origin origin = origin_kind(inventory_block_origin(m->inv, index));
         char subject[32], where[4200];
         BlockFacts facts;
+        DaxFacts dax;
         Decision dec;
         const Policy *p;
         int error;
@@ -201,7 +209,7 @@ static int verify_block(Manager *m, uint32_t index, Drifts *d) {
                 if (device < 0 || device == DEVICE_BOOT || device == DEVICE_UNKNOWN)
                         return 0;
         }
-        if (!gather_facts(m, index, &facts, &error))
+        if (!gather_facts(m, index, &facts, &dax, &error))
                 return 0;
         p = policy_match(&m->policies, &facts);
         if (!p || p->when == WHEN_MANUAL)

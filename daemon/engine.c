@@ -6,6 +6,7 @@
 #include "actuator.h"
 #include "audit.h"
 #include "delay.h"
+#include "dax.h"
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
@@ -23,6 +24,10 @@ AuditFields engine_block_fields(Manager *m, uint32_t index) {
         f.node = b->node;
         if (b->flags & BLOCK_CLASSIFIED)
                 f.device = device_kind_to_string(b->device);
+        if ((b->flags & BLOCK_CLASSIFIED) && b->device == DEVICE_DAX_KMEM) {
+                const DaxDevice *d = dax_device_of_block(m, index); /* dax.c: the record names the device */
+                f.dax = d ? d->name : NULL;
+        }
         return f;
 }
 
@@ -101,21 +106,10 @@ static int engine_read_facts(Manager *m, uint32_t index, const Policy *p, BlockF
         return 0;
 }
 
-void engine_decide(Manager *m, uint32_t index) {
-        Block *b = &m->inv->blocks[index];
-        AuditFields f = engine_block_fields(m, index);
-        BlockFacts facts = engine_block_facts(m, index);
-        const Policy *p;
-        Decision d;
+const DaxDevice *engine_match_facts(Manager *m, uint32_t index, BlockFacts *facts, DaxFacts *dax_facts) {
+        const Block *b = &m->inv->blocks[index];
+        const DaxDevice *dax = b->device == DEVICE_DAX_KMEM ? dax_device_of_block(m, index) : NULL;
 
-        b->flags |= BLOCK_DECIDED;
-        b->flags &= ~BLOCK_REDECIDE;
-
-        /* Whatever the policies say: a quarantined block held poison (poison.c, quarantine.h). */
-        if (quarantine_contains(m->quarantine, facts.start, facts.size)) {
-                engine_refuse_quarantined(m, index, &f);
-                return;
-        }
         /* CpuLess= and MemoryTier= (tier): the node's facts, read only when some policy asks. */
         if (m->policies.uses_node_topology && b->node >= 0) {
                 const NodeInfo *ni = NULL;
@@ -124,10 +118,37 @@ void engine_decide(Manager *m, uint32_t index) {
                 if (r < 0)
                         log_debug_errno(r, "Topology of node%d not fully known: %m", b->node);
                 if (ni) {
-                        facts.node_cpus = ni->cpus;
-                        facts.node_in_tier = ni->in_tier;
-                        facts.node_tier = ni->tier;
+                        facts->node_cpus = ni->cpus;
+                        facts->node_in_tier = ni->in_tier;
+                        facts->node_tier = ni->tier;
                 }
+        }
+        if (dax) {
+                /* dax.c: DaxDevice=, Size= and Origin= match the blocks of the device. */
+                dax_device_facts(dax, dax_facts);
+                facts->dax = dax_facts;
+                dax_block_facts(m, index, facts);
+        }
+        return dax;
+}
+
+void engine_decide(Manager *m, uint32_t index) {
+        Block *b = &m->inv->blocks[index];
+        AuditFields f = engine_block_fields(m, index);
+        BlockFacts facts = engine_block_facts(m, index);
+        DaxFacts dax_facts;
+        const DaxDevice *dax;
+        const Policy *p;
+        Decision d;
+
+        b->flags |= BLOCK_DECIDED;
+        b->flags &= ~BLOCK_REDECIDE;
+        dax = engine_match_facts(m, index, &facts, &dax_facts);
+
+        /* Whatever the policies say: a quarantined block held poison (poison.c, quarantine.h). */
+        if (quarantine_contains(m->quarantine, facts.start, facts.size)) {
+                engine_refuse_quarantined(m, index, &f);
+                return;
         }
         p = policy_match(&m->policies, &facts);
         if (p && p->when == WHEN_DELAY && !m->delay_expired) {
@@ -153,6 +174,8 @@ void engine_decide(Manager *m, uint32_t index) {
         }
 
         policy_decide(&m->policies, &facts, &d);
+        if (dax)
+                dax_block_decided(m, index, &facts, &d); /* dax.c: one decision per device */
         if (d.policy) {
                 f.policy_path = d.policy->path;
                 f.policy_line = d.policy->line;

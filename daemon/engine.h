@@ -21,8 +21,10 @@ BlockFacts engine_block_facts(Manager *m, uint32_t index);
  * done). Sets BLOCK_DECIDED, and BLOCK_REDECIDE when a reload should try again. */
 void engine_decide(Manager *m, uint32_t index);
 
-/* What policy matching needs about block 'index', from the inventory (no file read). */
-BlockFacts engine_block_facts(Manager *m, uint32_t index);
+/* The facts matching needs beyond engine_block_facts(): the node's CPUs and memory tier (CpuLess=,
+ * MemoryTier=), read only when a policy asks, and for a dax-kmem block its device (DaxDevice=, Size=,
+ * Origin=) in 'dax', which must outlive 'facts'. Returns the device, or NULL. */
+const struct DaxDevice *engine_match_facts(Manager *m, uint32_t index, BlockFacts *facts, DaxFacts *dax);
 
 /* A reserve step (pressure.c): online reserved block 'index' in the zone its When=pressure policy's
  * Zone= gives, with the usual onlined/online-failed record. Returns 0 when it is online (or would be,

@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "block-events.h"
 #include "bus.h"
+#include "dax.h"
 #include "kept-offline.h"
 #include "log.h"
 #include "manager.h"
@@ -103,6 +104,7 @@ Manager *manager_free(Manager *m) {
         report_plan_done(&m->plan);
         settle_queue_done(&m->settle);
         delay_detach(m);
+        dax_table_free(m);
         free(m);
         return NULL;
 }
@@ -114,6 +116,9 @@ int manager_coldplug(Manager *m) {
         if (poison_load_quarantine(m) == -ENOMEM) /* anything else is logged and fails closed */
                 log_oom_abort();
         r = block_events_rescan(m);
+        /* dax.c: devices handed to kmem now add blocks; --once decides them with one more scan. */
+        if (r >= 0 && dax_scan(m) >= 0 && m->dax && m->dax->n_bound > 0 && m->opts.once && !m->opts.dry_run)
+                r = block_events_rescan(m);
         /* Only the start-up scan needs the saved list; from now on the blocks' flags say it. */
         kept_offline_forget(m);
         if (r >= 0 && m->inv->iomem_error < 0) {

@@ -77,6 +77,9 @@ typedef struct Manager {
 
         /* pressure.c: the When=pressure reserve and its trigger */
         struct Pressure *pressure;
+
+        /* dax.c: dax devices and their policy */
+        struct DaxTable *dax;
 } Manager;
 
 int manager_new(const ManagerOptions *opts, Manager **ret);

@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "build-config.h"
+#include "dax.h"
 #include "log.h"
 #include "manager.h"
 #include "ownership.h"
@@ -68,6 +69,7 @@ static int check(const char *root) {
         /* ownership.c and agents.c: the other agents that online memory (not errors: the exit status ignores
          * them). */
         ownership_print_conflicts(fd, ok == 0 ? settings.kernel_auto_online : KERNEL_AUTO_ONLINE_TAKEOVER, stdout);
+        dax_check_policies(fd, &set, stdout); /* dax.c: what [Memmap] OnMemory= cannot do here */
         conf_errors_clear(&errors);
         policy_set_done(&set);
         return ok == 0 ? 0 : 1;

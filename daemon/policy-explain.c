@@ -40,6 +40,12 @@ static void step_why(const Policy *p, const BlockFacts *f, MatchResult r, char *
                         (void) snprintf(buf, size, "MemoryTier= does not include memory_tier%" PRIu32 " (node %d)",
                                         f->node_tier, f->node);
                 break;
+        case MATCH_FAILS_DAX:
+                if (!f->dax)
+                        (void) snprintf(buf, size, "DaxDevice=, Size= or Origin= is set and the block is not of a dax device");
+                else
+                        (void) snprintf(buf, size, "DaxDevice=, Size= or Origin= does not match %s", f->dax->name);
+                break;
         default:
                 (void) snprintf(buf, size, "does not match");
         }

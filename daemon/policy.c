@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +53,15 @@ static const char *const action_table[_ACTION_MAX] = {
         [ACTION_ONLINE_KERNEL] = "online_kernel",
         [ACTION_LEAVE_OFFLINE] = "none",
 };
+
+static const char *const dax_mode_table[_DAX_MODE_MAX] = {
+        [DAX_MODE_DEVDAX] = "devdax",
+        [DAX_MODE_SYSTEM_RAM] = "system-ram",
+};
+
+const char *dax_mode_to_string(DaxMode m) {
+        return m >= 0 && m < _DAX_MODE_MAX ? dax_mode_table[m] : "invalid";
+}
 
 const char *zone_target_to_string(ZoneTarget t) {
         return t >= 0 && t < _TARGET_MAX ? zone_target_table[t] : "invalid";
@@ -328,6 +338,105 @@ static int parse_online_step(const char *value, void *data, char *err, size_t er
         return 0;
 }
 
+/* The next item of a list separated by blanks or commas: skips separators, returns its length (0 at
+ * the end) with *p at its start. */
+static size_t next_item(const char **p) {
+        *p += strspn(*p, " \t,");
+        return strcspn(*p, " \t,");
+}
+
+static int parse_dax_names(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, dax_names));
+        const char *v = value;
+        size_t len;
+
+        if (!*value) {
+                for (size_t i = 0; i < p->n_dax_names; i++)
+                        free(p->dax_names[i]);
+                p->dax_names = mfree(p->dax_names);
+                p->n_dax_names = 0;
+                return 0;
+        }
+        for (; (len = next_item(&v)) > 0; v += len) {
+                char **names;
+
+                if (len > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.*?[]-!") < len) {
+                        snprintf(err, err_size, "\"%.*s\" is not a dax device name or glob such as dax0.0 or dax1.*",
+                                 (int) (len > 64 ? 64 : len), v);
+                        return -EINVAL;
+                }
+                if (p->n_dax_names >= POLICY_DAX_NAMES_MAX) {
+                        snprintf(err, err_size, "more than %d names", POLICY_DAX_NAMES_MAX);
+                        return -EINVAL;
+                }
+                names = realloc(p->dax_names, (p->n_dax_names + 1) * sizeof(char *));
+                if (!names)
+                        log_oom_abort();
+                p->dax_names = names;
+                p->dax_names[p->n_dax_names] = strndup(v, len);
+                if (!p->dax_names[p->n_dax_names])
+                        log_oom_abort();
+                p->n_dax_names++;
+        }
+        return 0;
+}
+
+static int parse_sizes(const char *value, void *data, char *err, size_t err_size) {
+        return range_list_parse(value, true, UINT64_MAX, data, err, err_size);
+}
+
+static int parse_origins(const char *value, void *data, char *err, size_t err_size) {
+        uint32_t *mask = data;
+        const char *v = value;
+        size_t len;
+
+        if (!*value)
+                *mask = 0;
+        for (; (len = next_item(&v)) > 0; v += len) {
+                char word[32];
+                int o = -EINVAL;
+
+                if (len < sizeof(word)) {
+                        memcpy(word, v, len);
+                        word[len] = '\0';
+                        o = dax_origin_from_string(word);
+                }
+                if (o < 0) {
+                        snprintf(err, err_size, "unknown origin \"%.*s\", expected cxl, pmem, soft-reserved or unknown",
+                                 (int) (len > 32 ? 32 : len), v);
+                        return -EINVAL;
+                }
+                *mask |= 1u << o;
+        }
+        return 0;
+}
+
+static int parse_dax_mode(const char *value, void *data, char *err, size_t err_size) {
+        Policy *p = (Policy *) ((char *) data - offsetof(Policy, dax_mode));
+        int r = lookup(dax_mode_table, _DAX_MODE_MAX, value, err, err_size, "mode");
+        if (r < 0)
+                return r;
+        p->dax_mode = r;
+        p->dax_mode_set = true;
+        return 0;
+}
+
+static int parse_on_memory(const char *value, void *data, char *err, size_t err_size) {
+        int *v = data;
+
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+                *v = 1;
+        else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+                *v = 0;
+        else if (!*value)
+                *v = -1;
+        else {
+                snprintf(err, err_size, "expected yes or no");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static const ConfKey policy_keys[] = {
         { "Match", "Device", parse_devices, offsetof(Policy, devices) },
         { "Match", "Node", parse_nodes, offsetof(Policy, nodes) },
@@ -343,6 +452,11 @@ static const ConfKey policy_keys[] = {
         { "Match", "CpuLess", parse_cpuless, offsetof(Policy, cpuless) },
         { "Match", "MemoryTier", parse_tiers, offsetof(Policy, tiers) },
         { "Online", "OnlineStep", parse_online_step, offsetof(Policy, online_step) },
+        { "Match", "DaxDevice", parse_dax_names, offsetof(Policy, dax_names) },
+        { "Match", "Size", parse_sizes, offsetof(Policy, sizes) },
+        { "Match", "Origin", parse_origins, offsetof(Policy, origins) },
+        { "Dax", "Mode", parse_dax_mode, offsetof(Policy, dax_mode) },
+        { "Memmap", "OnMemory", parse_on_memory, offsetof(Policy, memmap_on_memory) },
         {}
 };
 
@@ -364,6 +478,16 @@ static int policy_section(const char *section, unsigned line, void *target) {
                         p->poison_line = line;
                 return 0;
         }
+        if (strcmp(section, "Dax") == 0) {
+                if (!p->dax_line)
+                        p->dax_line = line;
+                return 0;
+        }
+        if (strcmp(section, "Memmap") == 0) {
+                if (!p->memmap_line)
+                        p->memmap_line = line;
+                return 0;
+        }
         return -EINVAL;
 }
 
@@ -373,6 +497,10 @@ void policy_done(Policy *p) {
         free(p->blocks.items);
         free(p->phys.items);
         free(p->tiers.items);
+        free(p->sizes.items);
+        for (size_t i = 0; i < p->n_dax_names; i++)
+                free(p->dax_names[i]);
+        free(p->dax_names);
         *p = (Policy) {};
 }
 
@@ -404,6 +532,7 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 .poison_threshold = 1,
                 .cpuless = -1,
                 .online_step = 1,
+                .memmap_on_memory = -1,
         };
         char why[384];
         int r;
@@ -413,7 +542,7 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                 log_oom_abort();
 
         /* Cross-field checks: say what would silently do nothing. */
-        if (!p.match_line && !p.online_line && !p.poison_line) {
+        if (!p.match_line && !p.online_line && !p.poison_line && !p.dax_line) {
                 conf_errors_addf(errors, path, 0, "no [Match] or [Online] section; an empty policy file is a mistake "
                                                   "(mask a vendor file with a symlink to /dev/null)");
                 r++;
@@ -469,11 +598,22 @@ int policy_parse(const char *path, const char *text, Policy *ret, ConfErrors *er
                                  "When=pressure with Zone=offline would keep a reserve that is never onlined");
                 r++;
         }
+        if (p.dax_mode_set && p.devices && !(p.devices & (1u << DEVICE_DAX_KMEM))) {
+                conf_errors_addf(errors, path, p.dax_line, "[Dax] Mode= applies to dax devices, but Device= excludes "
+                                 "dax-kmem: the policy never matches one");
+                r++;
+        }
+        if (p.memmap_on_memory >= 0 && !(p.dax_mode_set && p.dax_mode == DAX_MODE_SYSTEM_RAM) &&
+            p.devices == (1u << DEVICE_DAX_KMEM)) {
+                conf_errors_addf(errors, path, p.memmap_line, "[Memmap] OnMemory= is applied when a dax device is "
+                                 "handed to kmem: it needs [Dax] Mode=system-ram");
+                r++;
+        }
         if (r > 0) {
                 policy_done(&p);
                 return -EINVAL;
         }
-        p.line = p.match_line ?: p.online_line ?: p.poison_line;
+        p.line = p.match_line ?: p.online_line ?: p.poison_line ?: p.dax_line;
         p.path = strdup(path);
         if (!p.path)
                 log_oom_abort();
@@ -522,9 +662,71 @@ int policy_set_load(int rootfd, const char *const *dirs, PolicySet *ret, ConfErr
         return 0;
 }
 
+bool policy_matches_dax_only(const Policy *p) {
+        return p->n_dax_names || p->sizes.n || p->origins;
+}
+
+static bool dax_keys_match(const Policy *p, const DaxFacts *d) {
+        if (p->n_dax_names) {
+                bool hit = false;
+                for (size_t i = 0; i < p->n_dax_names && !hit; i++)
+                        hit = fnmatch(p->dax_names[i], d->name, 0) == 0;
+                if (!hit)
+                        return false;
+        }
+        if (p->sizes.n && !range_list_contains(&p->sizes, d->size))
+                return false;
+        if (p->origins && !(p->origins & (1u << d->origin)))
+                return false;
+        return true;
+}
+
+bool policy_matches_dax(const Policy *p, const DaxFacts *f) {
+        if (p->devices && !(p->devices & (1u << DEVICE_DAX_KMEM)))
+                return false;
+        if (p->blocks.n)
+                return false;
+        if (p->nodes.n && (f->target_node < 0 || !range_list_contains(&p->nodes, (uint64_t) f->target_node)))
+                return false;
+        if (p->phys.n) {
+                bool hit = false;
+                for (size_t i = 0; i < p->phys.n && !hit; i++)
+                        hit = f->size > 0 && p->phys.items[i].start <= f->start &&
+                              f->start + (f->size - 1) <= p->phys.items[i].end;
+                if (!hit)
+                        return false;
+        }
+        return dax_keys_match(p, f);
+}
+
+void policy_decide_dax(const PolicySet *set, const DaxFacts *f, DaxDecision *ret) {
+        DaxDecision d = { .mode = DAX_MODE_DEVDAX, .memmap_on_memory = -1 };
+
+        for (size_t i = 0; i < set->n && !d.policy; i++)
+                if (policy_matches_dax(&set->items[i], f))
+                        d.policy = &set->items[i];
+        if (!d.policy)
+                snprintf(d.why, sizeof(d.why), "no policy matches %s: it stays as it is", f->name);
+        else if (!d.policy->dax_mode_set)
+                snprintf(d.why, sizeof(d.why), "the policy has no [Dax] Mode=: devdax, left as it is");
+        else {
+                d.mode = d.policy->dax_mode;
+                d.memmap_on_memory = d.mode == DAX_MODE_SYSTEM_RAM ? d.policy->memmap_on_memory : -1;
+                if (d.memmap_on_memory >= 0)
+                        snprintf(d.why, sizeof(d.why), "Mode=%s, OnMemory=%s", dax_mode_to_string(d.mode),
+                                 d.memmap_on_memory ? "yes" : "no");
+                else
+                        snprintf(d.why, sizeof(d.why), "Mode=%s", dax_mode_to_string(d.mode));
+        }
+        *ret = d;
+}
+
 MatchResult policy_match_check(const Policy *p, const BlockFacts *f) {
         if (p->devices && !(p->devices & (1u << f->device)))
                 return MATCH_FAILS_DEVICE;
+        /* DaxDevice=, Size= and Origin= match only the blocks of a dax device. */
+        if (policy_matches_dax_only(p) && (!f->dax || !dax_keys_match(p, f->dax)))
+                return MATCH_FAILS_DAX;
         if (p->nodes.n && (f->node < 0 || !range_list_contains(&p->nodes, (uint64_t) f->node)))
                 return MATCH_FAILS_NODE;
         if (p->blocks.n && !range_list_contains(&p->blocks, f->index))
@@ -762,4 +964,20 @@ int policy_parse_timespan(const char *value, uint64_t *ret) {
                 return -EINVAL;
         *ret = sum;
         return 0;
+}
+
+void policy_decision_follow(Decision *d, Action first, const ZoneSet *zones, const char *device) {
+        char why[sizeof(d->why) + 80];
+        size_t n;
+
+        if (d->action == first || first == ACTION_LEAVE_OFFLINE || first >= _ACTION_MAX || !offered(zones, first))
+                return;
+        snprintf(why, sizeof(why), "as the other blocks of %.24s (one decision per device), not %s",
+                 device, action_to_string(d->action));
+        n = strlen(why);
+        if (n >= sizeof(d->why))
+                n = sizeof(d->why) - 1;
+        memcpy(d->why, why, n);
+        d->why[n] = '\0';
+        d->action = first;
 }

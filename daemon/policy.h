@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "conf-file.h"
+#include "dax-parse.h"
 #include "memory.h"
 
 /*
@@ -53,6 +54,13 @@ typedef enum PoisonAction {
 } PoisonAction;
 
 #define POLICY_POISON_THRESHOLD_MAX 1000000
+typedef enum DaxMode {
+        DAX_MODE_DEVDAX,     /* leave the device to device_dax (the default) */
+        DAX_MODE_SYSTEM_RAM, /* hand it to kmem; its blocks are then onlined by [Online] */
+        _DAX_MODE_MAX,
+} DaxMode;
+
+#define POLICY_DAX_NAMES_MAX 64 /* DaxDevice= globs per file */
 
 typedef struct Policy {
         char *path;            /* as shown to the user, e.g. /etc/memhpd/policies.d/50-x.policy */
@@ -80,6 +88,15 @@ typedef struct Policy {
         /* When=pressure (pressure.c): OnlineStep= in blocks, or in bytes when online_step_bytes. */
         uint64_t online_step;
         bool online_step_bytes, online_step_set;
+        /* dax devices (dax.c): [Match] DaxDevice=, Size=, Origin=; [Dax] Mode=; [Memmap] OnMemory= */
+        char **dax_names;      /* globs (fnmatch) on daxX.Y */
+        size_t n_dax_names;
+        RangeList sizes;       /* the dax device's size */
+        uint32_t origins;      /* bit per DaxOrigin; 0 = any */
+        DaxMode dax_mode;
+        bool dax_mode_set;
+        int memmap_on_memory;  /* -1 unset, 0 no, 1 yes */
+        unsigned dax_line, memmap_line;
 } Policy;
 
 #define POLICY_ONLINE_STEP_MAX (1ULL << 20) /* blocks: 2 PiB of 2 GiB blocks */
@@ -126,7 +143,32 @@ typedef struct BlockFacts {
          * from /proc/zoneinfo; without them (kernel_watermarks false) the ratio alone decides. */
         bool kernel_watermarks;
         uint64_t node_kernel_free, node_kernel_high;
+        const struct DaxFacts *dax; /* the dax device the block belongs to (dax.c), or NULL */
 } BlockFacts;
+
+/* What the policy engine needs to know about one dax device. */
+typedef struct DaxFacts {
+        const char *name;          /* daxX.Y */
+        uint64_t start, size;      /* its resource; start 0 if unknown */
+        int target_node;           /* -1 unknown */
+        DaxOrigin origin;
+} DaxFacts;
+
+typedef struct DaxDecision {
+        DaxMode mode;
+        int memmap_on_memory;      /* -1: leave the device's setting, 0/1: write it before kmem binds */
+        const Policy *policy;      /* NULL: nothing matched (devdax, untouched) */
+        char why[192];
+} DaxDecision;
+
+/* Whether the policy has [Match] keys that only dax devices have (DaxDevice=, Size=, Origin=). */
+bool policy_matches_dax_only(const Policy *p);
+/* Whether the policy's [Match] accepts the dax device itself (Device= empty or with dax-kmem; Node= is
+ * the target node; PhysAddress= holds its whole range; a policy with Block= never matches a device). */
+bool policy_matches_dax(const Policy *p, const DaxFacts *f);
+/* The first policy that matches the device decides its mode. Pure. */
+void policy_decide_dax(const PolicySet *set, const DaxFacts *f, DaxDecision *ret);
+const char *dax_mode_to_string(DaxMode m);
 
 typedef enum Action {
         ACTION_ONLINE_MOVABLE,
@@ -151,6 +193,7 @@ typedef enum MatchResult {
         MATCH_FAILS_PHYS,
         MATCH_FAILS_CPULESS,
         MATCH_FAILS_TIER,
+        MATCH_FAILS_DAX,
         _MATCH_MAX,
 } MatchResult;
 
@@ -166,6 +209,10 @@ void policy_decide(const PolicySet *set, const BlockFacts *f, Decision *ret);
 void policy_decide_zone(const Policy *p, const BlockFacts *f, Decision *ret);
 /* OnlineStep= of 'p' in blocks of 'block_size' bytes (bytes rounded up), at least 1. */
 uint64_t policy_online_step_blocks(const Policy *p, uint64_t block_size);
+
+/* One decision for the blocks of one device (dax.c): 'd' becomes 'first' (the action its first block
+ * got) when that zone is offered, with a why that says so. Pure. */
+void policy_decision_follow(Decision *d, Action first, const ZoneSet *zones, const char *device);
 
 const char *action_to_string(Action a);           /* online_movable, online_kernel, none */
 const char *zone_target_to_string(ZoneTarget t);

@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "block-events.h"
+#include "dax.h"
 #include "log.h"
 #include "manager.h"
 #include "pressure.h"
@@ -102,6 +103,7 @@ void reload_now(Manager *m) {
         }
         (void) block_events_rescan(m);
         pressure_reserve_check(m); /* new MemoryPressure*= settings take effect now */
+        dax_reload(m); /* dax.c: devices left as devdax by the previous policy get the new one's say */
         status_update(m);
         (void) sd_notify(false, "READY=1");
 }

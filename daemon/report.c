@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "dax.h"
 #include "manager.h"
 #include "report.h"
 
@@ -100,6 +101,7 @@ void report_print(Manager *m, FILE *out) {
                         (ni->kernel_pages * inv->page_size) >> 20, (ni->movable_pages * inv->page_size) >> 20,
                         ni->n_blocks, ni->n_offline);
         }
+        dax_report_print(m, out); /* dax.c: dax devices, the memmap of hot-added blocks */
         fprintf(out, "\nPolicies, first match wins:\n");
         if (m->policies.n == 0)
                 fprintf(out, "  (none: every new block stays offline)\n");

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns the pure uevent parser: ACTION, DEVPATH, SUBSYSTEM and SYNTH_UUID to a typed Uevent. No I/O. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "dax-parse.h"
 #include "inventory.h"
 #include "macro.h"
 #include "uevent-parse.h"
@@ -44,6 +46,22 @@ int uevent_parse(const char *action, const char *devpath, const char *subsystem,
                 return -EINVAL;
         }
         u.action = a;
+        if (strcmp(subsystem, "dax") == 0) {
+                /* /devices/platform/.../daxX.Y (dax bus) or .../dax/daxX.Y (the older dax class). */
+                const char *name = strrchr(devpath, '/');
+                unsigned x, y;
+                char end;
+
+                if (!name || dax_name_valid(name + 1) < 0 || sscanf(name + 1, "dax%u.%u%c", &x, &y, &end) != 2) {
+                        *ret_why = "DEVPATH does not end in a dax device daxX.Y";
+                        return -EINVAL;
+                }
+                u.subsystem = UEVENT_DAX;
+                u.index = x;
+                u.id = y;
+                *ret = u;
+                return 0;
+        }
         for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
                 size_t l = strlen(kinds[i].dir);
 

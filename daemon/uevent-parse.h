@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /*
- * A kernel uevent for a memory block or a node as a typed struct: a pure parser from its ACTION,
+ * A kernel uevent for a memory block, a node or a dax device as a typed struct: a pure parser from its ACTION,
  * DEVPATH, SUBSYSTEM and SYNTH_UUID. The monitor that receives them is uevent.c.
  */
 
@@ -24,6 +24,7 @@ typedef enum UeventAction {
 typedef enum UeventSubsystem {
         UEVENT_MEMORY,   /* /devices/system/memory/memoryN */
         UEVENT_NODE,     /* /devices/system/node/nodeN */
+        UEVENT_DAX,      /* a dax device: DEVPATH ends in daxX.Y (dax.c) */
         UEVENT_OTHER,    /* not ours (the monitor filters, but a forged message may carry anything) */
 } UeventSubsystem;
 
@@ -32,6 +33,7 @@ typedef struct Uevent {
         UeventSubsystem subsystem;
         uint32_t index;  /* N of memoryN or nodeN (< NODES_MAX for a node) */
         bool synthetic;  /* SYNTH_UUID present: udevadm trigger or "echo add > uevent" */
+        uint32_t id;     /* UEVENT_DAX: Y of daxX.Y (X is 'index') */
 } Uevent;
 
 const char *uevent_action_to_string(UeventAction a);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Owns the uevent source: the libudev monitor, ENOBUFS -> rescan. The parser is uevent-parse.c; what a
- * parsed uevent does to a block is block-events.c's business. */
+ * parsed uevent does to a block is block-events.c's business, to a dax device dax.c's. */
 #include <string.h>
 
 #include "audit.h"
 #include "block-events.h"
+#include "dax.h"
 #include "inventory.h"
 #include "log.h"
 #include "manager.h"
@@ -37,8 +38,11 @@ static void handle_uevent(Manager *m, struct udev_device *d) {
         case UEVENT_NODE:
                 block_events_node_uevent(m, &u);
                 break;
+        case UEVENT_DAX:
+                dax_uevent(m, &u);
+                break;
         case UEVENT_OTHER:
-                log_debug("Ignoring uevent ACTION=%s SUBSYSTEM=%s DEVPATH=%s: not memory or node", action,
+                log_debug("Ignoring uevent ACTION=%s SUBSYSTEM=%s DEVPATH=%s: not memory, node or dax", action,
                           subsystem, devpath);
                 break;
         }
@@ -92,6 +96,8 @@ int uevent_monitor_start(Manager *m) {
         r = udev_monitor_filter_add_match_subsystem_devtype(mon, "memory", NULL);
         if (r >= 0)
                 r = udev_monitor_filter_add_match_subsystem_devtype(mon, "node", NULL);
+        if (r >= 0)
+                r = udev_monitor_filter_add_match_subsystem_devtype(mon, "dax", NULL);
         if (r < 0)
                 return log_error_errno(r, "Cannot set the uevent filter: %m");
         r = udev_monitor_set_receive_buffer_size(mon, (int) m->settings.receive_buffer);

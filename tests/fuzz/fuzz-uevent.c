@@ -56,8 +56,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         snprintf(canonical, sizeof(canonical), "/devices/system/node/node%" PRIu32, u.index);
                         fuzz_require(strcmp(devpath, canonical) == 0);
                         break;
+                case UEVENT_DAX: {
+                        /* dax.c: the DEVPATH ends in exactly daxX.Y, as the kernel names it. */
+                        const char *slash = strrchr(devpath, '/');
+                        fuzz_require(strcmp(subsystem, "dax") == 0 && slash);
+                        snprintf(canonical, sizeof(canonical), "dax%" PRIu32 ".%" PRIu32, u.index, u.id);
+                        fuzz_require(strcmp(slash + 1, canonical) == 0);
+                        break;
+                }
                 case UEVENT_OTHER:
-                        fuzz_require(strcmp(subsystem, "memory") != 0 && strcmp(subsystem, "node") != 0);
+                        fuzz_require(strcmp(subsystem, "memory") != 0 && strcmp(subsystem, "node") != 0 &&
+                                     strcmp(subsystem, "dax") != 0);
                         break;
                 default:
                         fuzz_require(!"a subsystem outside the enum");

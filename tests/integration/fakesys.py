@@ -6,6 +6,7 @@ The snapshot format (shared/kernel-snapshots/*.txt): '@@@ PATH' then the file's 
 '@@L PATH -> TARGET' for a symlink.
 """
 import os
+import shutil
 import socket
 import struct
 
@@ -178,3 +179,90 @@ class FakeKernel:
                 self.sender.memory("online", i)
                 n += 1
         return n
+
+
+class FakeDax:
+    """A dax device the way drivers/dax/bus.c shows it (dax0.0 of an NVDIMM namespace in devdax mode,
+    laid out as a 6.12 guest shows it), and a fake kmem: when memhpd writes the device's name to
+    kmem/new_id or kmem/bind, the driver link moves to kmem, /proc/iomem gets "System RAM (kmem)" and
+    the device's blocks appear offline, with their add uevents, as drivers/dax/kmem.c makes them."""
+
+    DEV = "sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0"
+    DEVPATH = "/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/dax0.0/dax0.0"
+
+    def __init__(self, kernel, start=0x240000000, size=896 << 20, node=1, driver="device_dax", memmap="0"):
+        self.kernel = kernel
+        self.root = kernel.root
+        self.start, self.size, self.node = start, size, node
+        self.dev = os.path.join(self.root, self.DEV)
+        os.makedirs(self.dev)
+        attrs = {"size": str(size), "resource": hex(start), "target_node": str(node), "numa_node": str(node),
+                 "align": "2097152", "modalias": "dax:t0*", "uevent": "MAJOR=252\nMINOR=0\nDEVNAME=dax0.0"}
+        if memmap is not None:
+            attrs["memmap_on_memory"] = memmap
+        for k, v in attrs.items():
+            with open(os.path.join(self.dev, k), "w") as f:
+                f.write(v + "\n")
+        self.drivers = os.path.join(self.root, "sys/bus/dax/drivers")
+        for drv in ("device_dax", "kmem"):
+            os.makedirs(os.path.join(self.drivers, drv), exist_ok=True)
+            for attr in ("bind", "unbind", "new_id", "remove_id"):
+                p = os.path.join(self.drivers, drv, attr)
+                if not os.path.exists(p):
+                    open(p, "w").close()
+        os.makedirs(os.path.join(self.root, "sys/bus/dax/devices"), exist_ok=True)
+        os.symlink("../../../" + self.DEV[len("sys/"):], os.path.join(self.root, "sys/bus/dax/devices/dax0.0"))
+        if driver:
+            self.link_driver(driver)
+        self.bound = False
+
+    def link_driver(self, driver):
+        p = os.path.join(self.dev, "driver")
+        if os.path.lexists(p):
+            os.unlink(p)
+        if driver:
+            os.symlink("../../../../../../../../bus/dax/drivers/" + driver, p)
+
+    def driver(self):
+        p = os.path.join(self.dev, "driver")
+        return os.path.basename(os.readlink(p)) if os.path.lexists(p) else None
+
+    def written(self, drv, attr):
+        p = os.path.join(self.drivers, drv, attr)
+        if not os.path.isfile(p):
+            return ""
+        with open(p) as f:
+            return f.read().strip()
+
+    def blocks(self):
+        bs = 128 << 20
+        return list(range((self.start + bs - 1) // bs, (self.start + self.size) // bs))
+
+    def send(self, action):
+        self.kernel.sender.send(action, self.DEVPATH, "dax")
+
+    def complete_bind(self):
+        """What the kernel does inside the kmem bind: returns True once it happened."""
+        if self.bound or "dax0.0" not in (self.written("kmem", "new_id"), self.written("kmem", "bind")):
+            return self.bound
+        self.bound = True
+        self.link_driver("kmem")
+        end = self.start + self.size - 1
+        iomem = os.path.join(self.root, "proc/iomem")
+        with open(iomem) as f:
+            lines = f.read().splitlines()
+        add = [f"{self.start:x}-{end:x} : Persistent Memory", f"  {self.start:x}-{end:x} : namespace0.0",
+               f"    {self.start:x}-{end:x} : dax0.0", f"      {self.start:x}-{end:x} : System RAM (kmem)"]
+        at = next(i for i, l in enumerate(lines) if int(l.split("-")[0], 16) > self.start and not l.startswith(" "))
+        with open(iomem + ".new", "w") as f:
+            f.write("\n".join(lines[:at] + add + lines[at:]) + "\n")
+        os.replace(iomem + ".new", iomem)
+        for i in self.blocks():
+            self.kernel.add_block(i, node=self.node, dimm=False)
+        self.send("bind")
+        return True
+
+    def remove(self):
+        shutil.rmtree(os.path.join(self.root, "sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0"))
+        os.unlink(os.path.join(self.root, "sys/bus/dax/devices/dax0.0"))
+        self.send("remove")

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from auditlog import parse_audit  # noqa: E402
-from fakesys import FakeKernel, UeventSender, materialise  # noqa: E402
+from fakesys import FakeDax, FakeKernel, UeventSender, materialise  # noqa: E402
 
 DEFAULT_TIMEOUT = float(os.environ.get("MEMHPD_TEST_TIMEOUT", "60"))
 
@@ -2158,6 +2158,203 @@ def scenario_cpuless(s):
     check(s.kernel.read(203, "valid_zones") == "Movable", "node0 (tier 4) is not matched by MemoryTier=22")
     r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
     check(r.returncode == 0, f"--check: {r.stdout} {r.stderr}")
+
+
+# -------------------------------------------------------------------------------- dax devices (dax.c)
+
+DAX_RAM = """[Match]
+DaxDevice=dax0.*
+Origin=pmem
+
+[Dax]
+Mode=system-ram
+
+[Memmap]
+OnMemory=yes
+
+[Online]
+Zone=movable
+"""
+DAX_KEEP = "[Match]\nDaxDevice=dax0.0\n\n[Dax]\nMode=devdax\n"
+REST_KERNEL = "[Match]\nDevice=any\n\n[Online]\nZone=kernel\n"
+
+
+def dax_setup(s, policy, memmap_param="Y", release="6.12.9+bpo-amd64", mem_free_kb=None):
+    os.unlink(os.path.join(s.root, "etc/memhpd/policies.d/50-test.policy"))
+    write(s.root, "etc/memhpd/policies.d/50-dax.policy", policy)
+    write(s.root, "etc/memhpd/policies.d/90-rest.policy", REST_KERNEL)
+    write(s.root, "sys/module/memory_hotplug/parameters/memmap_on_memory", memmap_param + "\n", 0o444)
+    write(s.root, "proc/sys/kernel/osrelease", release + "\n")
+    if mem_free_kb is not None:
+        meminfo = rd(s.root, "proc/meminfo")
+        write(s.root, "proc/meminfo", re.sub(r"MemFree:\s+\d+ kB", f"MemFree: {mem_free_kb} kB", meminfo))
+
+
+def driver_files(dax):
+    return {f"{drv}/{a}": dax.written(drv, a) for drv in ("device_dax", "kmem")
+            for a in ("bind", "unbind", "new_id", "remove_id")}
+
+
+def scenario_dax_system_ram(s):
+    """A policy makes dax0.0 (pmem, node 1) system RAM with its memmap on the device: --dry-run --once
+    says so and writes nothing; the daemon writes memmap_on_memory=1 before kmem binds, unbinds
+    device_dax and binds kmem as daxctl does, each once, then onlines the 7 blocks kmem adds movable by
+    the same policy, their records naming dax0.0. A restart finds it system RAM already and writes
+    nothing."""
+    dax_setup(s, DAX_RAM)
+    dax = FakeDax(s.kernel)
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--dry-run", "--once"], capture_output=True, text=True)
+    check(r.returncode == 0, r.stderr)
+    check(re.search(r"^dax0\.0\s+0x0*240000000\s+896 MiB\s+pmem\s+1\s+device_dax\s+ram\s+Mode=system-ram, "
+                    r"OnMemory=yes$", r.stdout, re.M), r.stdout)
+    check(re.search(r"would hand dax0.0 .*event=dax-system-ram node=1 device=dax-kmem action=system-ram "
+                    r"result=dry-run policy=/etc/memhpd/policies.d/50-dax.policy:1 dax=dax0.0\]", r.stderr), r.stderr)
+    check(all(v == "" for v in driver_files(dax).values()), f"dry run wrote nothing: {driver_files(dax)}")
+    check(rd(s.root, FakeDax.DEV + "/memmap_on_memory").strip() == "0", "dry run left memmap_on_memory")
+
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"] in ("dax-system-ram", "dax-failed"), "the dax decision")
+    check(rec["event"] == "dax-system-ram" and rec["result"] == "ok", rec["_line"])
+    check("memory72-memory78" in rec["_line"] and "memmap on the device" in rec["_line"], rec["_line"])
+    check(rd(s.root, FakeDax.DEV + "/memmap_on_memory").strip() == "1", "memmap_on_memory written before the bind")
+    files = driver_files(dax)
+    check(files == {"device_dax/bind": "", "device_dax/unbind": "dax0.0", "device_dax/new_id": "",
+                    "device_dax/remove_id": "dax0.0", "kmem/bind": "dax0.0", "kmem/unbind": "",
+                    "kmem/new_id": "dax0.0", "kmem/remove_id": ""}, files)
+    end = time.monotonic() + DEFAULT_TIMEOUT
+    while not dax.complete_bind() and time.monotonic() < end:
+        time.sleep(0.02)
+    s.wait_all_online(dax.blocks())
+    for i in dax.blocks():
+        check(s.kernel.read(i, "valid_zones") == "Movable", f"memory{i} movable by the dax policy, not 90-rest")
+        recs = s.onlined(i)
+        check(len(recs) == 1, f"memory{i} onlined once: {recs}")
+        check(recs[0]["dax"] == "dax0.0" and recs[0]["device"] == "dax-kmem" and
+              recs[0]["policy"].endswith("50-dax.policy:1"), recs[0]["_line"])
+    s.marker(1500)
+    check(len(events(d, "dax-system-ram")) == 1, "one dax record")
+    check(not events(d, "memmap") and not events(d, "memmap-risk") and not events(d, "dax-failed"),
+          "no memmap, risk or failure record")
+
+    # A restart: kmem holds it already, nothing is written again.
+    s.daemon.stop()
+    for drv in ("device_dax", "kmem"):
+        for a in ("bind", "unbind", "new_id", "remove_id"):
+            write(s.root, f"sys/bus/dax/drivers/{drv}/{a}", "")
+    restart(s)
+    rec = s.daemon.wait_record(lambda r: r["event"].startswith("dax-"), "the dax record after the restart")
+    check(rec["event"] == "dax-system-ram" and rec["result"] == "already", rec["_line"])
+    s.marker(1501)
+    check(all(v == "" for v in driver_files(dax).values()), f"nothing written twice: {driver_files(dax)}")
+
+
+def scenario_dax_auto(s):
+    """All blocks of a dax device are decided together: Zone=auto with MaxMovableRatio=80% on node 0
+    (1279 MiB kernel, 256 MiB movable once memory67 is onlined kernel) weighs the whole 896 MiB
+    device at once: 256+896 > 80% of 1279, so every block goes kernel, none movable; block by block
+    the first five would have gone movable."""
+    dax_setup(s, DAX_RAM.replace("Zone=movable", "Zone=auto\nMaxMovableRatio=80%"))
+    dax = FakeDax(s.kernel, node=0)
+    d = s.start()
+    d.wait_record(lambda r: r["event"] == "dax-system-ram", "the kmem bind")
+    end = time.monotonic() + DEFAULT_TIMEOUT
+    while not dax.complete_bind() and time.monotonic() < end:
+        time.sleep(0.02)
+    s.wait_all_online(dax.blocks())
+    zones = [s.kernel.read(i, "valid_zones") for i in dax.blocks()]
+    check(zones == ["Normal"] * len(zones), f"one decision for the device: {zones}")
+    later = [r for i in dax.blocks()[1:] for r in s.onlined(i)]
+    check(len(later) == len(dax.blocks()) - 1, later)
+    # Once the first block went kernel, block by block the ratio would allow movable again: they follow.
+    check(all("as the other blocks of dax0.0 (one decision per device), not online_movable" in r["_line"]
+              for r in later), [r["_line"] for r in later])
+    first = s.onlined(dax.blocks()[0])[0]
+    check("Zone=auto" in first["_line"] and "kernel keeps MOVABLE:KERNEL from exceeding 80%" in first["_line"],
+          first["_line"])
+
+
+def scenario_dax_keep(s):
+    """A keep-devdax policy: one dax-device record, nothing written; a reload with a system-ram policy
+    decides it again and hands it to kmem. The device's removal is recorded;
+    an add uevent for a device that is gone again, and a malformed dax uevent, change nothing and memhpd
+    keeps running."""
+    dax_setup(s, DAX_KEEP)
+    dax = FakeDax(s.kernel)
+    d = s.start()
+    rec = d.wait_record(lambda r: r["event"].startswith("dax-"), "the dax record")
+    check(rec["event"] == "dax-device" and rec["result"] == "ok" and rec["action"] == "devdax" and
+          "stays as it is: Mode=devdax" in rec["_line"], rec["_line"])
+    s.marker(1499)
+    check(all(v == "" for v in driver_files(dax).values()), f"nothing written: {driver_files(dax)}")
+    # A reload with a system-ram policy decides the device again: now it is handed to kmem.
+    write(s.root, "etc/memhpd/policies.d/50-dax.policy", DAX_RAM)
+    d.signal(signal.SIGHUP)
+    rec = d.wait_record(lambda r: r["event"] == "dax-system-ram", "the device decided again after the reload")
+    check(rec["result"] == "ok" and dax.written("kmem", "bind") == "dax0.0", rec["_line"])
+    dax.remove()
+    d.wait_record(lambda r: r["event"] == "dax-device" and r.get("action") == "removed", "the removal")
+    dax.send("add")  # gone before memhpd could read it
+    s.kernel.sender.send("add", "/devices/platform/hmem.0/dax_region0", "dax")
+    s.marker(1500)
+    bad = events(d, "bad-uevent")
+    check(len(bad) == 1 and "daxX.Y" in bad[0]["_line"], bad)
+    check(len([r for r in d.records() if r["event"].startswith("dax-")]) == 3, "no more dax records")
+
+
+def scenario_dax_failures(s):
+    """A 6.1 kernel (no per-device memmap_on_memory, the parameter off) with little free memory: --check
+    warns that OnMemory=yes cannot be honoured, and that for an acpi-dimm policy only the boot parameter
+    decides; the daemon records why (memmap) and the risk naming the parameter, then kmem refuses the
+    bind: dax-failed, the device goes back to device_dax. A device that vanishes between the writes,
+    and one daxctl is configured for, get their records; memhpd keeps running throughout."""
+    dax_setup(s, DAX_RAM, memmap_param="N", release="6.1.0-28-amd64", mem_free_kb=8192)
+    write(s.root, "etc/memhpd/policies.d/60-dimm.policy",
+          "[Match]\nDevice=acpi-dimm\n[Online]\nZone=movable\n[Memmap]\nOnMemory=yes\n")
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check(r.returncode == 0, f"warnings are not errors: {r.returncode} {r.stderr}")
+    check(re.search(r"^warning: /etc/memhpd/policies.d/50-dax.policy:8: OnMemory=yes cannot be honoured on this "
+                    r"kernel \(6.1\).*Linux 6.8", r.stdout, re.M), r.stdout)
+    check(re.search(r"^warning: /etc/memhpd/policies.d/60-dimm.policy:5: .*only the boot parameter "
+                    r"memory_hotplug.memmap_on_memory decides \(now off\)", r.stdout, re.M), r.stdout)
+    dax = FakeDax(s.kernel, memmap=None)
+    for a in ("bind", "new_id"):  # kmem refuses it: the writes fail (EISDIR)
+        p = os.path.join(s.root, "sys/bus/dax/drivers/kmem", a)
+        os.unlink(p)
+        os.makedirs(p)
+    d = s.start()
+    fail = d.wait_record(lambda r: r["event"] == "dax-failed", "the failed bind")
+    check(fail["result"] == "failed" and fail["errno"] == "21" and "it is devdax again" in fail["_line"], fail["_line"])
+    mm = events(d, "memmap")
+    check(len(mm) == 1 and "no /sys/bus/dax/devices/dax0.0/memmap_on_memory (Linux 6.8+)" in mm[0]["_line"], mm)
+    risk = events(d, "memmap-risk")
+    check(len(risk) == 1 and "takes 14 MiB of memmap" in risk[0]["_line"] and "only 8 MiB is free" in risk[0]["_line"]
+          and "memory_hotplug.memmap_on_memory=1" in risk[0]["_line"], risk)
+    check(dax.written("device_dax", "bind") == "dax0.0", "given back to device_dax")
+    s.marker(1500)
+    check(len(events(d, "dax-failed")) == 1, "the failure is not retried")
+
+    # Vanishes between the writes: unbind answers ENOENT and the device's directory is gone.
+    dax.remove()
+    d.wait_record(lambda r: r.get("action") == "removed", "the removal")
+    dax = FakeDax(s.kernel, memmap=None)
+    os.unlink(os.path.join(dax.dev, "uevent"))
+    os.unlink(os.path.join(s.root, "sys/bus/dax/drivers/device_dax/unbind"))
+    dax.send("add")
+    rec = d.wait_record(lambda r: r["event"] == "dax-left", "the vanished device")
+    check("vanished" in rec["_line"] and rec["result"] == "skipped", rec["_line"])
+
+    # daxctl is configured to reconfigure dax devices: memhpd leaves them to it.
+    dax.remove()  # memhpd dropped it when it vanished: no second removal record
+    s.marker(1502)
+    write(s.root, "etc/daxctl.conf.d/cxl.conf", DAXCTL_CONF)
+    dax = FakeDax(s.kernel, memmap=None)
+    write(s.root, "sys/bus/dax/drivers/device_dax/unbind", "")
+    dax.send("add")
+    rec = d.wait_record(lambda r: r["event"] == "dax-left" and r.get("agent") == "daxctl", "left to daxctl")
+    check(rec["file"] == "/etc/daxctl.conf.d/cxl.conf:1", rec["_line"])
+    s.marker(1501)
+    check(dax.written("device_dax", "unbind") == "", "nothing written for daxctl's device")
+    check(d.proc.poll() is None, "memhpd keeps running")
 
 
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()

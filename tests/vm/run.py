@@ -765,6 +765,84 @@ def s_pressure_reserve(ctx):
     check_alive(vm)
 
 
+# dax.c: an emulated NVDIMM made a devdax device through sysfs, as ndctl does.
+MAKE_DEVDAX = r"""
+load-nvdimm || exit 1
+i=0; while [ ! -e /sys/bus/nd/devices/namespace0.0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+nd=/sys/bus/nd/devices
+# ndctl create-namespace -f -e namespace0.0 -m devdax: disable the raw namespace, give the
+# region's dax seed a uuid, the memmap location (pmem: on the device) and the namespace, then bind
+# dax_pmem, which writes the info block and registers dax0.0 on the dax bus (device_dax takes it).
+[ -e $nd/namespace0.0/driver ] && echo namespace0.0 > /sys/bus/nd/drivers/nd_pmem/unbind
+seed=$(cat $nd/region0/dax_seed)
+cat /proc/sys/kernel/random/uuid > $nd/$seed/uuid || exit 1
+echo pmem > $nd/$seed/mode || exit 1
+echo namespace0.0 > $nd/$seed/namespace || exit 1
+echo $seed > /sys/bus/nd/drivers/dax_pmem/bind || exit 1
+i=0; while [ ! -e /sys/bus/dax/devices/dax0.0/driver ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+basename $(readlink /sys/bus/dax/devices/dax0.0/driver)
+"""
+
+
+def meminfo_kib(vm, key):
+    return int(vm.out(f"sed -n 's/^{key}: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo"))
+
+
+@scenario("dax", "1 GiB NVDIMM made devdax (dax0.0): a keep-devdax policy leaves it; after a reload a "
+          "system-ram policy hands it to kmem, memmap on the device (6.12) or the honest 'cannot' "
+          "(6.1), and its blocks go movable")
+def s_dax(ctx):
+    keep = "[Match]\nDaxDevice=dax0.*\n\n[Dax]\nMode=devdax\n"
+    ram = ("[Match]\nDaxDevice=dax0.*\nOrigin=pmem\n\n[Dax]\nMode=system-ram\n\n[Memmap]\nOnMemory=yes\n\n"
+           "[Online]\nZone=movable\n")
+    new612 = ctx.kernel == "6.12"
+    vm = boot(ctx, Scenario(nvdimm="1G", policies={"40-dax.policy": keep},
+                            cmdline="memory_hotplug.memmap_on_memory=1" if new612 else ""))
+    vm.wait_started()
+    before = vm.blocks()
+    drv = vm.out(MAKE_DEVDAX, timeout=60).strip().splitlines()
+    check(drv and drv[-1] == "device_dax", f"dax0.0 is not devdax: {drv}")
+    rec = vm.wait_audit(lambda r: r.get("event", "").startswith("dax-"), 30, "the dax record")[0]
+    check(rec["event"] == "dax-device" and rec.get("dax") == "dax0.0" and rec.get("action") == "devdax" and
+          "pmem" in rec["_line"], rec["_line"])
+    time.sleep(1)
+    check(vm.out("basename $(readlink /sys/bus/dax/devices/dax0.0/driver)") == "device_dax",
+          "the keep policy left dax0.0 on device_dax")
+    check(set(vm.blocks()) == set(before), "no blocks added while dax0.0 is devdax")
+    attr = vm.sh("cat /sys/bus/dax/devices/dax0.0/memmap_on_memory")
+    check((attr[0] == 0) == new612, f"memmap_on_memory attribute on {ctx.kernel}: {attr}")
+    size = int(vm.out("cat /sys/bus/dax/devices/dax0.0/size"))
+
+    total0, free0 = meminfo_kib(vm, "MemTotal"), meminfo_kib(vm, "MemFree")
+    vm.out(f"cat > {vm.sysconfdir}/policies.d/40-dax.policy <<'EOF'\n{ram}EOF\nkill -HUP $(cat /run/memhpd.pid)")
+    rec = vm.wait_audit(lambda r: r.get("event") in ("dax-system-ram", "dax-failed"), 30, "the kmem bind")[0]
+    check(rec["event"] == "dax-system-ram" and rec["result"] == "ok", rec["_line"])
+    bs = vm.block_size()
+    start = int(vm.out("cat /sys/bus/dax/devices/dax0.0/resource"), 16)
+    idx = list(range((start + bs - 1) // bs, (start + size) // bs))
+    after = wait_online(vm, idx, f"the {len(idx)} blocks of dax0.0 online", timeout=60)
+    check(all(is_movable(after[i]) for i in idx), "dax0.0's blocks movable:\n" + format_blocks(after))
+    check_onlined_once(vm, after, idx)
+    recs = [r for r in vm.audit() if r.get("event") == "onlined" and block_of(r) in idx]
+    check(all(r.get("dax") == "dax0.0" and r.get("device") == "dax-kmem" for r in recs), recs)
+    mm = [r["_line"] for r in vm.audit() if r.get("event") == "memmap"]
+    total1, free1 = meminfo_kib(vm, "MemTotal"), meminfo_kib(vm, "MemFree")
+    added = len(idx) * bs // 1024
+    ctx.note(f"dax0.0 {size >> 20} MiB, {len(idx)} blocks; MemTotal +{(total1 - total0) >> 10} MiB, MemFree "
+             f"+{(free1 - free0) >> 10} MiB for {added >> 10} MiB of blocks")
+    if new612:
+        check(vm.out("cat /sys/bus/dax/devices/dax0.0/memmap_on_memory") == "1", "memmap_on_memory=1 written")
+        check(not mm, f"no 'cannot' record on 6.12: {mm}")
+        # The memmap (64 bytes per 4 KiB page) lives in the blocks: MemTotal grows by less than they hold.
+        check(added - (total1 - total0) >= len(idx) * (bs // 4096 * 64 // 1024) * 3 // 4,
+              f"memmap on the device: MemTotal +{total1 - total0} kB for {added} kB of blocks")
+    else:
+        check(len(mm) == 1 and "Linux 6.8+" in mm[0], f"the honest 'cannot' on 6.1: {mm}")
+        check(total1 - total0 == added, f"memmap in RAM: MemTotal +{total1 - total0} kB for {added} kB of blocks")
+    check_no_failures(vm)
+    check_alive(vm)
+
+
 @scenario("takeover", "kernel auto-online on (6.12's default; 6.1: set first): memhpd sets it "
           "offline; a DIMM goes by policy: Zone=offline stays offline, the next goes movable")
 def s_takeover(ctx):

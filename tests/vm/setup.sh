@@ -25,6 +25,9 @@ case "$KERNEL" in
 esac
 CACHE=${1:-build/vm-cache}
 WANT_MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_mem hwpoison_inject"
+# The emulated NVDIMM and dax/kmem (DESIGN "Kernel facts"), kept apart in modules-nvdimm/: only the
+# scenarios that ask for an NVDIMM load them. A cache made before they were wanted gets them added.
+NVDIMM_MODULES="libnvdimm nd_btt nd_pmem nfit dax_pmem device_dax kmem"
 
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
@@ -38,9 +41,13 @@ if [ "$KERNEL" = 6.1 ] && [ ! -e "$KDIR" ] && [ -s "$CACHE/vmlinux" ] && [ -s "$
     rm -f "$CACHE"/base-*.cpio "$CACHE/kvm-probe"
 fi
 
+need_base=1
 if [ -s "$KDIR/vmlinux" ] && [ -s "$KDIR/modules/order" ] && [ -s "$KDIR/kver" ]; then
-    echo "$KDIR"
-    exit 0
+    need_base=0
+    if [ -s "$KDIR/modules-nvdimm/order" ]; then
+        echo "$KDIR"
+        exit 0
+    fi
 fi
 mkdir -p "$KDIR"
 
@@ -183,7 +190,8 @@ extract() {   # $1 magic (grep -P), $2 decompressor command
     done
     return 1
 }
-if ! extract '\xfd7zXZ\x00' "xz -dc --single-stream" && ! extract '\x28\xb5\x2f\xfd' "zstd -dcq"; then
+if [ "$need_base" = 1 ] && ! extract '\xfd7zXZ\x00' "xz -dc --single-stream" &&
+   ! extract '\x28\xb5\x2f\xfd' "zstd -dcq"; then
     echo "setup.sh: no XZ or zstd payload in $vmlinuz decompresses to an ELF file" >&2
     exit 1
 fi
@@ -192,17 +200,19 @@ fi
 # (depmod runs at install time), so read the "depends=" tag from each module's .modinfo section.
 # 6.1 ships .ko, 6.12 .ko.xz: stored uncompressed either way (busybox insmod loads plain .ko).
 mdir="$work/deb/lib/modules/$kver"
-mkdir -p "$work/modules"
+mkdir -p "$work/modules" "$work/modules-nvdimm"
 : > "$work/modules/order"
-: > "$work/modules/seen"
+: > "$work/modules-nvdimm/order"
+: > "$work/seen"
+out=modules   # where add_module puts a module: modules/ or modules-nvdimm/
 find_module() {
     find "$mdir/kernel" -name "$1.ko*" -o -name "$(echo "$1" | tr _ -).ko*" | head -n1
 }
 add_module() {
     local name src deps d
     name=$1
-    grep -qx "$name" "$work/modules/seen" && return 0
-    echo "$name" >> "$work/modules/seen"
+    grep -qx "$name" "$work/seen" && return 0
+    echo "$name" >> "$work/seen"
     src=$(find_module "$name")
     if [ -z "$src" ]; then
         if grep -Eq "/($name|$(echo "$name" | tr _ -))\.ko" "$mdir/modules.builtin" 2>/dev/null; then
@@ -212,27 +222,38 @@ add_module() {
         exit 1
     fi
     case "$src" in
-        *.ko.xz)  xz -dc "$src" > "$work/modules/$name.tmp" ;;
-        *.ko.zst) zstd -qdc "$src" > "$work/modules/$name.tmp" ;;
-        *.ko.gz)  gzip -dc "$src" > "$work/modules/$name.tmp" ;;
-        *)        cp "$src" "$work/modules/$name.tmp" ;;
+        *.ko.xz)  xz -dc "$src" > "$work/$out/$name.tmp" ;;
+        *.ko.zst) zstd -qdc "$src" > "$work/$out/$name.tmp" ;;
+        *.ko.gz)  gzip -dc "$src" > "$work/$out/$name.tmp" ;;
+        *)        cp "$src" "$work/$out/$name.tmp" ;;
     esac
-    deps=$(LC_ALL=C grep -aoE 'depends=[A-Za-z0-9_,-]*' "$work/modules/$name.tmp" | head -n1 |
+    deps=$(LC_ALL=C grep -aoE 'depends=[A-Za-z0-9_,-]*' "$work/$out/$name.tmp" | head -n1 |
            sed 's/^depends=//' | tr ',-' ' _')
     for d in $deps; do
         add_module "$d"
     done
-    mv "$work/modules/$name.tmp" "$work/modules/$name.ko"
-    echo "$name" >> "$work/modules/order"
+    mv "$work/$out/$name.tmp" "$work/$out/$name.ko"
+    echo "$name" >> "$work/$out/order"
 }
 for m in $WANT_MODULES; do
     add_module "$m"
 done
-rm -f "$work/modules/seen"
+out=modules-nvdimm   # what the base set already holds is not repeated
+for m in $NVDIMM_MODULES; do
+    add_module "$m"
+done
+rm -f "$work/seen"
 
-rm -rf "$KDIR/modules"
-mv "$work/modules" "$KDIR/modules"
-mv "$work/vmlinux" "$KDIR/vmlinux"
-echo "$kver" > "$KDIR/kver"
+if [ "$need_base" = 1 ]; then
+    rm -rf "$KDIR/modules"
+    mv "$work/modules" "$KDIR/modules"
+    mv "$work/vmlinux" "$KDIR/vmlinux"
+    echo "$kver" > "$KDIR/kver"
+elif [ "$kver" != "$(cat "$KDIR/kver")" ]; then
+    echo "setup.sh: the $KERNEL kernel is now $kver, the cache holds $(cat "$KDIR/kver"): delete $KDIR" >&2
+    exit 1
+fi
+rm -rf "$KDIR/modules-nvdimm"
+mv "$work/modules-nvdimm" "$KDIR/modules-nvdimm"
 rm -rf "$work"   # the .deb is not needed once unpacked
 echo "$KDIR"

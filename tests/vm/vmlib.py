@@ -292,6 +292,28 @@ def base_initramfs(kdir):
     return path
 
 
+LOAD_NVDIMM = r"""#!/bin/sh
+for m in $(cat /lib/modules/nvdimm/order); do
+    insmod /lib/modules/nvdimm/$m.ko || { echo "load-nvdimm: insmod $m failed"; exit 1; }
+done
+"""
+
+
+def nvdimm_cpio(kdir):
+    """The NVDIMM and dax/kmem modules (setup.sh: modules-nvdimm/) and load-nvdimm, as one more
+    newc archive, 4-byte aligned after the scenario's."""
+    moddir = os.path.join(kdir, "modules-nvdimm")
+    with open(os.path.join(moddir, "order")) as f:
+        order = f.read().split()
+    c = Cpio()
+    c.mkdir("/lib/modules/nvdimm")
+    for m in order:
+        c.copy(os.path.join(moddir, m + ".ko"), f"/lib/modules/nvdimm/{m}.ko", 0o644)
+    c.file("/lib/modules/nvdimm/order", "\n".join(order) + "\n")
+    c.file("/bin/load-nvdimm", LOAD_NVDIMM, 0o755)
+    return c.finish(align=4)
+
+
 def write_initrd(path, archives, extra=b""):
     """Concatenate cpio archives (paths, then bytes) into path, each on a 4-byte boundary."""
     with open(path, "wb") as out:
@@ -348,7 +370,8 @@ class Scenario:
     """What a scenario puts into the guest."""
 
     def __init__(self, conf=None, policies=None, autostart=True, memhpd_args="",
-                 auto_online_blocks=None, numa=False, extra_qemu=None, presets=True, files=None):
+                 auto_online_blocks=None, numa=False, extra_qemu=None, presets=True, files=None,
+                 nvdimm=None, cmdline=""):
         self.conf = conf                      # text of memhpd.conf, or None
         self.policies = policies or {}        # name -> text, in /etc/memhpd/policies.d/
         self.autostart = autostart
@@ -358,6 +381,10 @@ class Scenario:
         self.extra_qemu = extra_qemu or []
         self.presets = presets                # ship <repo>/policies/*.policy as vendor presets
         self.files = files or {}              # guest path -> host path of an executable (e.g. a helper)
+        self.nvdimm = nvdimm                  # bytes of one emulated NVDIMM (-machine nvdimm=on), or None;
+                                              # its modules (setup.sh: modules-nvdimm/) are in
+                                              # /lib/modules/nvdimm, loaded by the scenario with load-nvdimm
+        self.cmdline = cmdline                # appended to the guest kernel's command line
 
 
 def scenario_cpio(scn, memhpd, source_root):
@@ -562,7 +589,8 @@ class VM:
     # -- start/stop --------------------------------------------------------------------------
 
     def qemu_argv(self, initrd):
-        argv = ["qemu-system-x86_64", "-machine", "pc", "-nodefaults", "-display", "none",
+        argv = ["qemu-system-x86_64", "-machine", "pc,nvdimm=on" if self.scn.nvdimm else "pc",
+                "-nodefaults", "-display", "none",
                 "-no-reboot", "-m", f"{self.mem},slots=16,maxmem=64G", "-smp", str(self.cpus)]
         if self.accel == "kvm":
             argv += ["-accel", "kvm", "-cpu", "host"]
@@ -578,6 +606,9 @@ class VM:
                  "-chardev", f"socket,id=cmd,path={self.cmd_path}", "-serial", "chardev:cmd",
                  "-chardev", f"file,id=mlog,path={self.log_path}", "-serial", "chardev:mlog",
                  "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        if self.scn.nvdimm:
+            argv += ["-object", f"memory-backend-ram,id=nv1,size={self.scn.nvdimm}",
+                     "-device", "nvdimm,memdev=nv1,id=nvdimm1"]
         argv += self.scn.extra_qemu
         return argv
 
@@ -586,7 +617,7 @@ class VM:
         # (Debian's 6.1: offline; 6.12: online, CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE=y), as users
         # run it.
         return self.with_extra("console=ttyS0,115200 panic=-1 loglevel=7 rdinit=/init "
-                               "tsc=reliable")
+                               "tsc=reliable" + (" " + self.scn.cmdline if self.scn.cmdline else ""))
 
     def with_extra(self, cmdline):
         return f"{cmdline} {self.cmdline_extra}" if self.cmdline_extra else cmdline
@@ -596,6 +627,8 @@ class VM:
         base = base_initramfs(self.kdir)
         extra, self.sysconfdir, self.vendordir = scenario_cpio(self.scn, self.memhpd,
                                                                 self.source_root)
+        if self.scn.nvdimm:
+            extra += nvdimm_cpio(self.kdir)
         write_initrd(initrd, [base], extra)
 
     def start(self, boot_timeout=90):
