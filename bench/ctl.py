@@ -24,6 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run as benchrun  # noqa: E402  (bench/run.py: the shared trees)
+import record  # noqa: E402
 import scale  # noqa: E402
 
 
@@ -67,6 +68,8 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--idle", type=float, default=10.0)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    ap.add_argument("--output", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "CTL.md"),
+                    help="write what is printed, with the command and the host load, here ('' for none)")
     ap.add_argument("--baseline-memhpd", help="a memhpd without the control channel (e.g. main's before it): "
                     "its idle VmHWM on the same tree, for the channel's own RSS cost")
     a = ap.parse_args()
@@ -135,28 +138,29 @@ def main():
         finally:
             b.stop()
 
-    kib = lambda k: f"{k} KiB ({k / 1024:.1f} MiB)"  # noqa: E731
-    print(f"tree: {a.blocks} blocks of 128 MiB (bench/mkfake.py), memhpd default settings (LockMemory=yes)")
-    print(f"baseline memhpd --dry-run --once: {res['once_wall_s'] * 1000:.0f} ms, peak RSS {kib(res['once_maxrss_kib'])}")
-    for name in ("status", "status_json", "status_json_blocks"):
-        r = res[name]
-        print(f"memhpctl {name.replace('_', ' --').replace('--json --blocks', '--json --blocks')}: first "
-              f"{r['first_s'] * 1000:.0f} ms, then median {r['median_s'] * 1000:.1f} ms (max {r['max_s'] * 1000:.1f}), "
-              f"{r['bytes']} bytes" + (f", {r['runs']} runs" if "runs" in r else ""))
-    print(f"memhpctl status --json right after start-up: {res['status_at_start_s'] * 1000:.0f} ms; every zone known "
-          f"{res['zones_learned_after_s']:.1f} s after start-up")
-    print(f"memhpctl --version (process start only): {res['memhpctl_version_median_s'] * 1000:.1f} ms")
-    print(f"memhpd VmRSS/VmHWM before any client: {kib(res['daemon_before_client']['VmRSS'])} / "
-          f"{kib(res['daemon_before_client']['VmHWM'])}")
-    print(f"memhpd VmRSS/VmHWM after the status calls, a client connected: {kib(res['daemon_with_client']['VmRSS'])} / "
-          f"{kib(res['daemon_with_client']['VmHWM'])}")
-    if "baseline_daemon" in res:
-        print(f"baseline daemon ({a.baseline_memhpd}) VmRSS/VmHWM: {kib(res['baseline_daemon']['VmRSS'])} / "
-              f"{kib(res['baseline_daemon']['VmHWM'])}")
-    print(f"idle {a.idle:.0f} s with a client connected: {res['idle']['ctxt_switches']} context switches, "
-          f"{res['idle']['cpu_ns']} ns CPU")
-    if a.json:
-        print(json.dumps(res, indent=1))
+    with record.Record(a.output, f"Control channel: memhpctl against memhpd at {a.blocks} blocks"):
+        kib = lambda k: f"{k} KiB ({k / 1024:.1f} MiB)"  # noqa: E731
+        print(f"tree: {a.blocks} blocks of 128 MiB (bench/mkfake.py), memhpd default settings (LockMemory=yes)")
+        print(f"baseline memhpd --dry-run --once: {res['once_wall_s'] * 1000:.0f} ms, peak RSS {kib(res['once_maxrss_kib'])}")
+        for name in ("status", "status_json", "status_json_blocks"):
+            r = res[name]
+            print(f"memhpctl {name.replace('_', ' --').replace('--json --blocks', '--json --blocks')}: first "
+                  f"{r['first_s'] * 1000:.0f} ms, then median {r['median_s'] * 1000:.1f} ms (max {r['max_s'] * 1000:.1f}), "
+                  f"{r['bytes']} bytes" + (f", {r['runs']} runs" if "runs" in r else ""))
+        print(f"memhpctl status --json right after start-up: {res['status_at_start_s'] * 1000:.0f} ms; every zone known "
+              f"{res['zones_learned_after_s']:.1f} s after start-up")
+        print(f"memhpctl --version (process start only): {res['memhpctl_version_median_s'] * 1000:.1f} ms")
+        print(f"memhpd VmRSS/VmHWM before any client: {kib(res['daemon_before_client']['VmRSS'])} / "
+              f"{kib(res['daemon_before_client']['VmHWM'])}")
+        print(f"memhpd VmRSS/VmHWM after the status calls, a client connected: {kib(res['daemon_with_client']['VmRSS'])} / "
+              f"{kib(res['daemon_with_client']['VmHWM'])}")
+        if "baseline_daemon" in res:
+            print(f"baseline daemon ({a.baseline_memhpd}) VmRSS/VmHWM: {kib(res['baseline_daemon']['VmRSS'])} / "
+                  f"{kib(res['baseline_daemon']['VmHWM'])}")
+        print(f"idle {a.idle:.0f} s with a client connected: {res['idle']['ctxt_switches']} context switches, "
+              f"{res['idle']['cpu_ns']} ns CPU")
+        if a.json:
+            print(json.dumps(res, indent=1))
     return 0
 
 

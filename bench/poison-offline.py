@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Time from a memory failure to its block offline (memhpd [Poison] Action=offline), in a real guest.
 
-    python3 bench/poison-offline.py [--kernel 6.1|6.12|all] [--memhpd build/daemon/memhpd]
+    python3 bench/poison-offline.py [--kernel 6.1|6.12|all] [--memhpd build/daemon/memhpd]   -> bench/POISON.md
 
 A 4 GiB DIMM is hot-added and onlined movable by memhpd, 3.6 GiB of tmpfs fill it, then a page of a
 block in its middle is hard-poisoned (/sys/devices/system/memory/hard_offline_page). Printed: the host's
@@ -17,6 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "vm"))
 from vmlib import VM, Scenario, GiB  # noqa: E402
+sys.path.insert(0, HERE)
+import record  # noqa: E402
 
 POLICY = "[Match]\nDevice=any\n\n[Online]\nZone=movable\n\n[Poison]\nAction=offline\n"
 
@@ -51,9 +53,14 @@ def main():
     ap.add_argument("--kernel", default="all", choices=("6.1", "6.12", "all"))
     ap.add_argument("--memhpd", default=os.path.join(SRC, "build", "daemon", "memhpd"))
     ap.add_argument("--cache", default=os.path.join(SRC, "build", "vm-cache"))
+    ap.add_argument("--output", default=os.path.join(HERE, "POISON.md"),
+                    help="write what is printed, with the command and the host load, here ('' for none)")
     args = ap.parse_args()
-    for k in (("6.1", "6.12") if args.kernel == "all" else (args.kernel,)):
-        one(k, os.path.abspath(args.memhpd), args.cache)
+    with record.Record(args.output, "Poison: from hard_offline_page to the block offline ([Poison] Action=offline)"):
+        print("A 4 GiB DIMM onlined movable by memhpd, 3.6 GiB of tmpfs in it, then one page of a block in its "
+              "middle hard-poisoned; TCG, 2 vCPUs.")
+        for k in (("6.1", "6.12") if args.kernel == "all" else (args.kernel,)):
+            one(k, os.path.abspath(args.memhpd), args.cache)
 
 
 if __name__ == "__main__":

@@ -617,6 +617,7 @@ def report(res, cfg, command, started, duration):
     L += LIMITS_NOTE
     L.append("")
     L += tables
+    L += OTHER_NOTE
     L += METHOD_NOTE
     return "\n".join(L) + "\n"
 
@@ -642,6 +643,26 @@ LIMITS_NOTE = [
     "run, and a ratio above 1.25 in one run is that noise, not growth.",
     "- Peak RSS at 131072 blocks comes from the idle daemon with LockMemory=yes (mlockall faults in every "
     "mapping); the --once scan and the LockMemory=no daemon stay near 4-5 MiB.",
+]
+
+OTHER_NOTE = [
+    "## Other benchmarks\n",
+    "Each writes its own file, with the command that made it, the date and the host load; run it again rather "
+    "than edit it:\n",
+    "| figures | file | command |",
+    "| --- | --- | --- |",
+    "| control channel at 131072 blocks: `memhpctl status` time, memhpd RSS with a client, idle wake-ups "
+    "(issue 11) | [CTL.md](CTL.md) | `unshare --net --mount python3 bench/ctl.py --memhpd build/daemon/memhpd` |",
+    "| MetricsFile= render and write at 131072 blocks, against rewriting memhpd's other state file (issue 11) "
+    "| [METRICS.md](METRICS.md) | `python3 bench/scale.py metrics --memhpd build/daemon/memhpd --tree "
+    "/dev/shm/memhpd-bench/tree-131072 --runs 20 --output bench/METRICS.md` |",
+    "| drain throughput against `chmem -d`, both kernels (issue 9) | [DRAIN.md](DRAIN.md) | "
+    "`python3 bench/drain.py --kernel all --rounds 5` |",
+    "| hard poison to the block offline, 4 GiB movable workload, both kernels (issue 9) | [POISON.md](POISON.md) | "
+    "`python3 bench/poison-offline.py` |",
+    "| PSI breach to the first reserve block online (issue 10) | [RESULTS-pressure.md](RESULTS-pressure.md) | "
+    "`unshare --net --mount python3 bench/pressure.py --memhpd build/daemon/memhpd --rounds 20` |",
+    "",
 ]
 
 METHOD_NOTE = [

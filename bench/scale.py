@@ -25,6 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from fakesys import FakeKernel, UeventSender  # noqa: E402
+sys.path.insert(0, HERE)
+import record  # noqa: E402
 
 TIME = "/usr/bin/time"
 MOVABLE = "[Match]\nDevice=any\n\n[Online]\nZone=movable\n"
@@ -325,11 +327,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--settle", type=float, default=2)
     ap.add_argument("--default-conf", action="store_true", help="idle: no memhpd.conf at all")
+    ap.add_argument("--output", default="", help="also write the figures, the command and the host load "
+                    "into this Markdown file (bench/record.py)")
     a = ap.parse_args()
     a.memhpd = os.path.abspath(a.memhpd)
-    res = {"scan": cmd_scan, "burst": cmd_burst, "idle": cmd_idle, "metrics": cmd_metrics}[a.what](a)
-    json.dump(res, sys.stdout)
-    print()
+    with record.Record(a.output, f"bench/scale.py {a.what}"):
+        res = {"scan": cmd_scan, "burst": cmd_burst, "idle": cmd_idle, "metrics": cmd_metrics}[a.what](a)
+        json.dump(res, sys.stdout, indent=1 if a.output else None)
+        print()
 
 
 if __name__ == "__main__":
