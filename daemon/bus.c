@@ -227,7 +227,7 @@ static int method_explain(sd_bus_message *msg, void *userdata, sd_bus_error *err
         Manager *m = userdata;
         _cleanup_free_ ExplainStep *steps = NULL;
         BlockExplanation e;
-        uint32_t index;
+        uint32_t index = 0; /* block_argument() sets it; gcc -O2 cannot tell */
         char where[4200];
         int r;
 
