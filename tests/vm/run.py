@@ -1562,6 +1562,36 @@ def s_systemd(ctx):
     check(knobs(vm) == orig, f"knobs after stop {knobs(vm)}, expected {orig}")
     vm.out(f"rm {vm.sysconfdir}/memhpd.conf.d/50-delegate.conf; echo {aob0} > {AOB}")
 
+    # 6b. MetricsFile= in the unit's sandbox (node_exporter's textfile directory is in the unit's
+    # ReadWritePaths=): written at start, and again when a hot-add changes the inventory.
+    prom = "/var/lib/prometheus/node-exporter/memhpd.prom"
+    vm.out(f"mkdir -p {os.path.dirname(prom)} && printf '[Daemon]\\nMetricsFile={prom}\\n' > "
+           f"{vm.sysconfdir}/memhpd.conf.d/60-metrics.conf")
+    vm.start_memhpd()
+
+    def dimm_blocks_online():
+        rc, text = vm.sh(f"cat {prom}")
+        if rc != 0:
+            return None
+        return sum(int(v) for v in re.findall(r'^memhpd_memory_blocks\{state="online",[^}]*device="acpi-dimm"\} (\d+)$',
+                                              text, re.M))
+
+    deadline = time.monotonic() + 30
+    while (n0 := dimm_blocks_online()) is None:
+        check(time.monotonic() < deadline, f"no {prom} after start:\n" + vm.memhpd_log())
+        time.sleep(0.5)
+    before = vm.blocks()
+    n3 = 256 * MiB // bs
+    vm.add_dimm("dimm3", 256 * MiB, node=0)
+    vm.wait_blocks(new_online(before, n3), 120, f"{n3} blocks of the 3rd DIMM online")
+    deadline = time.monotonic() + 30
+    while (n1 := dimm_blocks_online()) != n0 + n3:
+        check(time.monotonic() < deadline, f"{prom} says {n1} online acpi-dimm blocks, expected {n0 + n3}")
+        time.sleep(0.5)
+    ctx.note(f"metrics file: {n0} -> {n1} online acpi-dimm blocks after a {n3}-block DIMM")
+    check(vm.stop_memhpd() == 0, "memhpd failed on stop")
+    vm.out(f"rm {vm.sysconfdir}/memhpd.conf.d/60-metrics.conf")
+
     # 7. The unit's exposure, so that a weaker sandbox fails here.
     out = vm.out("systemd-analyze security --no-pager memhpd.service | tail -n 1")
     m = re.search(r"Overall exposure level for memhpd.service: ([0-9.]+)", out)
