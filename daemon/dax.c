@@ -365,6 +365,45 @@ static void dax_make_system_ram(Manager *m, DaxDevice *d, const DaxDecision *dd)
                      d->memmap_attr == 1 ? "on the device" : "in existing memory");
 }
 
+int dax_give_back(Manager *m, const char *name, char *why, size_t why_size) {
+        DaxDevice *d = dax_find(dax_table(m), name);
+        int r, r_new;
+
+        if (!d) {
+                snprintf(why, why_size, "memhpd knows no dax device %s", name);
+                return -ENOENT;
+        }
+        if (d->driver != DAX_DRIVER_KMEM && reread_driver(m, name) != DAX_DRIVER_KMEM) {
+                snprintf(why, why_size, "%s is not system RAM (not bound to kmem): nothing to give back", name);
+                return -EINVAL;
+        }
+        /* Nothing re-decides it now: neither its uevents (decided) nor a reload (no redecide). */
+        d->decided = true;
+        d->redecide = false;
+        d->ours = false;
+        d->block_action = -1;
+        (void) dax_write(m, DAX_DRIVERS "/kmem/remove_id", name);
+        r = dax_write(m, DAX_DRIVERS "/kmem/unbind", name);
+        if (r < 0 && reread_driver(m, name) == DAX_DRIVER_KMEM) {
+                snprintf(why, why_size, "unbinding %s from kmem failed: %s", name, strerror(-r));
+                return r;
+        }
+        d->driver = DAX_DRIVER_NONE;
+        r_new = dax_write(m, DAX_DRIVERS "/device_dax/new_id", name);
+        r = dax_write(m, DAX_DRIVERS "/device_dax/bind", name);
+        if (r == 0 || (r == -EBUSY && r_new == 0) || reread_driver(m, name) == DAX_DRIVER_DEVICE_DAX) {
+                d->driver = DAX_DRIVER_DEVICE_DAX;
+                snprintf(why, why_size, "gave %s back to device_dax: devdax again, its memory removed", name);
+                return 0;
+        }
+        d->driver = reread_driver(m, name);
+        /* dev_dax_kmem_remove() keeps (leaks) a range it could not remove until reboot: device_dax then
+         * cannot claim it. */
+        snprintf(why, why_size, "%s left kmem, but binding it to device_dax failed: %s (memory the kernel "
+                 "could not remove stays reserved until reboot)", name, strerror(r < 0 ? -r : EIO));
+        return r < 0 ? r : -EIO;
+}
+
 static void dax_decide(Manager *m, DaxDevice *d) {
         DaxFacts facts;
         DaxDecision dd;

@@ -57,6 +57,12 @@ typedef struct DaxTable {
  * exist (any more), or another -errno with *ret_what naming the attribute that could not be read. */
 int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **ret_what);
 
+/* Drain --eject of a dax device whose blocks are offline (drain.c): as `daxctl reconfigure-device
+ * --mode=devdax` does, remove_id and unbind at kmem (the kernel removes the memory), then new_id and bind
+ * at device_dax. Policy does not hand the device to kmem again while memhpd runs (a restart decides it
+ * again). Returns 0, or -errno with 'why' saying which step failed; 'why' also says what was done. */
+int dax_give_back(Manager *m, const char *name, char *why, size_t why_size);
+
 /* Scan /sys/bus/dax/devices and decide every device not decided yet (start, rescan). Returns how many
  * devices it handed to kmem, or -errno (logged); a missing dax bus is no error (0). */
 int dax_scan(Manager *m);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "dax.h"
 #include "engine.h"
 #include "drain.h"
 #include "drain-bus.h"
@@ -240,10 +241,16 @@ static void drain_eject(Manager *m, Drain *d) {
                 f.result = "skipped";
                 snprintf(d->eject, sizeof(d->eject), "not ejected: virtio-mem memory is unplugged by the hypervisor "
                          "(it shrinks the device's requested-size), not by the guest");
+        } else if (kind == DEVICE_DAX_KMEM && strncmp(d->target, "dax", 3) == 0) {
+                /* kmem's removal takes the (offline) blocks away; the device is devdax again. */
+                r = dax_give_back(m, d->target, d->eject, sizeof(d->eject));
+                f.result = r < 0 ? "failed" : "ok";
+                f.error = r;
+                f.dax = d->target;
         } else if (kind == DEVICE_DAX_KMEM) {
                 f.result = "skipped";
-                snprintf(d->eject, sizeof(d->eject), "not ejected: giving a dax device back from kmem is not "
-                         "supported yet (daxctl reconfigure-device --mode=devdax)");
+                snprintf(d->eject, sizeof(d->eject), "not ejected: name the dax device (daxX.Y) as the drain "
+                         "target to give it back to devdax");
         } else if (d->n_blocks == 0) {
                 f.result = "skipped";
                 snprintf(d->eject, sizeof(d->eject), "not ejected: the target has no blocks left");

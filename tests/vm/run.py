@@ -839,6 +839,18 @@ def s_dax(ctx):
     else:
         check(len(mm) == 1 and "Linux 6.8+" in mm[0], f"the honest 'cannot' on 6.1: {mm}")
         check(total1 - total0 == added, f"memmap in RAM: MemTotal +{total1 - total0} kB for {added} kB of blocks")
+
+    # Drain --eject of the device (issue 9): its blocks offline, kmem lets go (the kernel removes the
+    # memory), device_dax takes it back, and the system-ram policy does not hand it to kmem again.
+    rc, out = vm.sh("memhpctl drain dax0.0 --eject 2>&1", timeout=180)
+    check(rc == 0 and "gave dax0.0 back to device_dax" in out, f"memhpctl drain dax0.0 --eject ({rc}):\n{out}")
+    ctx.note("drain --eject: " + out.replace("\n", "; "))
+    check(vm.out("basename $(readlink /sys/bus/dax/devices/dax0.0/driver)") == "device_dax", "dax0.0 devdax again")
+    vm.wait_blocks(lambda b: not any(i in b for i in idx), 30, "dax0.0's blocks removed")
+    ej = [r for r in vm.audit() if r.get("event") == "eject"]
+    check(len(ej) == 1 and ej[0].get("result") == "ok" and ej[0].get("dax") == "dax0.0", ej)
+    time.sleep(1)
+    check(sum(1 for r in vm.audit() if r.get("event") == "dax-system-ram") == 1, "handed to kmem again")
     check_no_failures(vm)
     check_alive(vm)
 
