@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bus-inspect.h"
+#include "dax.h"
 #include "engine.h"
 #include "manager.h"
 #include "ownership.h"
@@ -152,6 +153,12 @@ void bus_inspect_explain(Manager *m, uint32_t index, ExplainStep *steps, BlockEx
                 fact(ret, "valid zones", "(online: explained as if offline with both zones offered)");
         else if (ok)
                 fact(ret, "valid zones", "%s", zones_text(&facts.zones));
+        {
+                MemmapVerdict mv;
+
+                dax_memmap_of_block(m, index, &mv);
+                fact(ret, "memmap", "%s: %s", mv.on_memory ? "on the added memory" : "in existing memory", mv.why);
+        }
         if (ret->decision.policy && ret->decision.policy->zone == TARGET_AUTO) {
                 uint64_t page = m->inv->page_size;
                 unsigned __int128 movable = (unsigned __int128) facts.node_movable_pages + facts.block_pages;

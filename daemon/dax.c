@@ -15,6 +15,8 @@
 #include "dax.h"
 #include "log.h"
 #include "manager.h"
+#include "pressure.h"
+#include "settle.h"
 
 #define DAX_DEVICES "sys/bus/dax/devices"
 #define DAX_DRIVERS "sys/bus/dax/drivers"
@@ -282,6 +284,106 @@ static void dax_check_risk(Manager *m, DaxDevice *d, const DaxDecision *dd) {
                      "existing memory, but only %" PRIu64 " MiB is free; booting with memory_hotplug.memmap_on_memory=1 "
                      "(and [Memmap] OnMemory=yes, Linux 6.8+) puts it on the device itself",
                      d->name, d->size >> 20, need >> 20, free_bytes >> 20);
+}
+
+/* The add block 'index' came with, as far as can be told: the run of blocks around it that are of its kind
+ * or not known to memhpd yet but already in sysfs (the kernel creates every block of one add_memory()
+ * before its uevents reach memhpd, so a DIMM's later blocks may be there unannounced). virtio-mem adds one
+ * block at a time. Bounded: an add is never larger than this. */
+#define MEMMAP_RUN_MAX 65536u
+
+static bool memmap_same_add(Manager *m, uint32_t i, DeviceKind kind) {
+        const Block *b = inventory_block(m->inv, i);
+        char name[32];
+
+        if (b && (b->flags & BLOCK_PRESENT))
+                return (b->flags & BLOCK_CLASSIFIED) && b->device == kind;
+        snprintf(name, sizeof(name), "memory%" PRIu32, i);
+        return faccessat(m->root->memory_fd, name, F_OK, 0) >= 0;
+}
+
+static void memmap_run(Manager *m, uint32_t index, uint32_t *ret_first, uint32_t *ret_last) {
+        DeviceKind kind = m->inv->blocks[index].device;
+        uint32_t first = index, last = index;
+
+        if (kind != DEVICE_VIRTIO_MEM) {
+                while (first > 0 && index - first < MEMMAP_RUN_MAX && memmap_same_add(m, first - 1, kind))
+                        first--;
+                while (last < UINT32_MAX - 1 && last - index < MEMMAP_RUN_MAX && memmap_same_add(m, last + 1, kind))
+                        last++;
+        }
+        *ret_first = first;
+        *ret_last = last;
+}
+
+void dax_memmap_of_block(Manager *m, uint32_t index, MemmapVerdict *ret) {
+        DaxTable *t = dax_table(m);
+        const Block *b = &m->inv->blocks[index];
+        const DaxDevice *d = b->device == DEVICE_DAX_KMEM ? dax_device_of_block(m, index) : NULL;
+        uint32_t first, last;
+        MemmapFacts mf;
+
+        memmap_run(m, index, &first, &last);
+        mf = (MemmapFacts) {
+                .device = b->device,
+                .kernel_version = t->kernel_version,
+                .global = t->global_memmap,
+                .dax_attribute = d ? d->memmap_attr : -1,
+                .add_size = d ? d->size : (uint64_t) (last - first + 1) * m->inv->block_size,
+                .block_size = m->inv->block_size,
+        };
+        memmap_verdict(&mf, ret);
+}
+
+void dax_memmap_watch(Manager *m, uint32_t index) {
+        DaxTable *t = dax_table(m);
+        const Block *b = &m->inv->blocks[index];
+        uint64_t now = settle_now_usec(), need, free_bytes = UINT64_MAX, high = 0;
+        bool zoneinfo = false;
+        uint32_t first, last;
+        AuditFields f = AUDIT_FIELDS_INIT;
+        MemmapVerdict v;
+        const char *hint;
+
+        if (!(b->flags & BLOCK_CLASSIFIED) || b->device == DEVICE_BOOT || b->device == DEVICE_DAX_KMEM)
+                return;
+        if (t->memmap_checked_at && now - t->memmap_checked_at < 1000000)
+                return;
+        t->memmap_checked_at = now;
+        dax_memmap_of_block(m, index, &v);
+        if (v.on_memory) {
+                t->memmap_risk_said = false;
+                return;
+        }
+        memmap_run(m, index, &first, &last);
+        need = memmap_bytes((uint64_t) (last - first + 1) * m->inv->block_size, m->inv->page_size);
+        /* The kernel allocates the memmap from the node's kernel zones: movable memory cannot hold it. */
+        zoneinfo = b->node >= 0 && pressure_node_kernel(m, b->node, &free_bytes, &high) >= 0;
+        if (zoneinfo)
+                free_bytes *= m->inv->page_size;
+        else
+                free_bytes = mem_free_bytes(m);
+        if (free_bytes == UINT64_MAX || need <= free_bytes) {
+                t->memmap_risk_said = false;
+                return;
+        }
+        if (t->memmap_risk_said)
+                return;
+        t->memmap_risk_said = true;
+        hint = b->device == DEVICE_ACPI_DIMM ?
+                "booting with memory_hotplug.memmap_on_memory=1 puts the memmap of a DIMM on the DIMM itself "
+                "(before Linux 6.8 only for DIMMs of one memory block)" :
+                "this kind never puts its memmap on the added memory: smaller adds, or more kernel memory "
+                "(fewer blocks onlined movable), avoid it";
+        f.block = first;
+        f.node = b->node;
+        f.device = device_kind_to_string(b->device);
+        f.result = "ok";
+        audit_record(AUDIT_MEMMAP_RISK, &f, "memory%" PRIu32 "-%" PRIu32 " (%s, %" PRIu64 " MiB) needed %" PRIu64
+                     " MiB of memmap from existing memory (%s); only %" PRIu64 " MiB is free %s: another hot-add like "
+                     "it may fail (add_memory: -ENOMEM); %s", first, last, f.device,
+                     ((uint64_t) (last - first + 1) * m->inv->block_size) >> 20, need >> 20, v.why, free_bytes >> 20,
+                     zoneinfo ? "in the node's kernel zones" : "(MemFree)", hint);
 }
 
 static bool driver_loaded(Manager *m, const char *driver) {

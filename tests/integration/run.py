@@ -2248,6 +2248,55 @@ def scenario_dax_system_ram(s):
     check(all(v == "" for v in driver_files(dax).values()), f"nothing written twice: {driver_files(dax)}")
 
 
+def scenario_memmap_risk(s):
+    """Hot-added memory whose memmap came from existing memory (memmap_on_memory off) while node 0's kernel
+    zones have almost nothing free: one memmap-risk record naming the boot parameter (for the snapshot's
+    offline DIMM block at start); more DIMMs while the risk stands add none; once the kernel zones could
+    hold another add, the next DIMM that could not be held again is recorded, with its own span and
+    memmap size. memhpctl explain names where a block's memmap is."""
+    write(s.root, "sys/module/memory_hotplug/parameters/memmap_on_memory", "N\n")
+    zi = os.path.join(s.root, "proc/zoneinfo")
+    with open(zi) as f:
+        good = f.read()
+    parts = re.split(r"(?m)^(?=Node )", good)
+    short = "".join(re.sub(r"pages free\s+\d+", "pages free     10", p, count=1)
+                    if re.match(r"Node 0, zone\s+(DMA|DMA32|Normal)\b", p) else p for p in parts)
+    check(short != good, "the fixture's zoneinfo has node 0 kernel zones")
+    write(s.root, "proc/zoneinfo", short)
+    d = s.start()
+    s.wait_all_online([67])
+    risk = events(d, "memmap-risk")
+    check(len(risk) == 1 and risk[0].get("block") == "67" and risk[0].get("device") == "acpi-dimm" and
+          "memory_hotplug.memmap_on_memory=1" in risk[0]["_line"] and "kernel zones" in risk[0]["_line"],
+          f"one risk record at start: {risk}")
+    time.sleep(1.1)
+    for i in range(600, 616):
+        s.kernel.add_block(i, node=0)
+    s.wait_all_online(list(range(600, 616)))
+    check(len(events(d, "memmap-risk")) == 1, "said once while the risk stands")
+    write(s.root, "proc/zoneinfo", good)
+    time.sleep(1.1)
+    s.kernel.add_block(620, node=0)
+    s.wait_all_online([620])
+    check(len(events(d, "memmap-risk")) == 1, "no risk with memory free")
+    write(s.root, "proc/zoneinfo", short)
+    time.sleep(1.1)
+    # A 2 GiB DIMM on node 0 (32 MiB of memmap): as the kernel does, every block exists before the
+    # first uevent is read.
+    for i in range(630, 646):
+        s.kernel.add_block(i, node=0, uevent=False)
+    for i in range(630, 646):
+        s.kernel.sender.memory("add", i)
+    s.wait_all_online(list(range(630, 646)))
+    risk = events(d, "memmap-risk")
+    check(len(risk) == 2 and risk[1].get("block") == "630" and "memory630-645" in risk[1]["_line"] and
+          "32 MiB of memmap" in risk[1]["_line"], f"the risk again, for the new DIMM: {risk[1:]}")
+    rc, out, err = ctl(s, "explain", "memory630")
+    check(rc == 0 and re.search(r"memmap\s*:?\s+in existing memory: memory_hotplug.memmap_on_memory is off", out),
+          f"explain names the memmap ({rc}): {out} {err}")
+    check(d.proc.poll() is None, "memhpd keeps running")
+
+
 def scenario_dax_auto(s):
     """All blocks of a dax device are decided together: Zone=auto with MaxMovableRatio=80% on node 0
     (1279 MiB kernel, 256 MiB movable once memory67 is onlined kernel) weighs the whole 896 MiB

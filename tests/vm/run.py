@@ -1537,6 +1537,30 @@ def s_systemd(ctx):
     check_journal_ids(recs)
     vm.out(f"rm {rule}")
 
+    # 4b. daxctl as its package installs it (issue 12): the udev rule that runs daxdev-reconfigure@ for
+    # every dax device and a daxctl.conf.d entry with mode = system-ram: one daxctl conflict record.
+    dax_rule, dax_conf = "/usr/lib/udev/rules.d/90-daxctl-device.rules", "/etc/daxctl.conf.d/daxctl.conf"
+    vm.out(f"mkdir -p /etc/daxctl.conf.d && cat > {dax_rule} <<'EOF'\n"
+           'ACTION=="add", SUBSYSTEM=="dax", TAG+="systemd", '
+           'ENV{SYSTEMD_WANTS}="daxdev-reconfigure@$env{DEVNAME}.service"\n'
+           f"EOF\ncat > {dax_conf} <<'EOF'\n"
+           "[reconfigure-device unique_identifier_foo]\nnvdimm.uuid = 48d8e42c-a2f0-4312-9e70-a837faafe862\n"
+           "mode = system-ram\nonline = true\nmovable = false\nEOF")
+    n_conf = sum(1 for r in vm.audit() if r.get("event") == "conflict" and r.get("agent") == "daxctl")
+    vm.out("systemctl reload memhpd")
+    deadline = time.monotonic() + 30
+    while True:
+        conf = [r for r in vm.audit() if r.get("event") == "conflict" and r.get("agent") == "daxctl"][n_conf:]
+        if conf:
+            break
+        check(time.monotonic() < deadline, "no daxctl conflict record after the reload:\n" + vm.memhpd_log())
+        time.sleep(0.5)
+    j = conf[-1]["_json"]
+    check(j.get("MEMHPD_FILE") == f"{dax_conf}:1" and f"{dax_rule}:1" in j.get("MESSAGE", "") and
+          j.get("MESSAGE_ID") == SDV.MESSAGE_IDS["conflict"], f"daxctl conflict record: {conf[-1]['_line']}")
+    ctx.note(f"daxctl conflict: {j.get('MESSAGE')}")
+    vm.out(f"rm -r {dax_rule} /etc/daxctl.conf.d")
+
     # 5. Still the same healthy service; a clean stop with a stopped record.
     p = vm.unit_props("memhpd", "ActiveState", "NRestarts", "MainPID")
     check(p == {"ActiveState": "active", "NRestarts": "0", "MainPID": str(pid)},
