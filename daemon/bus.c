@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "bus-inspect.h"
 #include "bus.h"
+#include "dax.h"
 #include "drain-bus.h"
 #include "quarantine-bus.h"
 #include "log.h"
@@ -71,6 +72,14 @@ static int property_event_source(sd_bus *bus, const char *path, const char *inte
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         return sd_bus_message_append(reply, "s", event_source_to_string(m->settings.event_source));
+}
+
+static int property_memmap(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        char text[256];
+
+        dax_memmap_summary(userdata, text, sizeof(text));
+        return sd_bus_message_append(reply, "s", text);
 }
 
 static int property_policies(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -301,6 +310,7 @@ static const sd_bus_vtable bus_vtable[] = {
         P("Status", "s", property_status, CHANGES),
         P("EventSource", "s", property_event_source, CHANGES),
         P("Policies", "u", property_policies, CHANGES),
+        P("Memmap", "s", property_memmap, 0),
         P("ConfigOK", "b", property_config_ok, CHANGES),
         SD_BUS_PROPERTY("DryRun", "b", property_dry_run, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         P("Conflicts", "a(sss)", property_conflicts, 0),

@@ -335,6 +335,25 @@ void dax_memmap_of_block(Manager *m, uint32_t index, MemmapVerdict *ret) {
         memmap_verdict(&mf, ret);
 }
 
+void dax_memmap_summary(Manager *m, char *buf, size_t size) {
+        DaxTable *t = dax_table(m);
+        char version[32] = "unknown";
+
+        if (t->kernel_version >= 0)
+                snprintf(version, sizeof(version), "%d.%d", t->kernel_version / 1000, t->kernel_version % 1000);
+        if (t->global_memmap <= 0)
+                snprintf(buf, size, "memory_hotplug.memmap_on_memory=%s (kernel %s): the memmap of hot-added memory "
+                         "comes from existing memory", t->global_memmap == 0 ? "off" : "unknown", version);
+        else if (t->kernel_version >= 0 && t->kernel_version < 6008) /* 6.8: multi-block adds */
+                snprintf(buf, size, "memory_hotplug.memmap_on_memory=%s (kernel %s): on the added memory for DIMMs of "
+                         "one block; larger adds, dax, virtio-mem and balloons use existing memory",
+                         t->global_memmap == 2 ? "force" : "on", version);
+        else
+                snprintf(buf, size, "memory_hotplug.memmap_on_memory=%s (kernel %s): on the added memory for DIMMs and "
+                         "for dax devices whose memmap_on_memory is set; virtio-mem and balloons use existing memory",
+                         t->global_memmap == 2 ? "force" : "on", version);
+}
+
 void dax_memmap_watch(Manager *m, uint32_t index) {
         DaxTable *t = dax_table(m);
         const Block *b = &m->inv->blocks[index];

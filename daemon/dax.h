@@ -69,6 +69,10 @@ int dax_give_back(Manager *m, const char *name, char *why, size_t why_size);
  * came with (a run of present blocks of its kind around it; one block for virtio-mem). */
 void dax_memmap_of_block(Manager *m, uint32_t index, MemmapVerdict *ret);
 
+/* One line for memhpctl status: the boot parameter, the kernel, and what they mean for hot-added memory's
+ * memmap (memhpctl explain says it per block). */
+void dax_memmap_summary(Manager *m, char *buf, size_t size);
+
 /* A hot-added block other than dax-kmem (dax.c checks those before kmem binds): the kernel took the
  * memmap of its add from existing memory before memhpd heard of it. If the free memory of the node's
  * kernel zones (MemFree when zoneinfo has none) could not hold the memmap of another add like it, record

@@ -160,6 +160,8 @@ void render_status_table(FILE *f, const StatusHeader *h, const RunRow *runs, siz
                         h->event_source ?: "?", h->policies, h->config_ok ? "" : " (the last load had errors)",
                         h->conflicts && o->colour ? ANSI_RED : "", h->conflicts, h->conflicts && o->colour ? ANSI_RESET : "",
                         bs);
+                if (!empty(h->memmap))
+                        fprintf(f, "Memmap: %s\n", h->memmap);
                 for (uint32_t i = 0; h->conflict_rows && i < h->conflicts; i++)
                         fprintf(f, "%sConflict%s: %s%s%s: %s\n", o->colour ? ANSI_RED : "", o->colour ? ANSI_RESET : "",
                                 h->conflict_rows[i].agent, empty(h->conflict_rows[i].file) ? "" : " ",
@@ -200,6 +202,8 @@ void render_status_json(FILE *f, const StatusHeader *h, const RunRow *runs, size
         json_string(f, h->status);
         fputs(", \"event_source\": ", f);
         json_string(f, h->event_source);
+        fputs(", \"memmap\": ", f);
+        json_string(f, h->memmap);
         fprintf(f, ", \"policies\": %" PRIu32 ", \"config_ok\": %s, \"dry_run\": %s, \"conflicts\": %" PRIu32
                 ", \"block_size\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"offline\": %" PRIu64 ", \"onlined\": %" PRIu64
                 ", \"failed\": %" PRIu64 "},\n",

@@ -44,7 +44,7 @@ typedef struct ConflictRow {
 } ConflictRow;
 
 typedef struct StatusHeader {
-        const char *version, *status, *event_source;
+        const char *version, *status, *event_source, *memmap;
         uint32_t policies, conflicts;
         const struct ConflictRow *conflict_rows; /* 'conflicts' of them, or NULL */
         bool config_ok, dry_run;

@@ -137,6 +137,7 @@ static int read_status(sd_bus_message *reply, StatusData *d) {
                 { "Version", 's', offsetof(StatusHeader, version) },
                 { "Status", 's', offsetof(StatusHeader, status) },
                 { "EventSource", 's', offsetof(StatusHeader, event_source) },
+                { "Memmap", 's', offsetof(StatusHeader, memmap) },
                 { "Policies", 'u', offsetof(StatusHeader, policies) },
                 { "ConfigOK", 'b', offsetof(StatusHeader, config_ok) },
                 { "DryRun", 'b', offsetof(StatusHeader, dry_run) },

@@ -2294,6 +2294,9 @@ def scenario_memmap_risk(s):
     rc, out, err = ctl(s, "explain", "memory630")
     check(rc == 0 and re.search(r"memmap\s*:?\s+in existing memory: memory_hotplug.memmap_on_memory is off", out),
           f"explain names the memmap ({rc}): {out} {err}")
+    rc, out, err = ctl(s, "status")
+    check(rc == 0 and "\nMemmap: memory_hotplug.memmap_on_memory=off (kernel " in out and
+          "comes from existing memory" in out, f"status says where hot-added memory's memmap goes: {out}")
     check(d.proc.poll() is None, "memhpd keeps running")
 
 
