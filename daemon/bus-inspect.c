@@ -153,6 +153,9 @@ void bus_inspect_explain(Manager *m, uint32_t index, ExplainStep *steps, BlockEx
                 fact(ret, "valid zones", "(online: explained as if offline with both zones offered)");
         else if (ok)
                 fact(ret, "valid zones", "%s", zones_text(&facts.zones));
+        if (facts.dax)
+                fact(ret, "dax device", "%s (%" PRIu64 " MiB, %s, target node %d)", facts.dax->name,
+                     facts.dax->size >> 20, dax_origin_to_string(facts.dax->origin), facts.dax->target_node);
         {
                 MemmapVerdict mv;
 

@@ -2235,6 +2235,8 @@ def scenario_dax_system_ram(s):
     check(len(events(d, "dax-system-ram")) == 1, "one dax record")
     check(not events(d, "memmap") and not events(d, "memmap-risk") and not events(d, "dax-failed"),
           "no memmap, risk or failure record")
+    rc, out, err = ctl(s, "explain", f"memory{dax.blocks()[0]}")
+    check(rc == 0 and re.search(r"dax device\s*:?\s+dax0\.0 \(896 MiB, ", out), f"explain names the device: {out} {err}")
 
     # A restart: kmem holds it already, nothing is written again.
     s.daemon.stop()
