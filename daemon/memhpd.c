@@ -2,6 +2,7 @@
 /* Owns the command line: options, --check, --once, starting and stopping the Manager. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,14 +57,29 @@ static int check(const char *root) {
                 fprintf(stderr, "%s\n", errors.items[i].text);
         if (ok == 0) {
                 printf("settings: EventSource=%s ReceiveBufferSize=%llu SettleTimeoutSec=%llums LockMemory=%s "
-                       "KernelAutoOnline=%s\n",
+                       "KernelAutoOnline=%s MetricsFile=%s OfflineTimeoutSec=%llus Retries=%u MemoryPressureLimit=%u%% "
+                       "MemoryPressureDurationSec=%llums\n",
                        event_source_to_string(settings.event_source), settings.receive_buffer,
                        settings.settle_usec / 1000, yes_no(settings.lock_memory),
-                       kernel_auto_online_to_string(settings.kernel_auto_online));
+                       kernel_auto_online_to_string(settings.kernel_auto_online), settings.metrics_file,
+                       settings.offline_timeout_usec / 1000000, settings.offline_retries,
+                       settings.memory_pressure_limit, settings.memory_pressure_duration_usec / 1000);
                 printf("%zu policies, first match wins:\n", set.n);
-                for (size_t i = 0; i < set.n; i++)
-                        printf("  %s:%u Zone=%s When=%s\n", set.items[i].path, set.items[i].line,
-                               zone_target_to_string(set.items[i].zone), when_to_string(set.items[i].when));
+                for (size_t i = 0; i < set.n; i++) {
+                        const Policy *p = &set.items[i];
+
+                        printf("  %s:%u Zone=%s When=%s", p->path, p->line, zone_target_to_string(p->zone),
+                               when_to_string(p->when));
+                        if (p->when == WHEN_DELAY)
+                                printf(" Delay=%" PRIu64 "ms", p->delay_usec / 1000);
+                        if (p->when == WHEN_PRESSURE)
+                                printf(" OnlineStep=%" PRIu64 "%s", p->online_step, p->online_step_bytes ? "B" : "");
+                        if (p->poison_action == POISON_ACTION_OFFLINE)
+                                printf(" [Poison] Action=offline Threshold=%u", p->poison_threshold);
+                        if (p->dax_mode_set)
+                                printf(" [Dax] Mode=%s", dax_mode_to_string(p->dax_mode));
+                        putchar('\n');
+                }
         } else
                 fprintf(stderr, "memhpd: %zu error%s\n", errors.n_total, errors.n_total == 1 ? "" : "s");
         /* ownership.c and agents.c: the other agents that online memory (not errors: the exit status ignores

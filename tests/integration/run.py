@@ -1832,6 +1832,8 @@ def scenario_offline_timeout(s):
     while the loop goes on onlining new blocks and answering control calls; then it fails with a
     timeout. The same block, unstuck, is offlined and kept offline."""
     write(s.root, "etc/memhpd/memhpd.conf.d/offline.conf", OFFLINE_SETTINGS)
+    r = subprocess.run([s.args.memhpd, f"--root={s.root}", "--check"], capture_output=True, text=True)
+    check(r.returncode == 0 and " OfflineTimeoutSec=1s Retries=1 " in r.stdout, f"--check shows them: {r.stdout}")
     d = s.start()
     online_blocks(s, d, [300])
     stuck_block(s, 300)
