@@ -361,11 +361,18 @@ static bool metrics_read_zones(Manager *m) {
         }
         for (; mt->zone_cursor < m->inv->n_blocks; mt->zone_cursor++) {
                 const Block *b = &m->inv->blocks[mt->zone_cursor];
-                if (!(b->flags & BLOCK_PRESENT) || b->state != STATE_ONLINE || b->zone != ZONE_UNKNOWN)
+                /* Online blocks nothing decided on (online at start): their zone, and their kind, which
+                 * is boot memory or, after a restart of memhpd, memory hot-added before it. */
+                bool zone = b->zone == ZONE_UNKNOWN, kind = !(b->flags & BLOCK_CLASSIFIED);
+
+                if (!(b->flags & BLOCK_PRESENT) || b->state != STATE_ONLINE || (!zone && !kind))
                         continue;
                 if (reads++ == METRICS_ZONE_READS_MAX)
                         return true;
-                (void) inventory_block_zone(m->inv, mt->zone_cursor);
+                if (zone)
+                        (void) inventory_block_zone(m->inv, mt->zone_cursor);
+                if (kind)
+                        (void) inventory_block_device(m->inv, mt->zone_cursor);
         }
         mt->zones_read_at = m->n_rescans + 1;
         return false;

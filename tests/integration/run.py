@@ -1499,6 +1499,11 @@ def scenario_metrics(s):
                 break
         time.sleep(0.1)
     check(text and 'zone="unknown"' not in text, f"zones still unknown:\n{text}")
+    # The snapshot's DIMM blocks online at start are named as such, not "unknown" (the synthetic boot
+    # blocks beyond /proc/iomem may stay unknown: no kernel has RAM outside it).
+    # memory66 (kernel zone) is the only acpi-dimm block online at start outside ZONE_MOVABLE.
+    check('memhpd_memory_blocks{state="online",zone="Normal",node="0",device="acpi-dimm"} 1\n' in text,
+          f"the DIMM blocks online at start have their kind:\n{text}")
 
     # Writable again: a burst over two nodes, then the file equals the tree.
     t0 = time.monotonic()

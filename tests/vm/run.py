@@ -1616,6 +1616,9 @@ def s_systemd(ctx):
     while (n0 := dimm_blocks_online()) is None:
         check(time.monotonic() < deadline, f"no {prom} after start:\n" + vm.memhpd_log())
         time.sleep(0.5)
+    # The DIMMs onlined before this start are hot-added memory, not boot memory nor unknown.
+    check(n0 == len(idx) + len(idx2), f"{prom}: {n0} online acpi-dimm blocks after a restart, expected "
+          f"{len(idx) + len(idx2)}")
     before = vm.blocks()
     n3 = 256 * MiB // bs
     vm.add_dimm("dimm3", 256 * MiB, node=0)
