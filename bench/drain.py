@@ -14,6 +14,7 @@ bench/DRAIN.md (do not edit by hand: re-run the command).
 """
 import argparse
 import os
+import re
 import platform
 import shutil
 import statistics
@@ -66,6 +67,7 @@ def run_kernel(args, kernel):
     vm = VM(scn, args.memhpd, SOURCE_ROOT, cache, kernel=kernel)
     vm.start()
     times = {"memhpd": [], "chmem": []}
+    times["retries"], times["offline_s"] = [], []  # memhpd's own records of each drain
     try:
         vm.wait_started()
         bs = vm.block_size()
@@ -81,7 +83,13 @@ def run_kernel(args, kernel):
                 wait_file(vm, "/tmp/fill.out", "ready")
                 cmd = (f"memhpctl drain memory{first}-{last}" if tool == "memhpd"
                        else f"chmem -d -b {first}-{last}")
+                n_rec = len(vm.audit())
                 t = timed(vm, cmd)
+                if tool == "memhpd":
+                    recs = vm.audit()[n_rec:]
+                    times["retries"].append(sum(1 for r in recs if r.get("event") == "offline-retry"))
+                    times["offline_s"].append(sum(float(m.group(1)) for r in recs if r.get("event") == "offlined"
+                                                  for m in [re.search(r" in (\d+\.\d+)s", r["_line"])] if m))
                 blocks = vm.blocks()
                 if not all(blocks[i]["state"] == "offline" for i in idx):
                     raise RuntimeError(f"{tool}: not every block offline:\n" + vmlib.format_blocks(blocks))
@@ -113,7 +121,8 @@ def main():
         m, c = statistics.median(times["memhpd"]), statistics.median(times["chmem"])
         rows.append(f"| {k} | {len(times['memhpd'])} | {m:.3f} s ({DIMM / GiB / m:.3f} GiB/s) | "
                     f"{c:.3f} s ({DIMM / GiB / c:.3f} GiB/s) | {m / c:.2f} | "
-                    f"{', '.join(f'{x:.2f}' for x in times['memhpd'])} / {', '.join(f'{x:.2f}' for x in times['chmem'])} |")
+                    f"{', '.join(f'{x:.2f}' for x in times['memhpd'])} / {', '.join(f'{x:.2f}' for x in times['chmem'])} | "
+                    f"{', '.join(str(x) for x in times['retries'])} | {', '.join(f'{x:.2f}' for x in times['offline_s'])} |")
     commit = subprocess.run(["git", "-C", SOURCE_ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     text = f"""# Drain throughput: memhpd against chmem -d
@@ -130,8 +139,8 @@ Written by `bench/drain.py`; do not edit by hand: re-run the command.
   online movable, {WORKLOAD_MIB} MiB of it filled by `vm-pages fill`; times are the guest's CLOCK_MONOTONIC
   around `memhpctl drain memoryA-B` (it returns when the drain finished) and `chmem -d -b A-B`
 
-| kernel | rounds | memhpd drain, median | chmem -d, median | memhpd / chmem | every round (s), memhpd / chmem |
-| --- | --- | --- | --- | --- | --- |
+| kernel | rounds | memhpd drain, median | chmem -d, median | memhpd / chmem | every round (s), memhpd / chmem | memhpd offline-retry records, per round | memhpd's offlined records: sum of the blocks' offline times (s), per round |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 """ + "\n".join(rows) + "\n"
     with open(os.path.join(HERE, "DRAIN.md"), "w") as f:
         f.write(text)
