@@ -10,7 +10,8 @@ dentry and an inode: unmovable slab, only kernel zones can hold it) until creati
 stops it, or --seconds pass. Two agents, each in a fresh guest:
 
   memhpd  a policy [Match] Device=acpi-dimm / [Online] Zone=auto MaxMovableRatio=301% (takeover: memhpd
-          onlines every block, kernel zone when the node's kernel zones are short, daemon/pressure.c);
+          onlines every block, kernel zone when the node's kernel zones are short, daemon/pressure.c),
+          with oom_score_adj -1000 as units/memhpd.service sets it;
   kernel  no memhpd: auto_online_blocks=online, memory_hotplug.online_policy=auto-movable,
           auto_movable_ratio=301, set before the hot-add.
 
@@ -100,6 +101,8 @@ def one(kernel, agent, args, slab):
         if agent == "memhpd":
             vm.start_memhpd()
             vm.wait_started()
+            # As units/memhpd.service does (OOMScoreAdjust=-1000): the guest has no systemd.
+            vm.out("echo -1000 > /proc/$(cat /run/memhpd.pid)/oom_score_adj")
         else:
             vm.out(f"echo auto-movable > {MHP}/online_policy && echo 301 > {MHP}/auto_movable_ratio && "
                    f"echo online > {AOB}")
@@ -270,7 +273,7 @@ def main():
               f"bench/slab-files.c creates empty files on a tmpfs (a dentry and an inode each: unmovable slab) "
               f"for at most {args.seconds} s, until creation fails or the OOM killer stops it (the helper's "
               "oom_score_adj is 1000). Each agent in a fresh guest: memhpd with [Match] Device=acpi-dimm, "
-              "[Online] Zone=auto MaxMovableRatio=301% (takeover), and the kernel alone with "
+              "[Online] Zone=auto MaxMovableRatio=301% (takeover; oom_score_adj -1000, as its unit's OOMScoreAdjust= sets), and the kernel alone with "
               "auto_online_blocks=online, online_policy=auto-movable, auto_movable_ratio=301 set before the "
               "hot-add. OOM killer runs are counted on the kernel console.")
         for k in (("6.1", "6.12") if args.kernel == "all" else (args.kernel,)):
