@@ -273,7 +273,8 @@ def main():
               f"bench/slab-files.c creates empty files on a tmpfs (a dentry and an inode each: unmovable slab) "
               f"for at most {args.seconds} s, until creation fails or the OOM killer stops it (the helper's "
               "oom_score_adj is 1000). Each agent in a fresh guest: memhpd with [Match] Device=acpi-dimm, "
-              "[Online] Zone=auto MaxMovableRatio=301% (takeover; oom_score_adj -1000, as its unit's OOMScoreAdjust= sets), and the kernel alone with "
+              "[Online] Zone=auto MaxMovableRatio=301% (takeover; oom_score_adj -1000, as its unit's "
+              "OOMScoreAdjust= sets), and the kernel alone with "
               "auto_online_blocks=online, online_policy=auto-movable, auto_movable_ratio=301 set before the "
               "hot-add. OOM killer runs are counted on the kernel console.")
         for k in (("6.1", "6.12") if args.kernel == "all" else (args.kernel,)):
