@@ -660,6 +660,9 @@ OTHER_NOTE = [
     "`python3 bench/drain.py --kernel all --rounds 5` |",
     "| hard poison to the block offline, 4 GiB movable workload, both kernels (issue 9) | [POISON.md](POISON.md) | "
     "`python3 bench/poison-offline.py` |",
+    "| pressure-aware `Zone=auto` against the kernel's auto-movable policy (ratio 301%): tmpfs small files "
+    "(slab) after a 4 GiB hot-add into a 512 MiB guest, files created and OOM kills, both kernels (issue 10) | "
+    "[ZONE-SLAB.md](ZONE-SLAB.md) | `python3 bench/zone-slab.py --kernel all` |",
     "| PSI breach to the first reserve block online (issue 10) | [RESULTS-pressure.md](RESULTS-pressure.md) | "
     "`unshare --net --mount python3 bench/pressure.py --memhpd build/daemon/memhpd --rounds 20` |",
     "",
