@@ -268,10 +268,19 @@ static void engine_act(Manager *m, uint32_t index, const Decision *d, AuditField
         status_changed(m);
 }
 
+const Policy *engine_block_policy(Manager *m, uint32_t index) {
+        BlockFacts facts = engine_block_facts(m, index);
+        DaxFacts dax;
+
+        (void) engine_match_facts(m, index, &facts, &dax);
+        return policy_match(&m->policies, &facts);
+}
+
 int engine_online_reserved(Manager *m, uint32_t index) {
         Block *b = inventory_block(m->inv, index);
         AuditFields f;
         BlockFacts facts;
+        DaxFacts dax;
         const Policy *p;
         Decision d;
 
@@ -279,6 +288,7 @@ int engine_online_reserved(Manager *m, uint32_t index) {
                 return -ESTALE;
         f = engine_block_fields(m, index);
         facts = engine_block_facts(m, index);
+        (void) engine_match_facts(m, index, &facts, &dax);
         p = policy_match(&m->policies, &facts);
         if (!p || p->when != WHEN_PRESSURE)
                 return -ESTALE; /* a reload changed its policy; engine_decide() had its say */

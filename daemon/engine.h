@@ -26,6 +26,10 @@ void engine_decide(Manager *m, uint32_t index);
  * Origin=) in 'dax', which must outlive 'facts'. Returns the device, or NULL. */
 const struct DaxDevice *engine_match_facts(Manager *m, uint32_t index, BlockFacts *facts, DaxFacts *dax);
 
+/* The policy that matches block 'index' today, with every fact matching needs (engine_block_facts()
+ * and engine_match_facts()), or NULL: what a reserve step, a poisoned block and the bus ask. */
+const Policy *engine_block_policy(Manager *m, uint32_t index);
+
 /* A reserve step (pressure.c): online reserved block 'index' in the zone its When=pressure policy's
  * Zone= gives, with the usual onlined/online-failed record. Returns 0 when it is online (or would be,
  * with --dry-run), -ESTALE if it is no longer a reserved block (gone, online, someone else's, or its

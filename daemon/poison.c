@@ -112,19 +112,6 @@ static void block_identity(Manager *m, uint32_t index, DeviceKind kind, char *bu
         }
 }
 
-static const Policy *block_policy(Manager *m, uint32_t index) {
-        const Block *b = &m->inv->blocks[index];
-        BlockFacts facts = {
-                .index = index,
-                .start = inventory_block_start(m->inv, index),
-                .size = m->inv->block_size,
-                .device = b->device,
-                .node = b->node,
-                .block_pages = m->inv->block_size / m->inv->page_size,
-        };
-
-        return policy_match(&m->policies, &facts);
-}
 
 static void on_poison_offline_done(Manager *m, uint32_t index, int result, void *userdata) {
         /* The offline engine recorded the outcome (offlined, offline-failed); the quarantine holds either
@@ -142,7 +129,7 @@ static void poison_apply_action(Manager *m, uint32_t index, const QuarantineEntr
 
         if (!b || b->state != STATE_ONLINE)
                 return; /* offline already: the quarantine keeps it so */
-        p = block_policy(m, index);
+        p = engine_block_policy(m, index);
         if (!p || p->poison_action != POISON_ACTION_OFFLINE)
                 return;
         if (e->pages < p->poison_threshold) {

@@ -458,8 +458,7 @@ static void pressure_step(Manager *m, const char *trigger, int pressured_node) {
         pressure_order(c, n, pressured_node, row, NODES_MAX);
 
         {
-                BlockFacts facts = engine_block_facts(m, c[0].index);
-                const Policy *pol = policy_match(&m->policies, &facts);
+                const Policy *pol = engine_block_policy(m, c[0].index);
                 if (pol) {
                         step = policy_online_step_blocks(pol, m->inv->block_size);
                         f.policy_path = pol->path;
@@ -533,13 +532,11 @@ static int on_psi(sd_event_source *s _unused_, int fd, uint32_t revents _unused_
 /* The reserve's step in pages: the OnlineStep= of the policy of its first block. */
 static uint64_t reserve_step_pages(Manager *m) {
         Pressure *p = m->pressure;
-        BlockFacts facts;
         const Policy *pol;
 
         if (p->n_reserve == 0)
                 return 0;
-        facts = engine_block_facts(m, p->reserve[0]);
-        pol = policy_match(&m->policies, &facts);
+        pol = engine_block_policy(m, p->reserve[0]);
         return (pol ? policy_online_step_blocks(pol, m->inv->block_size) : 1) * (m->inv->block_size / m->inv->page_size);
 }
 

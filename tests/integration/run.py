@@ -1051,6 +1051,28 @@ def scenario_pressure_reserve(s):
         psi.close()
 
 
+def scenario_pressure_cpuless(s):
+    """A When=pressure reserve that matches by CpuLess= (far memory): a breach onlines its blocks. The step
+    finds the blocks' policy with the node's facts, as the decision that reserved them did."""
+    write(s.root, "etc/memhpd/policies.d/40-reserve.policy",
+          "[Match]\nDevice=acpi-dimm\nCpuLess=yes\n\n[Online]\nZone=movable\nWhen=pressure\nOnlineStep=2\n")
+    psi = FakePsi(s.root)
+    try:
+        d = s.start()
+        for index in (710, 711):
+            s.kernel.add_block(index, node=1)  # node1 has no CPUs in the snapshot
+        check(psi.accept(10) is not None, "no trigger for a CpuLess= reserve")
+        d.wait_record(lambda r: r["event"] == "reserved" and r.get("block") == "711", "memory711 reserved")
+        psi.conn.sendall(BREACH)
+        d.wait_record(lambda r: r["event"] == "reserve-step", "the step")
+        s.wait_all_online([710, 711])
+        for i in (710, 711):
+            on = d.wait_record(lambda r, i=i: r["event"] == "onlined" and r.get("block") == str(i), f"onlined memory{i}")
+            check("reserve step" in msg(on) and on.get("policy", "").endswith("40-reserve.policy:1"), f"record: {on}")
+    finally:
+        psi.close()
+
+
 def scenario_pressure_fallback(s):
     """No PSI (no /proc/pressure): said once, then /proc/zoneinfo is read once a window while a reserve
     exists; a zoneinfo that does not parse decides nothing and the loop goes on. Bad trigger values in
