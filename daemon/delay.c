@@ -23,16 +23,7 @@ void delay_groups_done(DelayGroups *g) {
 
 /* Position of 'index' in the sorted g->blocks, or where it would go. */
 static size_t group_pos(const DelayGroup *grp, uint32_t index) {
-        size_t lo = 0, hi = grp->n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (grp->blocks[mid] < index)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+        return u32_lower_bound(grp->blocks, grp->n, index);
 }
 
 static bool group_has(const DelayGroup *grp, uint32_t index) {

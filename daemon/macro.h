@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -52,6 +53,20 @@ static inline void closep(int *fd) {
                 if (*p)                           \
                         (void) func(*p);          \
         }
+
+/* The position of 'x' in the sorted array 'a' of 'n', or where it would go (the first element >= x). */
+static inline size_t u32_lower_bound(const uint32_t *a, size_t n, uint32_t x) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (a[mid] < x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
 
 static inline const char *strna(const char *s) {
         return s ?: "n/a";

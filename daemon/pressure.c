@@ -253,15 +253,8 @@ size_t pressure_reserve_size(const Pressure *p) {
 
 /* Position of 'index' in the sorted reserve, or where it would go. */
 static size_t reserve_find(const Pressure *p, uint32_t index, bool *ret_found) {
-        size_t lo = 0, hi = p->n_reserve;
+        size_t lo = u32_lower_bound(p->reserve, p->n_reserve, index);
 
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (p->reserve[mid] < index)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
         *ret_found = lo < p->n_reserve && p->reserve[lo] == index;
         return lo;
 }
