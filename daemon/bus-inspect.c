@@ -11,6 +11,7 @@
 #include "dax.h"
 #include "engine.h"
 #include "manager.h"
+#include "memmap.h"
 #include "ownership.h"
 #include "pressure.h"
 
@@ -159,7 +160,7 @@ void bus_inspect_explain(Manager *m, uint32_t index, ExplainStep *steps, BlockEx
         {
                 MemmapVerdict mv;
 
-                dax_memmap_of_block(m, index, &mv);
+                memmap_of_block(m, index, &mv);
                 fact(ret, "memmap", "%s: %s", mv.on_memory ? "on the added memory" : "in existing memory", mv.why);
         }
         if (ret->decision.policy && ret->decision.policy->zone == TARGET_AUTO) {

@@ -15,11 +15,11 @@
 #include "build-config.h"
 #include "bus-inspect.h"
 #include "bus.h"
-#include "dax.h"
 #include "drain-bus.h"
 #include "quarantine-bus.h"
 #include "log.h"
 #include "manager.h"
+#include "memmap.h"
 #include "reload.h"
 #include "sysfs.h"
 #include "status.h"
@@ -78,7 +78,7 @@ static int property_memmap(sd_bus *bus, const char *path, const char *interface,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         char text[256];
 
-        dax_memmap_summary(userdata, text, sizeof(text));
+        memmap_summary(userdata, text, sizeof(text));
         return sd_bus_message_append(reply, "s", text);
 }
 

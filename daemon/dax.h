@@ -50,7 +50,7 @@ typedef struct DaxTable {
         int kernel_version;       /* major*1000+minor, -1 unknown */
         unsigned long long scanned_at_uevent; /* Manager.n_uevents at the last scan, +1 (0: never) */
         unsigned n_bound;         /* devices memhpd handed to kmem since start */
-        uint64_t memmap_checked_at; /* dax_memmap_watch(): CLOCK_MONOTONIC µs of the last check, 0 never */
+        uint64_t memmap_checked_at; /* memmap_watch(): CLOCK_MONOTONIC µs of the last check, 0 never */
         bool memmap_risk_said;    /* a memmap-risk record stands until existing memory could hold one more */
 } DaxTable;
 
@@ -59,26 +59,14 @@ typedef struct DaxTable {
  * exist (any more), or another -errno with *ret_what naming the attribute that could not be read. */
 int dax_device_read(int rootfd, const char *name, DaxDevice *ret, const char **ret_what);
 
+/* The table of dax devices and the kernel's memmap facts (created at first use). */
+DaxTable *dax_table(Manager *m);
+
 /* Drain --eject of a dax device whose blocks are offline (drain.c): as `daxctl reconfigure-device
  * --mode=devdax` does, remove_id and unbind at kmem (the kernel removes the memory), then new_id and bind
  * at device_dax. Policy does not hand the device to kmem again while memhpd runs (a restart decides it
  * again). Returns 0, or -errno with 'why' saying which step failed; 'why' also says what was done. */
 int dax_give_back(Manager *m, const char *name, char *why, size_t why_size);
-
-/* Where the memmap of block 'index' is, by the kernel's rules for its kind and the size of the add it
- * came with (a run of present blocks of its kind around it; one block for virtio-mem). */
-void dax_memmap_of_block(Manager *m, uint32_t index, MemmapVerdict *ret);
-
-/* One line for memhpctl status: the boot parameter, the kernel, and what they mean for hot-added memory's
- * memmap (memhpctl explain says it per block). */
-void dax_memmap_summary(Manager *m, char *buf, size_t size);
-
-/* A hot-added block other than dax-kmem (dax.c checks those before kmem binds): the kernel took the
- * memmap of its add from existing memory before memhpd heard of it. If the free memory of the node's
- * kernel zones (MemFree when zoneinfo has none) could not hold the memmap of another add like it, record
- * memmap-risk once, with the boot parameter that avoids it, until it could again. At most one check a
- * second. */
-void dax_memmap_watch(Manager *m, uint32_t index);
 
 /* Scan /sys/bus/dax/devices and decide every device not decided yet (start, rescan). Returns how many
  * devices it handed to kmem, or -errno (logged); a missing dax bus is no error (0). */

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manager.h"
+#include "memmap.h"
 #include "origin.h"
 #include "poison.h"
 #include "pressure.h"
@@ -145,7 +146,7 @@ void engine_decide(Manager *m, uint32_t index) {
         b->flags &= ~BLOCK_REDECIDE;
         dax = engine_match_facts(m, index, &facts, &dax_facts);
         if (!dax)
-                dax_memmap_watch(m, index); /* the memmap its add took: a risk for the next one? */
+                memmap_watch(m, index); /* the memmap its add took: a risk for the next one? */
 
         /* Whatever the policies say: a quarantined block held poison (poison.c, quarantine.h). */
         if (quarantine_contains(m->quarantine, facts.start, facts.size)) {
