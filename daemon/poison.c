@@ -16,13 +16,11 @@
 #include "offline-worker.h"
 #include "poison.h"
 #include "status.h"
+#include "tracefs.h"
 
 struct Poison {
-        int instances_fd;     /* <tracefs>/instances */
-        int instance_fd;      /* <tracefs>/instances/memhpd */
+        TracefsInstance trace; /* <tracefs>/instances/memhpd (tracefs.c) */
         int pipe_fd;
-        const char *tracefs;  /* relative to the Root, for messages */
-        bool created;         /* we made the instance: remove it at stop */
         MfFormat format;
         sd_event_source *source;
         char buf[4096];
@@ -251,7 +249,7 @@ static void handle_line(Manager *m, Poison *p, const char *line, size_t len) {
                 /* Poison may have been missed: look for it where it can be found. */
                 p->n_lost++;
                 log_warning("%s/%s/instances/" POISON_INSTANCE "/trace_pipe: %.*s; scanning /proc/kpageflags for "
-                            "poisoned pages", shown_root(m), p->tracefs, (int) len, line);
+                            "poisoned pages", shown_root(m), p->trace.tracefs, (int) len, line);
                 (void) poison_scan_kpageflags(m);
         } else if (r < 0) {
                 p->n_bad++;
@@ -263,8 +261,8 @@ static void handle_line(Manager *m, Poison *p, const char *line, size_t len) {
 }
 
 static int open_pipe(Poison *p) {
-        p->pipe_fd = openat(p->instance_fd, "trace_pipe", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        return p->pipe_fd < 0 ? -errno : 0;
+        p->pipe_fd = tracefs_pipe_open(&p->trace);
+        return p->pipe_fd < 0 ? p->pipe_fd : 0;
 }
 
 static int on_trace_pipe(sd_event_source *s, int fd, uint32_t revents _unused_, void *userdata) {
@@ -316,10 +314,7 @@ static void poison_free(Poison *p) {
         sd_event_source_disable_unref(p->source);
         if (p->pipe_fd >= 0)
                 close(p->pipe_fd);
-        if (p->instance_fd >= 0)
-                close(p->instance_fd);
-        if (p->instances_fd >= 0)
-                close(p->instances_fd);
+        tracefs_instance_close(&p->trace);
         free(p);
 }
 
@@ -328,15 +323,13 @@ static int poison_unavailable(Manager *m, Poison *p, int error, const char *msg)
         log_warning_errno(error, "%s (%m): memory failures are not watched and poisoned blocks are quarantined only when an online "
                     "fails with EHWPOISON (6.2+) or the start-up /proc/kpageflags scan finds them; memhpd keeps "
                     "onlining", msg);
-        if (p && p->created)
-                (void) unlinkat(p->instances_fd, POISON_INSTANCE, AT_REMOVEDIR);
         poison_free(p);
         return 0;
 }
 
 int poison_start(Manager *m) {
-        static const char *const tracefs_dirs[] = { "sys/kernel/tracing", "sys/kernel/debug/tracing" };
         _cleanup_free_ char *format = NULL;
+        const char *what = NULL;
         Poison *p;
         int r;
 
@@ -345,28 +338,13 @@ int poison_start(Manager *m) {
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        p->instances_fd = p->instance_fd = p->pipe_fd = -EBADF;
-        for (size_t i = 0; i < ELEMENTSOF(tracefs_dirs) && p->instances_fd < 0; i++) {
-                char path[64];
-                snprintf(path, sizeof(path), "%s/instances", tracefs_dirs[i]);
-                p->instances_fd = openat(m->root->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                p->tracefs = tracefs_dirs[i];
-        }
-        if (p->instances_fd < 0)
-                return poison_unavailable(m, p, -ENOENT, "tracefs is not mounted (no /sys/kernel/tracing/instances "
-                                          "or /sys/kernel/debug/tracing/instances)");
-        /* A private instance, as rasdaemon makes its own: enabling the event there changes nothing for
-         * anyone else. One left by a memhpd that crashed is taken over. */
-        if (mkdirat(p->instances_fd, POISON_INSTANCE, 0700) >= 0)
-                p->created = true;
-        else if (errno != EEXIST)
-                return poison_unavailable(m, p, -errno, "Cannot create the tracefs instance " POISON_INSTANCE);
-        else
-                p->created = true; /* ours from an earlier run: removed at stop all the same */
-        p->instance_fd = openat(p->instances_fd, POISON_INSTANCE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (p->instance_fd < 0)
-                return poison_unavailable(m, p, -errno, "Cannot open the tracefs instance " POISON_INSTANCE);
-        r = root_read_file(p->instance_fd, EVENT_DIR "/format", 64 * 1024, &format, NULL, NULL);
+        p->trace = (TracefsInstance) TRACEFS_INSTANCE_INIT;
+        p->pipe_fd = -EBADF;
+        /* 64 kB a CPU holds hundreds of events: memory failures come one page at a time. */
+        r = tracefs_instance_open(m->root, POISON_INSTANCE, 64, &p->trace, &what);
+        if (r < 0)
+                return poison_unavailable(m, p, r, what);
+        r = root_read_file(p->trace.fd, EVENT_DIR "/format", 64 * 1024, &format, NULL, NULL);
         if (r == -ENOENT)
                 return poison_unavailable(m, p, r,
                                           "This kernel has no ras:memory_failure_event (built without "
@@ -379,7 +357,7 @@ int poison_start(Manager *m) {
         if (!p->format.shape_ok)
                 log_warning("ras:memory_failure_event prints a format memhpd does not know; only the pfn of each "
                             "event is read");
-        r = root_write(p->instance_fd, EVENT_DIR "/enable", "1");
+        r = tracefs_event_enable(&p->trace, "ras/memory_failure_event", true);
         if (r < 0)
                 return poison_unavailable(m, p, r, "Cannot enable ras:memory_failure_event in the tracefs instance");
         r = open_pipe(p);
@@ -393,7 +371,7 @@ int poison_start(Manager *m) {
         }
         (void) sd_event_source_set_description(p->source, "memory-failure");
         log_info("Watching ras:memory_failure_event in %s/%s/instances/" POISON_INSTANCE " (%zu page types, %zu results)",
-                 shown_root(m), p->tracefs, p->format.n_types, p->format.n_results);
+                 shown_root(m), p->trace.tracefs, p->format.n_types, p->format.n_results);
         return 0;
 }
 
@@ -401,13 +379,9 @@ void poison_stop(Manager *m) {
         Poison *p = m->poison;
 
         if (p) {
-                (void) root_write(p->instance_fd, EVENT_DIR "/enable", "0");
-                /* An instance whose trace_pipe is open cannot be removed (EBUSY). */
-                p->source = sd_event_source_disable_unref(p->source);
-                if (p->pipe_fd >= 0)
-                        p->pipe_fd = (close(p->pipe_fd), -EBADF);
-                if (p->created && unlinkat(p->instances_fd, POISON_INSTANCE, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                        log_debug_errno(errno, "Cannot remove the tracefs instance " POISON_INSTANCE ": %m");
+                (void) tracefs_event_enable(&p->trace, "ras/memory_failure_event", false);
+                /* An instance whose trace_pipe is open cannot be removed (EBUSY): poison_free() closes
+                 * the pipe first. */
                 poison_free(p);
                 m->poison = NULL;
         }
