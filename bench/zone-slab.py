@@ -5,7 +5,7 @@
     python3 bench/zone-slab.py [--kernel 6.1|6.12|all] [--memhpd build/daemon/memhpd]   -> bench/ZONE-SLAB.md
 
 Issue 10: a small guest (--mem, 512 MiB) hot-adds a large DIMM (--dimm, 4 GiB); the memmap of the
-hot-add comes from kernel memory. Then bench/slab-files.c creates empty files on a tmpfs (each one a
+hot-add comes from kernel memory. Then tests/vm/guest/slab-files.c creates empty files on a tmpfs (each one a
 dentry and an inode: unmovable slab, only kernel zones can hold it) until creation fails, the OOM killer
 stops it, or --seconds pass. Two agents, each in a fresh guest:
 
@@ -39,8 +39,8 @@ KERNEL_ZONES = ("DMA", "DMA32", "Normal")
 
 
 def helper(cache):
-    """bench/slab-files.c built static for the busybox guest, cached beside the kernels."""
-    src = os.path.join(HERE, "slab-files.c")
+    """tests/vm/guest/slab-files.c built static for the busybox guest, cached beside the kernels."""
+    src = os.path.join(SRC, "tests", "vm", "guest", "slab-files.c")
     out = os.path.join(cache, "bench", "slab-files")
     if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
         os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -271,7 +271,7 @@ def main():
     with record.Record(args.output, "Pressure-aware Zone=auto against the kernel's auto-movable policy: "
                                     "small files on tmpfs after a large hot-add (issue 10)"):
         print(f"A {args.mem} guest (TCG, 2 vCPUs) hot-adds a {args.dimm} GiB pc-dimm on node 0, then "
-              f"bench/slab-files.c creates empty files on a tmpfs (a dentry and an inode each: unmovable slab) "
+              f"tests/vm/guest/slab-files.c creates empty files on a tmpfs (a dentry and an inode each: unmovable slab) "
               f"for at most {args.seconds} s, until creation fails or the OOM killer stops it (the helper's "
               "oom_score_adj is 1000). Each agent in a fresh guest: memhpd with [Match] Device=acpi-dimm, "
               "[Online] Zone=auto MaxMovableRatio=301% (takeover; oom_score_adj -1000, as its unit's "

@@ -53,6 +53,7 @@ static const AuditKind audit_kinds[_AUDIT_MAX] = {
         [AUDIT_RESERVED] = { "reserved", "a2392f31565844329c1de4a73e1216c7", LOG_INFO },
         [AUDIT_RESERVE_STEP] = { "reserve-step", "d3f0ccbef6e14578babbd12c2bc29598", LOG_NOTICE },
         [AUDIT_PRESSURE_SOURCE] = { "pressure-source", "5973025dd1354cdba8538408a0b7b324", LOG_WARNING },
+        [AUDIT_REBALANCE] = { "rebalance", "76a7613680484e57a0107404f32c835f", LOG_NOTICE },
         [AUDIT_DAX_DEVICE] = { "dax-device", "535212f01d2b43efa9e40969aa621210", LOG_INFO },
         [AUDIT_DAX_SYSTEM_RAM] = { "dax-system-ram", "76b62a34ba984d12bffbd53d270ee705", LOG_INFO },
         [AUDIT_DAX_FAILED] = { "dax-failed", "524288497b6c4397a2a672bbd6fcd5da", LOG_ERR },

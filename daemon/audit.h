@@ -49,6 +49,7 @@ typedef enum AuditEvent {
         AUDIT_RESERVED,           /* When=pressure: a block kept offline as a reserve (pressure.c) */
         AUDIT_RESERVE_STEP,       /* memory pressure: a step of the reserve is onlined, with the figures */
         AUDIT_PRESSURE_SOURCE,    /* the PSI trigger cannot be set up (no PSI, refused): the fallback */
+        AUDIT_REBALANCE,          /* a Zone=auto block moves from ZONE_MOVABLE to a kernel zone, with the figures */
         AUDIT_DAX_DEVICE,         /* dax.c: a dax device and what policy says of it, when nothing is written */
         AUDIT_DAX_SYSTEM_RAM,     /* dax.c: a dax device handed to kmem (system RAM) */
         AUDIT_DAX_FAILED,         /* dax.c: a write to make a dax device system RAM failed */

@@ -307,3 +307,29 @@ int engine_online_reserved(Manager *m, uint32_t index) {
         engine_act(m, index, &d, &f, "reserve step under memory pressure; ");
         return b->state == STATE_ONLINE || m->opts.dry_run ? 0 : -EIO;
 }
+
+int engine_online_rebalanced(Manager *m, uint32_t index) {
+        Block *b = inventory_block(m->inv, index);
+        AuditFields f;
+        const Policy *p;
+        Decision d = { .action = ACTION_ONLINE_KERNEL };
+
+        if (!b || b->state != STATE_OFFLINE || (b->flags & BLOCK_BY_OTHER))
+                return -ESTALE;
+        f = engine_block_fields(m, index);
+        p = engine_block_policy(m, index);
+        if (p) {
+                f.policy_path = p->path;
+                f.policy_line = p->line;
+        }
+        d.policy = p;
+        snprintf(d.why, sizeof(d.why), "Zone=auto, moved from ZONE_MOVABLE because the node's kernel zones ran out");
+        engine_act(m, index, &d, &f, "");
+        if (b->state == STATE_ONLINE)
+                return 0;
+        /* A kernel zone refused it: back where it was rather than lost offline. */
+        d.action = ACTION_ONLINE_MOVABLE;
+        snprintf(d.why, sizeof(d.why), "Zone=auto; back in ZONE_MOVABLE after the kernel zone refused it");
+        engine_act(m, index, &d, &f, "");
+        return -EIO;
+}

@@ -35,3 +35,8 @@ const Policy *engine_block_policy(Manager *m, uint32_t index);
  * with --dry-run), -ESTALE if it is no longer a reserved block (gone, online, someone else's, or its
  * policy changed), -EAGAIN if the policy leaves it offline (no zone offered), -EIO if it failed. */
 int engine_online_reserved(Manager *m, uint32_t index);
+/* rebalance.c: online block 'index', which it just took offline from ZONE_MOVABLE, in a kernel zone, with
+ * the usual onlined record (its policy's FILE:LINE). If the kernel zone is refused, it goes back to
+ * ZONE_MOVABLE. Returns 0 when it is online in a kernel zone, -ESTALE if it is not an offline block of
+ * memhpd's any more, -EIO otherwise. */
+int engine_online_rebalanced(Manager *m, uint32_t index);

@@ -18,6 +18,7 @@
 #include "drain.h"
 #include "offline-worker.h"
 #include "pressure.h"
+#include "rebalance.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -26,6 +27,7 @@
 /* status_changed() enables it: one STATUS= per loop iteration that changed something. */
 static int on_status(sd_event_source *s _unused_, void *userdata) {
         pressure_reserve_check(userdata); /* arm or disarm the pressure trigger for the reserve */
+        rebalance_check(userdata);        /* watch reclaim while a Zone=auto block could move */
         status_update(userdata);
         bus_inventory_changed(userdata);
         return 0;
@@ -86,6 +88,7 @@ Manager *manager_free(Manager *m) {
         bus_stop(m);
         metrics_stop(m);
         poison_stop(m);
+        rebalance_stop(m);
         drain_free(m);
         offline_worker_free(m); /* kills the offline children: they must not outlive memhpd */
         m->pressure = pressure_free(m->pressure);
@@ -214,6 +217,7 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         (void) poison_scan_kpageflags(m);
+        rebalance_check(m);
 
         /* The control channel, before READY=1: a client started after memhpd finds the socket. */
         r = bus_start(m);

@@ -77,6 +77,8 @@ typedef struct Manager {
 
         /* pressure.c: the When=pressure reserve and its trigger */
         struct Pressure *pressure;
+        /* rebalance.c: Zone=auto blocks moved to a kernel zone when the kernel zones run out */
+        struct Rebalance *rebalance;
 
         /* dax.c: dax devices and their policy */
         struct DaxTable *dax;

@@ -50,6 +50,7 @@ static const char *const cause_table[_OFFLINE_CAUSE_MAX] = {
         [OFFLINE_CAUSE_ADMIN] = "administrator",
         [OFFLINE_CAUSE_DRAIN] = "drain",
         [OFFLINE_CAUSE_POISON] = "poison",
+        [OFFLINE_CAUSE_REBALANCE] = "rebalance",
 };
 
 const char *offline_cause_to_string(OfflineCause c) {
@@ -202,7 +203,7 @@ static void job_finish(Job *job, OfflineStep s) {
         if (b)
                 b->flags &= ~BLOCK_OFFLINING;
         if (s.result == 0) {
-                if (b && job->cause != OFFLINE_CAUSE_POISON) {
+                if (b && (job->cause == OFFLINE_CAUSE_ADMIN || job->cause == OFFLINE_CAUSE_DRAIN)) {
                         /* The administrator's intent: policy never onlines it again (saved across restarts). */
                         kept_offline_mark_admin(m, job->index);
                 }

@@ -24,6 +24,7 @@ typedef enum OfflineCause {
         OFFLINE_CAUSE_ADMIN,   /* memhpctl offline: the administrator's intent */
         OFFLINE_CAUSE_DRAIN,   /* memhpctl drain: the administrator's intent */
         OFFLINE_CAUSE_POISON,  /* poison.c: a block with hardware-poisoned pages */
+        OFFLINE_CAUSE_REBALANCE, /* rebalance.c: a Zone=auto block on its way to a kernel zone */
         _OFFLINE_CAUSE_MAX,
 } OfflineCause;
 

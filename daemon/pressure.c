@@ -319,7 +319,7 @@ static void reserve_prune(Manager *m) {
 
 /* /proc/zoneinfo with watermarks, at most once per loop iteration (a hot-add of 32 blocks decides them
  * in one iteration: one read). */
-static int pressure_zoneinfo(Manager *m, const ZoneinfoNode **ret) {
+int pressure_zoneinfo(Manager *m, const ZoneinfoNode **ret) {
         Pressure *p = m->pressure;
         _cleanup_free_ char *text = NULL;
         uint64_t it = 0;

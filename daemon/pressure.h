@@ -115,6 +115,9 @@ void pressure_reserve_remove(Manager *m, uint32_t index);
  * removed), then arm the trigger if the reserve holds a block, disarm it if not. */
 void pressure_reserve_check(Manager *m);
 size_t pressure_reserve_size(const Pressure *p);
+/* /proc/zoneinfo (NODES_MAX entries), read at most once per loop iteration (also rebalance.c's). Returns 0,
+ * or -errno (no file, not the kernel's). */
+int pressure_zoneinfo(Manager *m, const ZoneinfoNode **ret);
 /* Zone=auto: the node's kernel-zone figures from /proc/zoneinfo, read at most once per loop iteration.
  * Returns 0, or -errno (no file, not the kernel's, no watermarks for that node). */
 int pressure_node_kernel(Manager *m, int node, uint64_t *ret_free, uint64_t *ret_high);

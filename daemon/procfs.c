@@ -230,6 +230,65 @@ static int zoneinfo_parse_count(const char *line, size_t len, const char *word, 
         return 1;
 }
 
+/* "<indent>protection: (N, N, ...)", the zone's lowmem_reserve[] by allocation zone index. Returns 1 with
+ * the values, 0 for another line, -EBADMSG for a bad one. */
+static int zoneinfo_parse_protection(const char *line, size_t len, uint64_t ret[static ZONES_PER_NODE_MAX],
+                                     size_t *ret_n) {
+        size_t i = span_spaces(line, len), n = 0;
+
+        if (!has_prefix(line + i, len - i, "protection: ("))
+                return 0;
+        i += strlen("protection: (");
+        for (;;) {
+                uint64_t v;
+
+                if (n >= ZONES_PER_NODE_MAX || parse_digits(line, len, &i, 10, &v) < 0 || v > ZONEINFO_PAGES_MAX)
+                        return -EBADMSG;
+                ret[n++] = v;
+                if (i < len && line[i] == ')')
+                        break;
+                if (i + 2 > len || line[i] != ',' || line[i + 1] != ' ')
+                        return -EBADMSG;
+                i += 2;
+        }
+        i++;
+        if (i + span_spaces(line + i, len - i) != len)
+                return -EBADMSG;
+        *ret_n = n;
+        return 1;
+}
+
+/* One zone's figures for the node's kernel room, kept until the node ends (the zone index of
+ * ZONE_NORMAL, which every protection tuple is read at, is known only then). */
+typedef struct ZoneRoom {
+        bool kernel, judged;      /* a kernel zone; with free pages and watermarks */
+        bool is_normal;
+        uint64_t free, file;
+        uint64_t protection[ZONES_PER_NODE_MAX];
+        size_t n_protection;
+} ZoneRoom;
+
+/* The node's zones are all read: its kernel room and page cache. GFP_KERNEL allocates up to
+ * ZONE_NORMAL (the last kernel zone where there is no "Normal"). */
+static void zoneinfo_node_room(ZoneinfoNode *n, const ZoneRoom *z, size_t n_zones) {
+        size_t normal = SIZE_MAX;
+
+        for (size_t k = 0; k < n_zones; k++)
+                if (z[k].kernel && (normal == SIZE_MAX || !z[normal].is_normal))
+                        normal = k;
+        if (normal == SIZE_MAX)
+                return;
+        for (size_t k = 0; k <= normal; k++) {
+                uint64_t reserve;
+
+                if (!z[k].kernel || !z[k].judged)
+                        continue;
+                reserve = normal < z[k].n_protection ? z[k].protection[normal] : 0;
+                n->kernel_room += z[k].free > reserve ? z[k].free - reserve : 0;
+                n->kernel_file_pages += z[k].file;
+        }
+}
+
 enum {
         ZI_PRESENT,
         ZI_FREE,
@@ -298,9 +357,22 @@ static int zoneinfo_zone_done(ZoneinfoNode *n, bool movable, unsigned seen, cons
         return r;
 }
 
+/* The zone that just ended: what zoneinfo_node_room() needs of it. */
+static void zoneinfo_zone_room(ZoneRoom *z, const char *name, bool movable, unsigned seen,
+                               const uint64_t v[static _ZI_MAX]) {
+        const unsigned wm = (1u << ZI_MIN) | (1u << ZI_LOW) | (1u << ZI_HIGH) | (1u << ZI_FREE);
+
+        z->kernel = !movable;
+        z->is_normal = strcmp(name, "Normal") == 0;
+        z->judged = (seen & wm) == wm;
+        z->free = v[ZI_FREE];
+        z->file = v[ZI_INACTIVE_FILE] + v[ZI_ACTIVE_FILE];
+}
+
 int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
         _cleanup_free_ ZoneinfoNode *nodes = NULL;
         char zones[ZONES_PER_NODE_MAX][ZONE_NAME_MAX];
+        ZoneRoom rooms[ZONES_PER_NODE_MAX] = {};
         size_t n_zones = 0, len;
         uint64_t node = 0, v[_ZI_MAX] = {};
         unsigned seen = 0;
@@ -315,8 +387,8 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
 
         while ((k = next_line(&p, &line, &len)) >= 0) {
                 char zone[ZONE_NAME_MAX];
-                uint64_t nd, value;
-                size_t w;
+                uint64_t nd, value, prot[ZONES_PER_NODE_MAX];
+                size_t w, n_prot;
 
                 if (k == 0)
                         return -EBADMSG;
@@ -331,13 +403,18 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
                                 r = zoneinfo_zone_done(&nodes[node], is_movable, seen, v);
                                 if (r < 0)
                                         return r;
+                                zoneinfo_zone_room(&rooms[n_zones - 1], zones[n_zones - 1], is_movable, seen, v);
                         } else if (in_zone && !(seen & (1u << ZI_PRESENT)))
                                 return -EBADMSG;
                         /* The kernel walks nodes in increasing order and prints each zone once. */
                         if (seen_zone && nd < node)
                                 return -EBADMSG;
-                        if (!seen_zone || nd != node)
+                        if (seen_zone && nd != node)
+                                zoneinfo_node_room(&nodes[node], rooms, n_zones);
+                        if (!seen_zone || nd != node) {
                                 n_zones = 0;
+                                memset(rooms, 0, sizeof(rooms));
+                        }
                         for (size_t z = 0; z < n_zones; z++)
                                 if (strcmp(zones[z], zone) == 0)
                                         return -EBADMSG;
@@ -356,6 +433,17 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
                         continue;
                 }
 
+                r = zoneinfo_parse_protection(line, len, prot, &n_prot);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        /* Once per zone, inside one. */
+                        if (!in_zone || rooms[n_zones - 1].n_protection > 0)
+                                return -EBADMSG;
+                        memcpy(rooms[n_zones - 1].protection, prot, sizeof(prot));
+                        rooms[n_zones - 1].n_protection = n_prot;
+                        continue;
+                }
                 for (w = 0; w < _ZI_MAX; w++) {
                         r = zoneinfo_parse_count(line, len, zoneinfo_words[w], &value);
                         if (r != 0)
@@ -377,8 +465,10 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
                 r = zoneinfo_zone_done(&nodes[node], is_movable, seen, v);
                 if (r < 0)
                         return r;
+                zoneinfo_zone_room(&rooms[n_zones - 1], zones[n_zones - 1], is_movable, seen, v);
         } else if (!(seen & (1u << ZI_PRESENT)))
                 return -EBADMSG;
+        zoneinfo_node_room(&nodes[node], rooms, n_zones);
 
         memcpy(ret, nodes, n_nodes * sizeof(ZoneinfoNode));
         return 0;

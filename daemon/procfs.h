@@ -63,6 +63,12 @@ typedef struct ZoneinfoNode {
         uint64_t kernel_free, kernel_min, kernel_low, kernel_high;
         uint64_t movable_free, movable_high;
         uint64_t file_pages;            /* page cache (nr_zone_{in,}active_file), all zones: reclaimable */
+        /* What a kernel allocation (GFP_KERNEL: up to ZONE_NORMAL) can still take: each kernel zone's
+         * free pages above its lowmem reserve ("protection") for that zone index, summed. The DMA
+         * zone's free pages count only above the large reserve it keeps from Normal allocations, so a
+         * node whose Normal and DMA32 are empty shows almost no room however much DMA has free. */
+        uint64_t kernel_room;
+        uint64_t kernel_file_pages;     /* page cache in the kernel zones: reclaimable room */
 } ZoneinfoNode;
 
 /*

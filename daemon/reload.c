@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager.h"
 #include "pressure.h"
+#include "rebalance.h"
 #include "reload.h"
 #include "settle.h"
 #include "status.h"
@@ -103,6 +104,7 @@ void reload_now(Manager *m) {
         }
         (void) block_events_rescan(m);
         pressure_reserve_check(m); /* new MemoryPressure*= settings take effect now */
+        rebalance_check(m);        /* a policy's Zone= may have changed */
         dax_reload(m); /* dax.c: devices left as devdax by the previous policy get the new one's say */
         status_update(m);
         (void) sd_notify(false, "READY=1");

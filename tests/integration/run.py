@@ -2440,6 +2440,146 @@ def scenario_dax_failures(s):
     check(d.proc.poll() is None, "memhpd keeps running")
 
 
+# ---------------------------------------------------------------------------------------- rebalance
+RECLAIM = TRACEFS + "/instances/memhpd-reclaim"
+RECLAIM_EVENTS = ("kmem/mm_page_alloc_extfrag", "vmscan/mm_vmscan_wakeup_kswapd", "vmscan/mm_vmscan_direct_reclaim_begin")
+AUTO_WIDE = "[Match]\nDevice=acpi-dimm\n\n[Online]\nZone=auto\nMaxMovableRatio=1000%\n"
+PAGES_PER_BLOCK = 0x8000000 // 4096
+
+
+def fake_reclaim_tracefs(root):
+    """memhpd-reclaim with its three events (enable "0") and trace_pipe a FIFO."""
+    for ev in RECLAIM_EVENTS:
+        write(root, f"{RECLAIM}/events/{ev}/enable", "0\n")
+    write(root, f"{RECLAIM}/events/kmem/mm_page_alloc_extfrag/filter", "none\n")
+    os.mkfifo(os.path.join(root, RECLAIM, "trace_pipe"))
+
+
+def reclaim_enabled(root):
+    return [rd(root, f"{RECLAIM}/events/{ev}/enable") for ev in RECLAIM_EVENTS]
+
+
+def wait_enabled(d, root, want, what):
+    end = time.monotonic() + DEFAULT_TIMEOUT
+    while time.monotonic() < end:
+        if reclaim_enabled(root) == [want] * len(RECLAIM_EVENTS):
+            return
+        check(d.proc.poll() is None, f"memhpd exited while waiting for {what}")
+        time.sleep(0.02)
+    raise Failure(f"timed out waiting for {what}: enable files {reclaim_enabled(root)}")
+
+
+def kernel_zones_free(text, pages):
+    """/proc/zoneinfo with node 0's DMA, DMA32 and Normal at 'pages' free."""
+    parts = re.split(r"(?m)^(?=Node )", text)
+    return "".join(re.sub(r"pages free\s+\d+", f"pages free     {pages}", p, count=1)
+                   if re.match(r"Node 0, zone\s+(DMA|DMA32|Normal)\b", p) else p for p in parts)
+
+
+def scenario_rebalance(s):
+    """Zone=auto blocks in ZONE_MOVABLE move to a kernel zone when node 0's kernel zones run out: the reclaim
+    events are enabled only while such a block exists; a kswapd wake-up with the kernel zones short moves
+    the block with the fewest pages in use (/proc/kpageflags) -- offline, then online_kernel -- with a
+    rebalance record; while still short the tick moves the next; with room again the events come back on.
+    Garbage lines and an unreadable zoneinfo move nothing; Zone=movable blocks never move; a reload to
+    Zone=movable switches the events off, and so does the stop."""
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", AUTO_WIDE)
+    fake_reclaim_tracefs(s.root)
+    zi = os.path.join(s.root, "proc/zoneinfo")
+    with open(zi) as f:
+        good = f.read()
+    short = kernel_zones_free(good, 10)
+    check(short != good, "the fixture's zoneinfo has node 0 kernel zones")
+    # Pages in use per block: 603 all, 602 a hundred, 601, 600 and 67 none.
+    with open(os.path.join(s.root, "proc/kpageflags"), "wb") as f:
+        f.seek(603 * PAGES_PER_BLOCK * 8)
+        f.write(((1 << 5) | (1 << 12)).to_bytes(8, "little") * PAGES_PER_BLOCK)
+        f.seek(602 * PAGES_PER_BLOCK * 8)
+        f.write((1 << 5).to_bytes(8, "little") * 100)
+        f.seek(604 * PAGES_PER_BLOCK * 8 - 8)
+        f.write(b"\0" * 8)
+    d = s.start()
+    s.wait_all_online([67])
+    check(reclaim_enabled(s.root) == ["1"] * 3, "memory67 is a Zone=auto block in ZONE_MOVABLE: events on")
+    check(rd(s.root, f"{RECLAIM}/events/kmem/mm_page_alloc_extfrag/filter") == "alloc_migratetype != 1",
+          "page cache falling back is filtered out in the kernel")
+    for i in range(600, 604):
+        s.kernel.add_block(i, node=0)
+    s.wait_all_online(range(600, 604))
+    for i in [67] + list(range(600, 604)):
+        check(s.kernel.read(i, "valid_zones") == "Movable", f"memory{i} movable")
+
+    pipe = os.open(os.path.join(s.root, RECLAIM, "trace_pipe"), os.O_WRONLY | os.O_NONBLOCK)
+    # Events with room in the kernel zones: nothing moves.
+    os.write(pipe, b"   kswapd0-45 [000] ..... 12.3: mm_vmscan_wakeup_kswapd: nid=0 order=0 gfp_flags=GFP_KERNEL\n")
+    os.write(pipe, b"  slab-files-250 [001] d..3. 9.07: mm_page_alloc_extfrag: page=0000000093d3135d pfn=0x8c00 "
+                   b"alloc_order=2 fallback_order=10 pageblock_order=9 alloc_migratetype=0 fallback_migratetype=1 "
+                   b"fragmenting=0 change_ownership=1\n")
+    time.sleep(0.6)
+    s.marker(1000)
+    check(not events(d, "rebalance"), "room in the kernel zones: nothing moved")
+    wait_enabled(d, s.root, "1", "the events back on after a look that found room")
+
+    write(s.root, "proc/zoneinfo", short)
+    os.write(pipe, b"   cat-99 [001] ..... 13.1: mm_vmscan_wakeup_kswapd: nid=0 order=0 gfp_flags=GFP_KERNEL\n")
+    rec = d.wait_record(lambda r: r["event"] == "rebalance", "the first rebalance record")
+    check(rec.get("block") == "601" and rec.get("node") == "0" and rec.get("action") == "rebalance"
+          and "kswapd woken" in rec["_line"]
+          and "moving memory601 (0 of its 32768 pages in use) from ZONE_MOVABLE to a kernel zone" in rec["_line"], rec["_line"])
+    d.wait_record(lambda r: r["event"] == "offlined" and r.get("block") == "601" and r.get("action") == "rebalance",
+                  "memory601 offlined for the move")
+    on = d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "601" and r.get("zone") == "kernel",
+                       "memory601 onlined again",
+                       kernel=s.kernel, blocks=[601])
+    check(on.get("zone") == "kernel" and "moved from ZONE_MOVABLE" in on["_line"], on["_line"])
+    check(reclaim_enabled(s.root) == ["0"] * 3, "the events are off while memhpd acts")
+    # Still short: the tick moves the next one without another event (600: none in use, the highest).
+    rec = d.wait_record(lambda r: r["event"] == "rebalance" and r.get("block") != "601", "the second move",
+                        kernel=s.kernel, blocks=[600, 601])
+    check(rec.get("block") == "600" and "still short" in rec["_line"], rec["_line"])
+    d.wait_record(lambda r: r["event"] == "onlined" and r.get("block") == "600" and r.get("zone") == "kernel",
+                  "memory600 in a kernel zone",
+                  kernel=s.kernel, blocks=[600])
+    write(s.root, "proc/zoneinfo", good)
+    wait_enabled(d, s.root, "1", "the events back on once the kernel zones have room")
+    s.kernel.complete_onlines([600, 601])
+    check(s.kernel.read(601, "valid_zones") == "Normal" and s.kernel.read(600, "valid_zones") == "Normal",
+          "both in a kernel zone")
+    moved = {r["block"] for r in events(d, "rebalance")}
+    # Bad input: garbage in trace_pipe and an unparsable zoneinfo move nothing, and memhpd keeps running.
+    write(s.root, "proc/zoneinfo", short.replace("present", "presnet"))
+    os.write(pipe, b"\x00\xff garbage without a newline")
+    os.write(pipe, b"\nnot an event at all\n")
+    time.sleep(0.6)
+    s.marker(1001)
+    check({r["block"] for r in events(d, "rebalance")} == moved, "nothing moved on a broken zoneinfo")
+    write(s.root, "proc/zoneinfo", good)
+    wait_enabled(d, s.root, "1", "the events back on after a broken zoneinfo")
+    os.close(pipe)
+    # A reload to Zone=movable: no block can move, the events go off.
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", MOVABLE)
+    d.signal(signal.SIGHUP)
+    wait_enabled(d, s.root, "0", "the events off under Zone=movable")
+    check(d.stop() == 0, "clean stop")
+    check(reclaim_enabled(s.root) == ["0"] * 3, "off at stop")
+
+
+def scenario_rebalance_no_tracefs(s):
+    """Without tracefs, a Zone=auto block in ZONE_MOVABLE gets one warning, no move and no polling; the loop
+    keeps onlining."""
+    write(s.root, "etc/memhpd/policies.d/50-test.policy", AUTO_WIDE)
+    d = s.start()
+    s.wait_all_online([67])
+    for i in range(600, 602):
+        s.kernel.add_block(i, node=0)
+    s.wait_all_online(range(600, 602))
+    s.marker(1000)
+    text = d.text()
+    check(text.count("are not moved to a kernel zone when the kernel zones run out") == 1, text)
+    check("tracefs is not mounted" in text, text)
+    check(d.stop() == 0, "clean stop")
+
+
 SCENARIOS = {name[len("scenario_"):].replace("_", "-"): fn for name, fn in globals().items()
              if name.startswith("scenario_")}
 

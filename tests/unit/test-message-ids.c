@@ -59,6 +59,19 @@ START_TEST(catalog_has_every_id) {
                               "catalog: no empty line before %.35s", line);
                 memcpy(id, line + 3, 32);
                 id[32] = '\0';
+                {
+                        /* The header, then an empty line, then a body that is not the next entry's header:
+                         * a merge once left an entry as its Subject: line alone. */
+                        const char *hdr = strchr(line, '\n') + 1, *end = strstr(hdr, "\n\n");
+
+                        ck_assert_msg(strncmp(hdr, "Subject: ", 9) == 0, "catalog: %s has no Subject: line", id);
+                        ck_assert_msg(end && memmem(hdr, end - hdr, "\nDefined-By: memhpd\n", 20) &&
+                                      memmem(hdr, end - hdr + 1, "\nSupport: ", 10) &&
+                                      memmem(hdr, end - hdr + 1, "\nDocumentation: ", 16),
+                                      "catalog: %s lacks Defined-By:, Support: or Documentation: in its header", id);
+                        ck_assert_msg(strncmp(end + 2, "-- ", 3) != 0 && end[2] != '\0',
+                                      "catalog: %s has no text", id);
+                }
                 e = kind_by_id(id);
                 ck_assert_msg(e >= 0, "catalog: %s is no MESSAGE_ID of daemon/audit.c", id);
                 ck_assert_msg(!seen[e], "catalog: two entries for %s (%s)", id, audit_event_name(e));

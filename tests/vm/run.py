@@ -765,6 +765,80 @@ def s_pressure_reserve(ctx):
     check_alive(vm)
 
 
+def build_guest_tool(ctx, name):
+    """tests/vm/guest/NAME.c built static for the busybox guest (cached beside the kernels)."""
+    src = os.path.join(ctx.source_root, "tests", "vm", "guest", name + ".c")
+    out = os.path.join(ctx.cache, name)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        r = subprocess.run(["cc", "-static", "-O2", "-Wall", "-o", out + ".tmp", src], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failed(f"cannot build the guest tool {name}: {r.stderr}")
+        os.rename(out + ".tmp", out)
+    return out
+
+
+RECLAIM = "/sys/kernel/tracing/instances/memhpd-reclaim/events"
+
+
+@scenario("zone-rebalance", "512 MiB guest, a 1 GiB DIMM onlined movable by Zone=auto: millions of small files "
+          "on tmpfs (unmovable slab) fill the kernel zones; memhpd moves free movable blocks to a kernel zone "
+          "and the workload runs to its end without the OOM killer; idle, nothing wakes memhpd")
+def s_zone_rebalance(ctx):
+    seconds = 30
+    vm = boot(ctx, Scenario(autostart=False, presets=False, files={"/bin/slab-files": build_guest_tool(ctx, "slab-files")},
+                            policies={"10-auto.policy": policy({"Device": "acpi-dimm"},
+                                                               {"Zone": "auto", "MaxMovableRatio": "1000%"})}))
+    vm.out(f"mount -t tracefs nodev {TRACING}")
+    vm.start_memhpd()
+    vm.wait_started()
+    pid = vm.memhpd_pid()
+    # As units/memhpd.service does (OOMScoreAdjust=-1000); the guest's shell too, so that it answers.
+    vm.out(f"echo -1000 > /proc/{pid}/oom_score_adj; echo -1000 > /proc/$$/oom_score_adj; "
+           f"for p in /proc/[0-9]*; do echo -1000 > $p/oom_score_adj; done 2>/dev/null; true")
+    enabled = (f"cat {RECLAIM}/kmem/mm_page_alloc_extfrag/enable {RECLAIM}/vmscan/mm_vmscan_wakeup_kswapd/enable "
+               f"{RECLAIM}/vmscan/mm_vmscan_direct_reclaim_begin/enable 2>/dev/null")
+    check(vm.sh(enabled)[1].split() in ([], ["0"] * 3), "reclaim events on before any Zone=auto block is movable")
+    idx = add_dimm_online(vm, "dimm1", 1024 * MiB, 0)
+    blocks = vm.blocks()
+    check(all(is_movable(blocks[i]) for i in idx), f"the DIMM onlined movable: {format_blocks(blocks)}")
+    deadline = time.monotonic() + 10
+    while vm.out(enabled).split() != ["1"] * 3:
+        check(time.monotonic() < deadline, "the reclaim events were never enabled: " + vm.out(enabled))
+        time.sleep(0.2)
+    # Idle with the events on: no wake-up.
+    ctxt = "grep voluntary_ctxt_switches /proc/%d/status | head -1" % pid
+    a = vm.out(ctxt)
+    time.sleep(4)
+    b = vm.out(ctxt)
+    check(a == b, f"memhpd woke up while idle, watching reclaim: {a} -> {b}")
+
+    vm.out("mkdir -p /w && mount -t tmpfs -o size=64M,nr_inodes=0 tmpfs /w")
+    t0 = time.monotonic()
+    out = vm.out(f"(echo 1000 > /proc/self/oom_score_adj; exec slab-files /w {seconds}) > /tmp/slab.out 2>&1; "
+                 "tail -n1 /tmp/slab.out; dmesg | grep -c -e 'invoked oom-killer' || true", timeout=seconds + 120)
+    lines = out.strip().splitlines()
+    ctx.note(f"slab-files: {lines[0] if lines else out!r} ({time.monotonic() - t0:.0f} s)")
+    check(len(lines) == 2 and lines[1] == "0", f"the OOM killer ran: {out}\n" + vm.memhpd_log()[-3000:])
+    check(lines[0].startswith("done ") and lines[0].endswith(" time"), f"slab-files did not run to its end: {out}")
+    moves = [r for r in vm.audit() if r.get("event") == "rebalance"]
+    ctx.note(f"{len(moves)} blocks moved; first: {moves[0]['_line'] if moves else '-'}")
+    check(moves, "no block moved although the files outgrew the boot memory's kernel zones")
+    blocks = vm.blocks()
+    moved = [int(r["block"]) for r in moves]
+    check(all(blocks[i]["state"] == "online" and not is_movable(blocks[i]) for i in moved),
+          f"moved blocks not in a kernel zone: {format_blocks(blocks)}")
+    recs = vm.audit()
+    for i in moved:
+        on = [r for r in recs if r.get("event") == "onlined" and block_of(r) == i]
+        check(len(on) == 2 and zone_of_record(on[-1]) == "kernel", f"memory{i}: onlined records {on}")
+    # The slab outgrew the boot memory's kernel zones: more kernel memory than boot had (~ 480 MiB).
+    slab = meminfo_kib(vm, "Slab")
+    ctx.note(f"Slab at the end: {slab // 1024} MiB; the move ended with the events on: {vm.out(enabled).split()}")
+    check(slab > 512 * 1024, f"Slab {slab} kB: the workload did not outgrow the boot memory")
+    check_no_failures(vm)
+    check_alive(vm)
+
+
 # dax.c: an emulated NVDIMM made a devdax device through sysfs, as ndctl does.
 MAKE_DEVDAX = r"""
 load-nvdimm || exit 1

@@ -4,7 +4,7 @@
  * or SECONDS pass. Every file costs the kernel a dentry and an inode (unmovable slab on tmpfs), nothing
  * else. Prints "count N elapsed S" about twice a second (so that a count survives an OOM kill) and
  * once at the end with how it ended: "done N S time" or "done N S errno-name".
- * Built static for the busybox guest by bench/zone-slab.py.
+ * Built static for the busybox guest by tests/vm/run.py (zone-rebalance) and bench/zone-slab.py.
  */
 #include <errno.h>
 #include <fcntl.h>
