@@ -10,8 +10,9 @@ dentry and an inode: unmovable slab, only kernel zones can hold it) until creati
 stops it, or --seconds pass. Two agents, each in a fresh guest:
 
   memhpd  a policy [Match] Device=acpi-dimm / [Online] Zone=auto MaxMovableRatio=301% (takeover: memhpd
-          onlines every block, kernel zone when the node's kernel zones are short, daemon/pressure.c),
-          with oom_score_adj -1000 as units/memhpd.service sets it;
+          onlines every block, kernel zone when the node's kernel zones are short, daemon/pressure.c;
+          later moves Zone=auto blocks to a kernel zone when the kernel zones run out,
+          daemon/rebalance.c), with oom_score_adj -1000 as units/memhpd.service sets it;
   kernel  no memhpd: auto_online_blocks=online, memory_hotplug.online_policy=auto-movable,
           auto_movable_ratio=301, set before the hot-add.
 
@@ -99,6 +100,8 @@ def one(kernel, agent, args, slab):
     vm.start()
     try:
         if agent == "memhpd":
+            # rebalance.c's tracepoints: the guest's init does not mount tracefs.
+            vm.out("mount -t tracefs nodev /sys/kernel/tracing")
             vm.start_memhpd()
             vm.wait_started()
             # As units/memhpd.service does (OOMScoreAdjust=-1000): the guest has no systemd.
@@ -162,6 +165,12 @@ def one(kernel, agent, args, slab):
             r["sreclaim"], r["sunreclaim"] = m["SReclaimable"] / 1024, m["SUnreclaim"] / 1024
             r["kfree"], r["khigh"], r["mfree"] = kernel_zone_figures(vm)
             r["memhpd_alive"] = vm.memhpd_pid() is not None if agent == "memhpd" else None
+            end = vm.blocks()
+            zones = [" ".join(end[i]["zones"]) for i in idx if i in end]
+            r["movable_end"] = sum(z == "Movable" for z in zones)
+            r["kernel_end"] = sum(z in ("Normal", "DMA32") for z in zones)
+        if agent == "memhpd":
+            r["moved"] = sum(1 for x in vm.audit() if x.get("event") == "rebalance")
     finally:
         vm.stop()
     return r
@@ -179,6 +188,9 @@ def report(kernel, rs, args):
         ("memhpd kernel-zone decisions: ratio / watermark",
          lambda r: f"{r['by_ratio']} / {r['by_watermark']}" if "by_ratio" in r else "-"),
         ("hot-add to all online, s", lambda r: f"{r['online_s']:.1f}"),
+        ("memhpd: blocks moved to a kernel zone during the run", lambda r: str(r["moved"]) if "moved" in r else "-"),
+        ("end: DIMM blocks movable / kernel", lambda r: f"{r['movable_end']} / {r['kernel_end']}"
+         if "movable_end" in r else "-"),
         ("after the hot-add: kernel zones free / high, MiB",
          lambda r: f"{r['kfree0']:.0f} / {r['khigh0']:.1f}"),
         ("after the hot-add: Movable free, MiB", lambda r: fmt(r["mfree0"])),
@@ -233,7 +245,7 @@ def interpret(kernel, by, args):
     else:
         layout = (f"memhpd put {a['kernel']} of the DIMM's {a['blocks']} blocks into a kernel zone "
                   f"({a['kernel'] * bmib} MiB), the kernel {b['kernel']} ({b['kernel'] * bmib} MiB)")
-        if b["movable"] == 0 and a["movable"] > 0:
+        if b["movable"] == 0 and a["movable"] > 0 and not a.get("moved"):
             layout += (f": the kernel's auto-movable policy onlines a DIMM (one static memory group) movable "
                        f"only if all of it fits the ratio, and {args.dimm * 1024} MiB is more than 301% of the "
                        f"{b['kpresent0']:.0f} MiB of kernel zones before the hot-add, so the whole DIMM went "
@@ -241,8 +253,11 @@ def interpret(kernel, by, args):
                        f"({a['movable'] * bmib} MiB movable against {a['kpresent0'] + a['kernel'] * bmib:.0f} "
                        f"MiB kernel)")
     why = ""
-    if a.get("by_watermark", 0) == 0:
-        why = (f"; memhpd's watermark check never decided a block: after the hot-add the kernel zones had "
+    if a.get("moved"):
+        why = (f"; memhpd moved {a['moved']} of the DIMM's movable blocks to a kernel zone while the files "
+               f"were created (rebalance records), as the kernel zones ran out")
+    elif a.get("by_watermark", 0) == 0:
+        why = (f"; memhpd's watermark check never decided a block and no block was moved: after the hot-add the kernel zones had "
                f"{a['kfree0']:.0f} MiB free against a high watermark of {a['khigh0']:.1f} MiB (+25%), far from "
                f"short, so the ratio alone decided (the slab workload starts only after "
                f"the onlining; Zone=auto decides at online time)")

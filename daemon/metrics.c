@@ -171,6 +171,8 @@ static const struct {
                                   "Times uevents were lost and sysfs was rescanned (events-lost records)." },
         [METRICS_CONFLICTS] = { "memhpd_conflicts_total",
                                 "Other agents found onlining memory (conflict records)." },
+        [METRICS_REBALANCED] = { "memhpd_blocks_rebalanced_total",
+                                 "Zone=auto blocks moved from ZONE_MOVABLE to a kernel zone (rebalance records)." },
         [METRICS_UEVENTS] = { "memhpd_uevents_total", "Memory and node uevents received." },
         [METRICS_RESCANS] = { "memhpd_rescans_total", "Full scans of /sys/devices/system/memory." },
 };
@@ -409,6 +411,7 @@ static void metrics_snapshot(Manager *m, MetricsSnapshot *ret) {
         ret->counter[METRICS_LEFT_OFFLINE] = mt->records[AUDIT_LEFT_OFFLINE];
         ret->counter[METRICS_EVENTS_LOST] = mt->records[AUDIT_EVENTS_LOST];
         ret->counter[METRICS_CONFLICTS] = mt->records[AUDIT_CONFLICT];
+        ret->counter[METRICS_REBALANCED] = mt->records[AUDIT_REBALANCE];
         ret->counter[METRICS_UEVENTS] = m->n_uevents;
         ret->counter[METRICS_RESCANS] = m->n_rescans;
 }

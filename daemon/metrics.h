@@ -40,6 +40,7 @@ typedef enum MetricsCounter {
         METRICS_LEFT_OFFLINE,   /* "left-offline" records */
         METRICS_EVENTS_LOST,    /* "events-lost" records */
         METRICS_CONFLICTS,      /* "conflict" records */
+        METRICS_REBALANCED,     /* "rebalance" records */
         METRICS_UEVENTS,        /* uevents received */
         METRICS_RESCANS,        /* full scans of sysfs */
         _METRICS_COUNTER_MAX,

@@ -242,6 +242,7 @@ START_TEST(render_counts_blocks_by_labels) {
         ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_blocks_onlined_total 3\n"));
         ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_events_lost_total 1\n"));
         ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_conflicts_total 0\n"));
+        ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_blocks_rebalanced_total 0\n"));
         ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_quarantined_blocks 2\n"));
         ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_policies 3\n"));
         ck_assert_ptr_nonnull(strstr(text, "\nmemhpd_config_ok 1\n"));
