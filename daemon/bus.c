@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manager.h"
 #include "memmap.h"
+#include "rebalance.h"
 #include "reload.h"
 #include "sysfs.h"
 #include "status.h"
@@ -79,6 +80,14 @@ static int property_memmap(sd_bus *bus, const char *path, const char *interface,
         char text[256];
 
         memmap_summary(userdata, text, sizeof(text));
+        return sd_bus_message_append(reply, "s", text);
+}
+
+static int property_kernel_zones(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        char text[256];
+
+        rebalance_summary(userdata, text, sizeof(text));
         return sd_bus_message_append(reply, "s", text);
 }
 
@@ -311,6 +320,7 @@ static const sd_bus_vtable bus_vtable[] = {
         P("EventSource", "s", property_event_source, CHANGES),
         P("Policies", "u", property_policies, CHANGES),
         P("Memmap", "s", property_memmap, 0),
+        P("KernelZones", "s", property_kernel_zones, 0),
         P("ConfigOK", "b", property_config_ok, CHANGES),
         SD_BUS_PROPERTY("DryRun", "b", property_dry_run, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         P("Conflicts", "a(sss)", property_conflicts, 0),

@@ -162,6 +162,8 @@ void render_status_table(FILE *f, const StatusHeader *h, const RunRow *runs, siz
                         bs);
                 if (!empty(h->memmap))
                         fprintf(f, "Memmap: %s\n", h->memmap);
+                if (!empty(h->kernel_zones))
+                        fprintf(f, "Kernel zones: %s\n", h->kernel_zones);
                 for (uint32_t i = 0; h->conflict_rows && i < h->conflicts; i++)
                         fprintf(f, "%sConflict%s: %s%s%s: %s\n", o->colour ? ANSI_RED : "", o->colour ? ANSI_RESET : "",
                                 h->conflict_rows[i].agent, empty(h->conflict_rows[i].file) ? "" : " ",
@@ -204,6 +206,8 @@ void render_status_json(FILE *f, const StatusHeader *h, const RunRow *runs, size
         json_string(f, h->event_source);
         fputs(", \"memmap\": ", f);
         json_string(f, h->memmap);
+        fputs(", \"kernel_zones\": ", f);
+        json_string(f, h->kernel_zones);
         fprintf(f, ", \"policies\": %" PRIu32 ", \"config_ok\": %s, \"dry_run\": %s, \"conflicts\": %" PRIu32
                 ", \"block_size\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"offline\": %" PRIu64 ", \"onlined\": %" PRIu64
                 ", \"failed\": %" PRIu64 "},\n",

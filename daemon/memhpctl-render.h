@@ -44,7 +44,7 @@ typedef struct ConflictRow {
 } ConflictRow;
 
 typedef struct StatusHeader {
-        const char *version, *status, *event_source, *memmap;
+        const char *version, *status, *event_source, *memmap, *kernel_zones;
         uint32_t policies, conflicts;
         const struct ConflictRow *conflict_rows; /* 'conflicts' of them, or NULL */
         bool config_ok, dry_run;

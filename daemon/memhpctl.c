@@ -138,6 +138,7 @@ static int read_status(sd_bus_message *reply, StatusData *d) {
                 { "Status", 's', offsetof(StatusHeader, status) },
                 { "EventSource", 's', offsetof(StatusHeader, event_source) },
                 { "Memmap", 's', offsetof(StatusHeader, memmap) },
+                { "KernelZones", 's', offsetof(StatusHeader, kernel_zones) },
                 { "Policies", 'u', offsetof(StatusHeader, policies) },
                 { "ConfigOK", 'b', offsetof(StatusHeader, config_ok) },
                 { "DryRun", 'b', offsetof(StatusHeader, dry_run) },

@@ -512,15 +512,25 @@ void rebalance_stop(Manager *m) {
         m->rebalance = rebalance_free(r);
 }
 
-const char *rebalance_state(Manager *m, unsigned long long *ret_moved) {
+void rebalance_summary(Manager *m, char *buf, size_t size) {
         Rebalance *r = m->rebalance;
+        const char *state;
+        unsigned long long moved = r ? r->n_moved : 0;
 
-        *ret_moved = r ? r->n_moved : 0;
-        if (!r)
-                return "idle";
-        if (r->unavailable)
-                return r->why_unavailable;
-        if (r->timer || r->moving != UINT32_MAX)
-                return "active: a node's kernel zones are short";
-        return r->enabled ? "watching the kernel's reclaim" : "idle: no Zone=auto block in ZONE_MOVABLE";
+        if (!r || m->opts.dry_run)
+                state = "not watched (no Zone=auto block in ZONE_MOVABLE yet)";
+        else if (r->unavailable)
+                state = r->why_unavailable;
+        else if (r->timer && !r->cooling)
+                state = "a node's kernel zones are short: checking every 250 ms";
+        else if (r->moving != UINT32_MAX)
+                state = "moving a block";
+        else if (r->enabled)
+                state = "watching kernel-memory growth and reclaim (tracepoints, no polling)";
+        else if (r->timer)
+                state = "room again; watching again in a second";
+        else
+                state = "not watched (no Zone=auto block in ZONE_MOVABLE)";
+        snprintf(buf, size, "%s; %llu %s moved from ZONE_MOVABLE to a kernel zone since start", state, moved,
+                 moved == 1 ? "block" : "blocks");
 }

@@ -73,6 +73,6 @@ Rebalance *rebalance_free(Rebalance *r);
 void rebalance_check(Manager *m);
 /* At stop: switch the events off and remove the instance. */
 void rebalance_stop(Manager *m);
-/* For memhpctl status and --check: "watching", "active", "idle (no Zone=auto block in ZONE_MOVABLE)",
- * "unavailable (...)" and the number of blocks moved. */
-const char *rebalance_state(Manager *m, unsigned long long *ret_moved);
+/* For memhpctl status (the bus's KernelZones): what watches the kernel zones now and how many blocks moved
+ * since start, one line. */
+void rebalance_summary(Manager *m, char *buf, size_t size);

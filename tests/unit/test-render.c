@@ -21,6 +21,7 @@ static const StatusHeader header = {
         .status = "Managing 13 memory blocks on 2 nodes (1 offline); 1 policy; 4 onlined, 0 failed",
         .event_source = "kernel",
         .memmap = "memory_hotplug.memmap_on_memory=off (kernel 6.1): the memmap of hot-added memory comes from existing memory",
+        .kernel_zones = "watching kernel-memory growth and reclaim (tracepoints, no polling); 2 blocks moved from ZONE_MOVABLE to a kernel zone since start",
         .policies = 1,
         .conflicts = 0,
         .config_ok = true,
@@ -52,6 +53,7 @@ START_TEST(table_runs) {
                 "memhpd 0.1: Managing 13 memory blocks on 2 nodes (1 offline); 1 policy; 4 onlined, 0 failed\n"
                 "Source: kernel uevents; policies: 1; conflicts: 0; block size: 128M\n"
                 "Memmap: memory_hotplug.memmap_on_memory=off (kernel 6.1): the memmap of hot-added memory comes from existing memory\n"
+                "Kernel zones: watching kernel-memory growth and reclaim (tracepoints, no polling); 2 blocks moved from ZONE_MOVABLE to a kernel zone since start\n"
                 "Node 0: 1G kernel, 0B movable; 8 blocks, 0 offline\n"
                 "Node 1: 0B kernel, 512M movable; 4 blocks, 0 offline\n"
                 "\n"
@@ -99,7 +101,7 @@ START_TEST(json_runs) {
         ck_assert_str_eq(t,
                 "{\n"
                 "   \"memhpd\": {\"version\": \"0.1\", \"status\": \"Managing 13 memory blocks on 2 nodes (1 offline); 1 policy; 4 onlined, 0 failed\", "
-                "\"event_source\": \"kernel\", \"memmap\": \"memory_hotplug.memmap_on_memory=off (kernel 6.1): the memmap of hot-added memory comes from existing memory\", \"policies\": 1, \"config_ok\": true, \"dry_run\": false, \"conflicts\": 0, "
+                "\"event_source\": \"kernel\", \"memmap\": \"memory_hotplug.memmap_on_memory=off (kernel 6.1): the memmap of hot-added memory comes from existing memory\", \"kernel_zones\": \"watching kernel-memory growth and reclaim (tracepoints, no polling); 2 blocks moved from ZONE_MOVABLE to a kernel zone since start\", \"policies\": 1, \"config_ok\": true, \"dry_run\": false, \"conflicts\": 0, "
                 "\"block_size\": 134217728, \"blocks\": 13, \"offline\": 1, \"onlined\": 4, \"failed\": 0},\n"
                 "   \"memory\": [\n"
                 "      {\"range\": \"0x0000000000000000-0x000000003fffffff\", \"size\": 1073741824, \"state\": \"online\", \"zone\": \"DMA32\", \"node\": 0, \"device\": null, \"block\": \"0-7\", \"decided_by\": \"boot\", \"policy\": null},\n"
