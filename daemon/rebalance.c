@@ -78,6 +78,8 @@ struct Rebalance {
         /* While active: the kernel zones' room (all nodes) when it last shrank, and since when it has not. */
         uint64_t room_mark, quiet_since;
         bool cooling;            /* the timer is the rest before the events come back on */
+        sd_event_source *check_timer;
+        uint64_t last_check;     /* the last look over the blocks (rebalance_check()) */
 };
 
 static uint64_t now_usec(void) {
@@ -107,6 +109,7 @@ Rebalance *rebalance_free(Rebalance *r) {
                 return NULL;
         sd_event_source_disable_unref(r->io);
         sd_event_source_disable_unref(r->timer);
+        sd_event_source_disable_unref(r->check_timer);
         if (r->pipe_fd >= 0)
                 (void) close(r->pipe_fd);
         tracefs_instance_close(&r->trace);
@@ -140,6 +143,11 @@ static bool block_movable_candidate(Manager *m, uint32_t index, int node) {
             (b->flags & (BLOCK_BY_OTHER | BLOCK_BY_ADMIN | BLOCK_OFFLINING)))
                 return false;
         if (node >= 0 && b->node != node)
+                return false;
+        /* A block online at start has its zone unread: not worth a sysfs read on a node without ZONE_MOVABLE
+         * (boot memory of most hosts: 131072 blocks would cost half a second). */
+        if (b->zone == ZONE_UNKNOWN && b->node >= 0 && b->node < NODES_MAX && !m->inv->nodes[b->node].stats_stale &&
+            m->inv->nodes[b->node].movable_pages == 0)
                 return false;
         if (b->zone != ZONE_MOVABLE && (b->zone != ZONE_UNKNOWN || inventory_block_zone(m->inv, index) != ZONE_MOVABLE))
                 return false;
@@ -473,8 +481,17 @@ static int rebalance_open(Manager *m) {
         return 0;
 }
 
+static int on_check_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        Manager *m = userdata;
+
+        m->rebalance->check_timer = sd_event_source_disable_unref(m->rebalance->check_timer);
+        rebalance_check(m);
+        return 0;
+}
+
 void rebalance_check(Manager *m) {
         Rebalance *r;
+        uint64_t now;
         bool want;
 
         if (!m->event || m->opts.once || m->opts.dry_run)
@@ -482,6 +499,18 @@ void rebalance_check(Manager *m) {
         r = rebalance_get(m);
         if (r->unavailable || r->timer || r->moving != UINT32_MAX)
                 return; /* the tick decides when to wait for events again */
+        /* At most one look over the blocks a second: a burst of hot-adds changes the status every loop
+         * iteration, and a look may match a policy per movable block. The last change is looked at later. */
+        now = now_usec();
+        if (r->last_check > 0 && now - r->last_check < REBALANCE_CHECK_USEC) {
+                if (!r->check_timer &&
+                    sd_event_add_time_relative(m->event, &r->check_timer, CLOCK_MONOTONIC,
+                                               REBALANCE_CHECK_USEC - (now - r->last_check), REBALANCE_CHECK_USEC / 10,
+                                               on_check_timer, m) >= 0)
+                        (void) sd_event_source_set_description(r->check_timer, "rebalance-check");
+                return;
+        }
+        r->last_check = now;
         /* A block that failed and went offline since may be chosen again once it is back. */
         for (size_t i = 0; i < r->n_failed;)
                 if (!inventory_block(m->inv, r->failed[i]) || inventory_block(m->inv, r->failed[i])->state != STATE_ONLINE)

@@ -805,6 +805,8 @@ def s_zone_rebalance(ctx):
     while vm.out(enabled).split() != ["1"] * 3:
         check(time.monotonic() < deadline, "the reclaim events were never enabled: " + vm.out(enabled))
         time.sleep(0.2)
+    check(vm.out(f"cat {RECLAIM}/kmem/mm_page_alloc_extfrag/filter") == "alloc_migratetype != 1",
+          "page cache falling back is filtered out in the kernel")
     # Idle with the events on: no wake-up.
     ctxt = "grep voluntary_ctxt_switches /proc/%d/status | head -1" % pid
     a = vm.out(ctxt)
