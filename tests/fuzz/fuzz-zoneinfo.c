@@ -23,7 +23,7 @@ static void one(const char *text, size_t n_nodes) {
 }
 
 /* The same text through zoneinfo_parse_nodes(): the same verdict, the same present counts, sums within
- * bounds. */
+ * bounds, the kernel room (protection tuples) within the kernel zones' free pages. */
 static void nodes(const char *text, size_t n_nodes) {
         static ZoneinfoNode n[NODES_MAX];
         static uint64_t kernel[NODES_MAX], movable[NODES_MAX];
@@ -41,6 +41,8 @@ static void nodes(const char *text, size_t n_nodes) {
                         fuzz_require(n[i].kernel_present == kernel[i] && n[i].movable_present == movable[i]);
                         fuzz_require(n[i].kernel_free <= ZONEINFO_PAGES_MAX && n[i].kernel_high <= ZONEINFO_PAGES_MAX);
                         fuzz_require(n[i].movable_free <= ZONEINFO_PAGES_MAX);
+                        /* The room is free pages above a reserve, of kernel zones only. */
+                        fuzz_require(n[i].kernel_room <= n[i].kernel_free);
                 }
 }
 
