@@ -140,7 +140,7 @@ def one(kernel, agent, args, slab):
             try:
                 rc, out = vm.sh("tail -n1 /tmp/slab.out; pidof slab-files >/dev/null && echo running || echo gone",
                                 timeout=60)
-            except VMError as e:
+            except (VMError, OSError) as e:
                 r["shell"] = f"no answer ({e.__class__.__name__})"
                 r["end"] = "unknown: the guest shell stopped answering (files: the last count it read)"
                 break
@@ -263,6 +263,13 @@ def interpret(kernel, by, args):
                f"the onlining; Zone=auto decides at online time)")
     else:
         why = f"; {a['by_watermark']} block(s) went kernel because the kernel zones were short"
+    if oom["memhpd"] and a.get("moved"):
+        why += (f"; memhpd's OOM came only after it had moved {a['moved']} of the DIMM's {a['blocks']} blocks, when "
+                f"the slab had used up the guest's memory but for the movable block(s) left: a move needs "
+                f"ZONE_MOVABLE to hold one block beyond the one that moves (daemon/rebalance.c)")
+    if oom["kernel"] and b["movable"] > 0:
+        why += (f"; the kernel alone ran out of kernel memory with {b['mfree0']:.0f} MiB free in ZONE_MOVABLE, which "
+                f"slab cannot use")
     for k, r in by.items():
         if "memhpd" in r["oom_killed"]:
             why += f"; the OOM killer also killed memhpd itself (in the {k} guest)"
