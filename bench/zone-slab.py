@@ -264,9 +264,13 @@ def interpret(kernel, by, args):
     else:
         why = f"; {a['by_watermark']} block(s) went kernel because the kernel zones were short"
     if oom["memhpd"] and a.get("moved"):
-        why += (f"; memhpd's OOM came only after it had moved {a['moved']} of the DIMM's {a['blocks']} blocks, when "
-                f"the slab had used up the guest's memory but for the movable block(s) left: a move needs "
-                f"ZONE_MOVABLE to hold one block beyond the one that moves (daemon/rebalance.c)")
+        if a["moved"] >= a["blocks"]:
+            why += (f"; memhpd's OOM came only after it had moved all {a['blocks']} of the DIMM's blocks to a kernel "
+                    f"zone: the slab had used up the guest's memory")
+        else:
+            why += (f"; memhpd's OOM came only after it had moved {a['moved']} of the DIMM's {a['blocks']} blocks: the "
+                    f"slab had used up the guest's memory but for the movable memory left, less than a block free "
+                    f"above ZONE_MOVABLE's high watermark + 25%, which a move needs (daemon/rebalance.c)")
     if oom["kernel"] and b["movable"] > 0:
         why += (f"; the kernel alone ran out of kernel memory with {b['mfree0']:.0f} MiB free in ZONE_MOVABLE, which "
                 f"slab cannot use")

@@ -546,7 +546,9 @@ void rebalance_summary(Manager *m, char *buf, size_t size) {
         const char *state;
         unsigned long long moved = r ? r->n_moved : 0;
 
-        if (!r || m->opts.dry_run)
+        if (m->opts.dry_run)
+                state = "not watched (--dry-run moves nothing)";
+        else if (!r)
                 state = "not watched (no Zone=auto block in ZONE_MOVABLE yet)";
         else if (r->unavailable)
                 state = r->why_unavailable;

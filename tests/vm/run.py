@@ -579,14 +579,14 @@ def wait_online(vm, idx, what, timeout=60):
 # ---------------------------------------------------------------------------------------------
 # drain (offline-worker.c, drain.c, memhpctl drain)
 
-def guest_helper(ctx):
-    """tests/vm/guest/vm-pages.c built static for the busybox guest (cached beside the kernels)."""
-    src = os.path.join(ctx.source_root, "tests", "vm", "guest", "vm-pages.c")
-    out = os.path.join(ctx.cache, "vm-pages")
+def build_guest_tool(ctx, name):
+    """tests/vm/guest/NAME.c built static for the busybox guest (cached beside the kernels)."""
+    src = os.path.join(ctx.source_root, "tests", "vm", "guest", name + ".c")
+    out = os.path.join(ctx.cache, name)
     if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
         r = subprocess.run(["cc", "-static", "-O2", "-Wall", "-o", out + ".tmp", src], capture_output=True, text=True)
         if r.returncode != 0:
-            raise Failed(f"cannot build the guest helper: {r.stderr}")
+            raise Failed(f"cannot build the guest tool {name}: {r.stderr}")
         os.rename(out + ".tmp", out)
     return out
 
@@ -625,7 +625,7 @@ def line_of(vm, pred):
 def s_drain(ctx):
     vm = boot(ctx, Scenario(numa=True, conf="[Daemon]\nOfflineTimeoutSec=10\nRetries=0\n",
                             policies={"10-movable.policy": policy({"Device": "any"}, {"Zone": "movable"})},
-                            files={"/usr/bin/vm-pages": guest_helper(ctx)}))
+                            files={"/usr/bin/vm-pages": build_guest_tool(ctx, "vm-pages")}))
     vm.wait_started()
 
     # 1. A node with a workload on it: drained, the workload's pages moved, not lost.
@@ -763,18 +763,6 @@ def s_pressure_reserve(ctx):
     check(a == b, f"memhpd woke up with an empty reserve: {a} -> {b}")
     check_no_failures(vm)
     check_alive(vm)
-
-
-def build_guest_tool(ctx, name):
-    """tests/vm/guest/NAME.c built static for the busybox guest (cached beside the kernels)."""
-    src = os.path.join(ctx.source_root, "tests", "vm", "guest", name + ".c")
-    out = os.path.join(ctx.cache, name)
-    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
-        r = subprocess.run(["cc", "-static", "-O2", "-Wall", "-o", out + ".tmp", src], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Failed(f"cannot build the guest tool {name}: {r.stderr}")
-        os.rename(out + ".tmp", out)
-    return out
 
 
 RECLAIM = "/sys/kernel/tracing/instances/memhpd-reclaim/events"
