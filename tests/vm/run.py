@@ -1316,9 +1316,12 @@ def s_demo(ctx):
     t0 = time.monotonic()
     say("booting Debian 12's 6.1 kernel under QEMU (busybox initramfs, memhpd with the shipped "
         "policy: Zone=auto, MaxMovableRatio=301%)")
-    vm = boot(ctx, Scenario(extra_qemu=[
+    vm = boot(ctx, Scenario(autostart=False, extra_qemu=[
         "-object", "memory-backend-ram,id=vmem0,size=1G",
         "-device", "virtio-mem-pci,id=vm0,memdev=vmem0,node=0,requested-size=0"]))
+    # As systemd does at boot (sys-kernel-tracing.mount): memhpd's poison and kernel-zone watches use it.
+    vm.out(f"mount -t tracefs nodev {TRACING}")
+    vm.start_memhpd()
     tail = LogTail(vm, t0)
     tail.wait(lambda: any(r.get("event") == "started" for r in vm.audit()), 30,
               "memhpd to start")
