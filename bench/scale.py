@@ -151,10 +151,10 @@ def cmd_scan(a):
 # running daemon helpers
 
 class Daemon:
-    def __init__(self, memhpd, tree):
+    def __init__(self, memhpd, tree, args=()):
         self.log_path = os.path.join(tree, "memhpd.log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([memhpd, f"--root={tree}"], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([memhpd, f"--root={tree}", *args], stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=clean_env())
         self.pid = self.proc.pid
 
@@ -198,12 +198,12 @@ def remove_blocks(tree, first, count):
             pass
 
 
-def one_burst(memhpd, tree, first, count, timeout):
+def one_burst(memhpd, tree, first, count, timeout, args=(), log=None):
     prepare_root(tree, BURST_CONF)
     remove_blocks(tree, first, count)
     sender = UeventSender()
     kernel = FakeKernel(tree, sender)
-    d = Daemon(memhpd, tree)
+    d = Daemon(memhpd, tree, args)
     try:
         d.wait_started()
         time.sleep(0.2)
@@ -245,6 +245,8 @@ def one_burst(memhpd, tree, first, count, timeout):
         rc = d.stop()
         sender.close()
         remove_blocks(tree, first, count)
+        if log is not None:
+            log.append(d.text())
     if rc != 0:
         raise RuntimeError(f"memhpd exited {rc} on SIGTERM")
     straggled = elapsed > t_last + 0.02

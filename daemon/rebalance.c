@@ -80,6 +80,7 @@ struct Rebalance {
         bool cooling;            /* the timer is the rest before the events come back on */
         sd_event_source *check_timer;
         uint64_t last_check;     /* the last look over the blocks (rebalance_check()) */
+        unsigned reads_left;     /* sysfs reads (zone, device) the look in progress may still make */
 };
 
 static uint64_t now_usec(void) {
@@ -145,12 +146,24 @@ static bool block_movable_candidate(Manager *m, uint32_t index, int node) {
         if (node >= 0 && b->node != node)
                 return false;
         /* A block online at start has its zone unread: not worth a sysfs read on a node without ZONE_MOVABLE
-         * (boot memory of most hosts: 131072 blocks would cost half a second). */
-        if (b->zone == ZONE_UNKNOWN && b->node >= 0 && b->node < NODES_MAX && !m->inv->nodes[b->node].stats_stale &&
-            m->inv->nodes[b->node].movable_pages == 0)
+         * (boot memory of most hosts), and at most REBALANCE_READS_PER_LOOK reads of zone or device per look
+         * (131072 blocks would cost half a second at once); the others are read by the next looks. */
+        if (b->zone == ZONE_UNKNOWN) {
+                if (b->node >= 0 && b->node < NODES_MAX && !m->inv->nodes[b->node].stats_stale &&
+                    m->inv->nodes[b->node].movable_pages == 0)
+                        return false;
+                if (m->rebalance->reads_left == 0)
+                        return false;
+                m->rebalance->reads_left--;
+                if (inventory_block_zone(m->inv, index) != ZONE_MOVABLE)
+                        return false;
+        } else if (b->zone != ZONE_MOVABLE)
                 return false;
-        if (b->zone != ZONE_MOVABLE && (b->zone != ZONE_UNKNOWN || inventory_block_zone(m->inv, index) != ZONE_MOVABLE))
-                return false;
+        if (!(b->flags & BLOCK_CLASSIFIED)) {
+                if (m->rebalance->reads_left == 0)
+                        return false;
+                m->rebalance->reads_left--;
+        }
         d = inventory_block_device(m->inv, index);
         if (d != DEVICE_ACPI_DIMM && d != DEVICE_DAX_KMEM && d != DEVICE_UNKNOWN)
                 return false;
@@ -168,6 +181,7 @@ static bool block_movable_candidate(Manager *m, uint32_t index, int node) {
 static bool any_candidate(Manager *m, int node) {
         if (!any_auto_policy(m))
                 return false;
+        m->rebalance->reads_left = REBALANCE_READS_PER_LOOK;
         for (uint32_t i = m->inv->n_blocks; i-- > 0;)
                 if (block_movable_candidate(m, i, node))
                         return true;
@@ -183,6 +197,7 @@ static uint32_t choose_block(Manager *m, int node, uint64_t *ret_used) {
         unsigned looked = 0;
         int fd;
 
+        m->rebalance->reads_left = REBALANCE_READS_PER_LOOK;
         fd = openat(m->root->fd, "proc/kpageflags", O_RDONLY | O_CLOEXEC);
         for (uint32_t i = m->inv->n_blocks; i-- > 0 && looked < REBALANCE_INSPECT_MAX;) {
                 uint64_t used = 0, first = (uint64_t) i * pages;
@@ -518,6 +533,8 @@ void rebalance_check(Manager *m) {
                 else
                         i++;
         want = any_candidate(m, -1);
+        log_debug("Looked for Zone=auto blocks that could move to a kernel zone in %" PRIu64 " us: %s", now_usec() - now,
+                  want ? "found one" : "none");
         if (want && r->trace.fd < 0 && rebalance_open(m) < 0)
                 return;
         if (want != r->enabled && r->trace.fd >= 0) {

@@ -43,6 +43,8 @@ typedef struct Manager Manager;
 #define REBALANCE_COOLDOWN_USEC (1000ULL * 1000)
 /* Block news is looked at for candidates at most once in this time (rebalance_check()). */
 #define REBALANCE_CHECK_USEC (1000ULL * 1000)
+/* Zone or device reads (sysfs) of blocks online at start, per look over the blocks. */
+#define REBALANCE_READS_PER_LOOK 2048
 /* The room must shrink by more than this (pages) for the kernel zones to count as still being used up. */
 #define REBALANCE_QUIET_PAGES 256
 /* Blocks whose pages in use are counted in /proc/kpageflags before one is chosen. */
