@@ -2546,6 +2546,12 @@ def scenario_rebalance(s):
     check(s.kernel.read(601, "valid_zones") == "Normal" and s.kernel.read(600, "valid_zones") == "Normal",
           "both in a kernel zone")
     moved = {r["block"] for r in events(d, "rebalance")}
+    # memhpctl status says how the kernel zones are watched and how many blocks moved.
+    rc, out, err = ctl(s, "status")
+    check(rc == 0 and "\nKernel zones: watching kernel-memory growth and reclaim (tracepoints, no polling); "
+          f"{len(moved)} blocks moved from ZONE_MOVABLE to a kernel zone since start\n" in out, f"{rc} {out} {err}")
+    check(ctl_json(s)["memhpd"]["kernel_zones"].endswith(f"; {len(moved)} blocks moved from ZONE_MOVABLE to a kernel "
+                                                         "zone since start"), "kernel_zones in --json")
     # Bad input: garbage in trace_pipe and an unparsable zoneinfo move nothing, and memhpd keeps running.
     write(s.root, "proc/zoneinfo", short.replace("present", "presnet"))
     os.write(pipe, b"\x00\xff garbage without a newline")
