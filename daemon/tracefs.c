@@ -61,7 +61,7 @@ int tracefs_instance_open(Root *root, const char *name, unsigned buffer_kb, Trac
                 if (r < 0)
                         log_debug_errno(r, "Cannot size the tracefs instance %s to %s kB per CPU: %m", name, kb);
         }
-        /* Absent before 5.x, and harmless to miss: then poll() wakes on any data, as it did. */
+        /* A precaution (tracefs.h); absent on older kernels, and harmless to miss. */
         r = root_write(t.fd, "buffer_percent", "0");
         if (r < 0 && r != -ENOENT)
                 log_debug_errno(r, "Cannot set buffer_percent of the tracefs instance %s: %m", name);

@@ -7,8 +7,10 @@
  * A private tracefs instance under the Root, as rasdaemon makes its own: events enabled there change
  * nothing for anyone else (the top-level buffer, perf, other instances). poison.c reads
  * ras:memory_failure_event from "memhpd", rebalance.c the reclaim wake-ups from "memhpd-reclaim".
- * Each instance has its own per-CPU ring buffer, so memhpd sizes it for its rare events and asks for
- * poll() to wake on the first one (buffer_percent 0; 6.1+ waits for the buffer to fill half by default).
+ * Each instance has its own per-CPU ring buffer, so memhpd sizes it for its rare events. It also writes
+ * buffer_percent 0 ("wake a waiting reader on any data"; the default 50 is documented for blocking
+ * readers of trace_pipe_raw, and poll() on trace_pipe woke on single events on 6.1 and 6.12 without it:
+ * a precaution, not a fix).
  */
 
 #include "sysfs.h"
