@@ -225,8 +225,18 @@ static void engine_act(Manager *m, uint32_t index, const Decision *d, AuditField
                 /* Its pages went to a node we do not know: every node's counts need a re-read. */
                 inventory_nodes_stale(m->inv);
         switch (res) {
-        case ONLINE_DONE:
         case ONLINE_ALREADY:
+                /* Under KernelAutoOnline=delegate the kernel onlines inside the add: a uevent read between
+                 * the block's creation and its online has memhpd write too, and find it done. The kernel
+                 * did it, for memhpd (seen once in the VM delegate scenario on 6.12). */
+                f.zone = zone_to_string(zone);
+                if (err != 0 && ownership_kernel_onlined(m->ownership, &m->policies, m->inv, index, &f)) {
+                        inventory_block_set_origin(m->inv, index, ORIGIN_KERNEL, f.policy_path, f.policy_line);
+                        break;
+                }
+                f.zone = d->action == ACTION_ONLINE_MOVABLE ? "movable" : "kernel";
+                /* fall through */
+        case ONLINE_DONE:
                 m->n_onlined++;
                 inventory_block_set_origin(m->inv, index, ORIGIN_POLICY, f.policy_path, f.policy_line);
                 f.result = res == ONLINE_DONE ? "ok" : "already";
