@@ -232,6 +232,10 @@ int manager_run(Manager *m) {
                      plural(m->policies.n, "policy", "policies"), event_source_to_string(m->settings.event_source),
                      m->opts.dry_run ? "; dry run, writing nothing" : "");
         (void) sd_notify(false, "READY=1");
-        status_update(m);
+        /* What the start-up scan changed goes out now, with READY=1, not in the loop's first iteration:
+         * a client that connects as soon as memhpd is ready would get a PropertiesChanged for it (seen
+         * under ASan in the ctl-signals scenario). */
+        (void) sd_event_source_set_enabled(m->status_source, SD_EVENT_OFF);
+        on_status(m->status_source, m);
         return sd_event_loop(m->event);
 }
