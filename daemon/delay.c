@@ -203,7 +203,7 @@ static void timer_arm(Manager *m) {
  * whole. A group that grew afterwards is announced again with its new span. */
 static int on_announce(sd_event_source *s _unused_, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = settle_now_usec();
+        uint64_t now = now_monotonic_usec();
 
         for (size_t i = 0; i < m->delay.n; i++) {
                 DelayGroup *grp = &m->delay.items[i];
@@ -239,7 +239,7 @@ static int on_announce(sd_event_source *s _unused_, void *userdata) {
 
 static int on_delay_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = settle_now_usec();
+        uint64_t now = now_monotonic_usec();
 
         for (size_t i = 0; i < m->delay.n;) {
                 DelayGroup grp;
@@ -299,7 +299,7 @@ void delay_detach(Manager *m) {
 
 void delay_defer(Manager *m, uint32_t index, const Policy *p) {
         Block *b = &m->inv->blocks[index];
-        uint64_t now = settle_now_usec();
+        uint64_t now = now_monotonic_usec();
         bool added;
         int r;
 
@@ -353,7 +353,7 @@ void delay_reload(Manager *m) {
 }
 
 void delay_status(Manager *m, char *buf, size_t size) {
-        uint64_t next = delay_groups_next(&m->delay), now = settle_now_usec();
+        uint64_t next = delay_groups_next(&m->delay), now = now_monotonic_usec();
         char left[32];
 
         if (m->delay.n_blocks == 0) {

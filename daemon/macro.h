@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
@@ -78,4 +79,12 @@ static inline const char *yes_no(int b) {
 
 static inline const char *plural(unsigned long long n, const char *one, const char *many) {
         return n == 1 ? one : many;
+}
+
+/* CLOCK_MONOTONIC in microseconds: the clock of every timer and timestamp memhpd keeps. */
+static inline uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }

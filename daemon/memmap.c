@@ -101,7 +101,7 @@ void memmap_summary(Manager *m, char *buf, size_t size) {
 void memmap_watch(Manager *m, uint32_t index) {
         DaxTable *t = dax_table(m);
         const Block *b = &m->inv->blocks[index];
-        uint64_t now = settle_now_usec(), need, free_bytes = UINT64_MAX, high = 0;
+        uint64_t now = now_monotonic_usec(), need, free_bytes = UINT64_MAX, high = 0;
         bool zoneinfo = false;
         uint32_t first, last;
         AuditFields f = AUDIT_FIELDS_INIT;

@@ -255,12 +255,6 @@ int metrics_file_valid(const char *path) {
 
 /* Manager side. */
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void pending_compact(Metrics *mt) {
         while (mt->head < mt->n && mt->pending[mt->head].index == UINT32_MAX)
@@ -282,7 +276,7 @@ void metrics_block_seen(Manager *m, uint32_t index) {
                 return;
         /* The loop's wake-up: when the uevent was there to read, not when this block's turn came. */
         if (!m->event || sd_event_now(m->event, CLOCK_MONOTONIC, &now) < 0)
-                now = now_usec();
+                now = now_monotonic_usec();
         if (mt->n - mt->head >= METRICS_PENDING_MAX) {
                 mt->pending[mt->head].index = UINT32_MAX; /* forget the oldest */
                 pending_compact(mt);
@@ -338,7 +332,7 @@ static void on_audit_record(AuditEvent e, const AuditFields *f, void *userdata) 
                 since = pending_take(mt, (uint32_t) f->block);
                 /* "already": someone else was faster, not memhpd's latency. */
                 if (since > 0 && e == AUDIT_ONLINED && f->result && strcmp(f->result, "ok") == 0) {
-                        uint64_t now = now_usec();
+                        uint64_t now = now_monotonic_usec();
                         metrics_histogram_observe(&mt->latency, now > since ? now - since : 0);
                 }
                 break;

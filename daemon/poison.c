@@ -38,12 +38,6 @@ static uint64_t now_seconds(void) {
         return (uint64_t) ts.tv_sec;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static const char *shown_root(Manager *m) {
         return strcmp(m->root->path, "/") ? m->root->path : "";
@@ -427,7 +421,7 @@ int poison_scan_kpageflags(Manager *m) {
                 return -errno;
         }
         pages_per_block = m->inv->block_size / page;
-        t0 = now_usec();
+        t0 = now_monotonic_usec();
         for (uint32_t i = 0; i < m->inv->n_blocks; i++) {
                 const Block *b = &m->inv->blocks[i];
                 uint64_t first = (uint64_t) i * pages_per_block;
@@ -464,6 +458,6 @@ int poison_scan_kpageflags(Manager *m) {
         scanned = scanned > POISON_SCAN_BLOCKS_MAX ? POISON_SCAN_BLOCKS_MAX : scanned;
         log_info("HardwareCorrupted is %" PRIu64 " kB: scanned %u online hot-added %s in /proc/kpageflags in %" PRIu64
                  " ms, %d newly quarantined", kb, scanned, plural(scanned, "block", "blocks"),
-                 (now_usec() - t0) / 1000, found);
+                 (now_monotonic_usec() - t0) / 1000, found);
         return found;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -83,12 +82,6 @@ struct Rebalance {
         unsigned reads_left;     /* sysfs reads (zone, device) the look in progress may still make */
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static Rebalance *rebalance_get(Manager *m) {
         Rebalance *r = m->rebalance;
@@ -292,7 +285,7 @@ static bool rebalance_move(Manager *m, int node, const ZoneinfoNode *z, const ch
  * two blocks of room and its kernel zones were still being used up within REBALANCE_QUIET_USEC. */
 static bool rebalance_evaluate(Manager *m, const char *trigger) {
         Rebalance *r = m->rebalance;
-        uint64_t pages = m->inv->block_size / m->inv->page_size, room = 0, now = now_usec();
+        uint64_t pages = m->inv->block_size / m->inv->page_size, room = 0, now = now_monotonic_usec();
         const ZoneinfoNode *z;
         bool unsettled = false;
         int k;
@@ -516,7 +509,7 @@ void rebalance_check(Manager *m) {
                 return; /* the tick decides when to wait for events again */
         /* At most one look over the blocks a second: a burst of hot-adds changes the status every loop
          * iteration, and a look may match a policy per movable block. The last change is looked at later. */
-        now = now_usec();
+        now = now_monotonic_usec();
         if (r->last_check > 0 && now - r->last_check < REBALANCE_CHECK_USEC) {
                 if (!r->check_timer &&
                     sd_event_add_time_relative(m->event, &r->check_timer, CLOCK_MONOTONIC,
@@ -533,7 +526,7 @@ void rebalance_check(Manager *m) {
                 else
                         i++;
         want = any_candidate(m, -1);
-        log_debug("Looked for Zone=auto blocks that could move to a kernel zone in %" PRIu64 " us: %s", now_usec() - now,
+        log_debug("Looked for Zone=auto blocks that could move to a kernel zone in %" PRIu64 " us: %s", now_monotonic_usec() - now,
                   want ? "found one" : "none");
         if (want && r->trace.fd < 0 && rebalance_open(m) < 0)
                 return;

@@ -3,7 +3,6 @@
  * block is ready, and the timer that decides on ready (or timed-out) blocks. */
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 
 #include "audit.h"
 #include "engine.h"
@@ -104,13 +103,6 @@ int settle_block(SettleQueue *q, Inventory *inv, uint32_t index, bool force, uin
         return 0;
 }
 
-uint64_t settle_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 void settle_timer_arm(Manager *m) {
         const SettleQueue *q = &m->settle;
 
@@ -125,7 +117,7 @@ void settle_timer_arm(Manager *m) {
         /* Links normally follow within milliseconds; a block still waiting after 100 ms (a
          * firmware_node that never comes) is looked at ten times less often. */
         (void) sd_event_source_set_time_relative(m->settle_timer,
-                                                 settle_now_usec() - q->since[0] < 100 * 1000 ?
+                                                 now_monotonic_usec() - q->since[0] < 100 * 1000 ?
                                                  SETTLE_POLL_USEC : 10 * SETTLE_POLL_USEC);
         (void) sd_event_source_set_enabled(m->settle_timer, SD_EVENT_ONESHOT);
 }
@@ -136,7 +128,7 @@ void settle_consider(Manager *m, uint32_t index) {
         if (b->state != STATE_OFFLINE || (b->flags & BLOCK_DECIDED))
                 return;
         metrics_block_seen(m, index); /* the start of its hot-add-to-online latency */
-        if (settle_block(&m->settle, m->inv, index, m->opts.once, settle_now_usec()) == 0) {
+        if (settle_block(&m->settle, m->inv, index, m->opts.once, now_monotonic_usec()) == 0) {
                 settle_timer_arm(m);
                 return;
         }
@@ -159,7 +151,7 @@ static void settled(Manager *m, uint32_t index, bool forced) {
 
 void settle_pending(Manager *m, bool force_all) {
         SettleQueue *q = &m->settle;
-        uint64_t now = settle_now_usec();
+        uint64_t now = now_monotonic_usec();
 
         if (q->n == 0)
                 return;

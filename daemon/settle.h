@@ -34,7 +34,6 @@ void settle_queue_drop(SettleQueue *q, Inventory *inv, uint32_t index);
 int settle_block(SettleQueue *q, Inventory *inv, uint32_t index, bool force, uint64_t now);
 
 /* Manager side. */
-uint64_t settle_now_usec(void);
 /* A new offline block: wait for its links if needed, then decide. */
 void settle_consider(Manager *m, uint32_t index);
 /* Decide on every queued block that is ready ('force_all': on all of them). */
