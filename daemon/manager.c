@@ -217,7 +217,6 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return r;
         (void) poison_scan_kpageflags(m);
-        rebalance_check(m);
 
         /* The control channel, before READY=1: a client started after memhpd finds the socket. */
         r = bus_start(m);

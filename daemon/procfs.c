@@ -318,11 +318,26 @@ static int zoneinfo_add(uint64_t *sum, uint64_t v) {
         return 0;
 }
 
-/* The zone that just ended: its counts into its node. */
-static int zoneinfo_zone_done(ZoneinfoNode *n, bool movable, unsigned seen, const uint64_t v[static _ZI_MAX]) {
+/* The zone that just ended: what zoneinfo_node_room() needs of it. */
+static void zoneinfo_zone_room(ZoneRoom *z, const char *name, bool movable, unsigned seen,
+                               const uint64_t v[static _ZI_MAX]) {
+        const unsigned wm = (1u << ZI_MIN) | (1u << ZI_LOW) | (1u << ZI_HIGH) | (1u << ZI_FREE);
+
+        z->kernel = !movable;
+        z->is_normal = strcmp(name, "Normal") == 0;
+        z->judged = (seen & wm) == wm;
+        z->free = v[ZI_FREE];
+        z->file = v[ZI_INACTIVE_FILE] + v[ZI_ACTIVE_FILE];
+}
+
+/* The zone that just ended: its counts into its node, and into 'room' what the node's kernel room needs. */
+static int zoneinfo_zone_done(ZoneinfoNode *n, ZoneRoom *room, const char *name, bool movable, unsigned seen,
+                              const uint64_t v[static _ZI_MAX]) {
         const unsigned marks = (1u << ZI_MIN) | (1u << ZI_LOW) | (1u << ZI_HIGH);
         const unsigned wm = marks | (1u << ZI_FREE);
         int r;
+
+        zoneinfo_zone_room(room, name, movable, seen, v);
 
         /* A zone without its "present" line: the file was cut short. */
         if (!(seen & (1u << ZI_PRESENT)))
@@ -357,18 +372,6 @@ static int zoneinfo_zone_done(ZoneinfoNode *n, bool movable, unsigned seen, cons
         return r;
 }
 
-/* The zone that just ended: what zoneinfo_node_room() needs of it. */
-static void zoneinfo_zone_room(ZoneRoom *z, const char *name, bool movable, unsigned seen,
-                               const uint64_t v[static _ZI_MAX]) {
-        const unsigned wm = (1u << ZI_MIN) | (1u << ZI_LOW) | (1u << ZI_HIGH) | (1u << ZI_FREE);
-
-        z->kernel = !movable;
-        z->is_normal = strcmp(name, "Normal") == 0;
-        z->judged = (seen & wm) == wm;
-        z->free = v[ZI_FREE];
-        z->file = v[ZI_INACTIVE_FILE] + v[ZI_ACTIVE_FILE];
-}
-
 int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
         _cleanup_free_ ZoneinfoNode *nodes = NULL;
         char zones[ZONES_PER_NODE_MAX][ZONE_NAME_MAX];
@@ -400,10 +403,10 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
                         if (nd >= n_nodes)
                                 return -ERANGE;
                         if (in_zone && !skip) {
-                                r = zoneinfo_zone_done(&nodes[node], is_movable, seen, v);
+                                r = zoneinfo_zone_done(&nodes[node], &rooms[n_zones - 1], zones[n_zones - 1], is_movable,
+                                                       seen, v);
                                 if (r < 0)
                                         return r;
-                                zoneinfo_zone_room(&rooms[n_zones - 1], zones[n_zones - 1], is_movable, seen, v);
                         } else if (in_zone && !(seen & (1u << ZI_PRESENT)))
                                 return -EBADMSG;
                         /* The kernel walks nodes in increasing order and prints each zone once. */
@@ -462,10 +465,9 @@ int zoneinfo_parse_nodes(const char *text, ZoneinfoNode *ret, size_t n_nodes) {
         if (!seen_zone)
                 return -EBADMSG;
         if (!skip) {
-                r = zoneinfo_zone_done(&nodes[node], is_movable, seen, v);
+                r = zoneinfo_zone_done(&nodes[node], &rooms[n_zones - 1], zones[n_zones - 1], is_movable, seen, v);
                 if (r < 0)
                         return r;
-                zoneinfo_zone_room(&rooms[n_zones - 1], zones[n_zones - 1], is_movable, seen, v);
         } else if (!(seen & (1u << ZI_PRESENT)))
                 return -EBADMSG;
         zoneinfo_node_room(&nodes[node], rooms, n_zones);

@@ -73,7 +73,7 @@ struct Rebalance {
         uint32_t moving;         /* the block on its way, UINT32_MAX for none */
         uint32_t failed[16];     /* blocks whose offline failed: not chosen again until they go offline */
         size_t n_failed;
-        unsigned long long n_moved, n_events;
+        unsigned long long n_moved;
         /* While active: the kernel zones' room (all nodes) when it last shrank, and since when it has not. */
         uint64_t room_mark, quiet_since;
         bool cooling;            /* the timer is the rest before the events come back on */
@@ -298,15 +298,16 @@ static bool rebalance_evaluate(Manager *m, const char *trigger) {
                 return false;
         }
         for (int node = 0; node < NODES_MAX; node++) {
-                if (rebalance_node_settled(&z[node], pages) || !any_candidate(m, node))
+                if (rebalance_node_settled(&z[node], pages))
+                        continue;
+                /* One move at a time; choosing the block is the look over that node's blocks. */
+                if (rebalance_node_needs(&z[node], pages) && rebalance_move(m, node, &z[node], trigger))
+                        return true;
+                if (!any_candidate(m, node))
                         continue;
                 unsettled = true;
                 room += z[node].kernel_room + z[node].kernel_file_pages;
-                if (r->moving == UINT32_MAX && rebalance_node_needs(&z[node], pages))
-                        (void) rebalance_move(m, node, &z[node], trigger);
         }
-        if (r->moving != UINT32_MAX)
-                return true;
         if (!unsettled || m->opts.dry_run)
                 return false;
         /* Still being used up? A move raises the room: only a fall counts. */
@@ -435,7 +436,6 @@ static int on_trace_pipe(sd_event_source *s _unused_, int fd, uint32_t revents _
         }
         if (!any)
                 return 0;
-        r->n_events++;
         r->quiet_since = 0;
         r->cooling = false;
         /* Quiet until the tick finds room again: the events can come thousands a second. */
